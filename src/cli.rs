@@ -1,0 +1,191 @@
+//! The commands and flags of `operations.md`, and what each one runs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, ConfigError, Overrides};
+use crate::event::OrgSlug;
+use crate::ingest::Ingestor;
+use crate::store::{self, KeyKind, Location};
+use crate::time::Micros;
+use crate::web::{AppState, router};
+
+#[derive(Parser)]
+#[command(name = "uptake", version, about = "Usage and adoption dashboard for internal developer portals")]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// TOML configuration file.
+    #[arg(long, env = "UPTAKE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory of the embedded store [default: ./uptake-data].
+    #[arg(long, env = "UPTAKE_DATA", global = true)]
+    data: Option<PathBuf>,
+    /// Store URL: sqlite://PATH [default: the SQLite file under --data].
+    #[arg(long, env = "UPTAKE_STORE", global = true, hide_env_values = true)]
+    store: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (ingest API).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "UPTAKE_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Load NDJSON or JSON-array event files (`-` for stdin).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The org of events that name none; events naming another are refused.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Measure ingest throughput, memory and disk use.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it once on stdout.
+    Create {
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Bind the key to one org.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Ingest,
+    Read,
+}
+
+/// Parses the command line and runs it. Exit codes: 0 success, 1 failure,
+/// 2 usage or configuration error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let overrides = Overrides {
+        config: cli.global.config.clone(),
+        data: cli.global.data.clone(),
+        store: cli.global.store.clone(),
+        listen: match &cli.command {
+            Command::Serve { listen } => listen.clone(),
+            _ => None,
+        },
+    };
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(ConfigError(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { .. } => serve(&config),
+        Command::Import { files, org } => import(&config, &files, org.as_deref()),
+        Command::Keys { command: KeysCommand::Create { kind, org } } => create_key(&config, kind, org.as_deref()),
+        Command::Bench(args) => crate::bench::run(&config, &args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPTAKE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
+    store::open(&Location::parse(config.store.as_deref(), &config.data)?)
+}
+
+fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
+    org.map(|o| OrgSlug::parse(o).with_context(|| format!("`--org {o}` is not an org slug ([a-z0-9][a-z0-9_-]{{0,63}})")))
+        .transpose()
+}
+
+fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let writer = runtime.block_on(async {
+        let (ingestor, writer) = Ingestor::start(store.clone(), config.ingest.queue_batches)?;
+        let state = AppState::new(store, ingestor, config.ingest.clone(), Arc::new(Micros::now));
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        let header_timeout = Duration::from_secs(config.ingest.header_timeout_secs);
+        crate::server::serve(listener, router(state), header_timeout, shutdown_signal()).await?;
+        anyhow::Ok(writer)
+    })?;
+    // Connections that outlived the grace period hold the writer's queue
+    // open; ending the runtime drops them, then the writer drains and stops.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    writer.join();
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn import(config: &Config, files: &[PathBuf], org: Option<&str>) -> anyhow::Result<ExitCode> {
+    let org = parse_org(org)?;
+    let store = open_store(config)?;
+    let import = crate::import::Import { files, org, limits: &config.ingest, now: Micros::now() };
+    let outcome = crate::import::run(&import, store)?;
+    println!("{}", serde_json::to_string(&outcome.summary)?);
+    match outcome.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => Err(e),
+    }
+}
+
+fn create_key(config: &Config, kind: KindArg, org: Option<&str>) -> anyhow::Result<ExitCode> {
+    let org = parse_org(org)?;
+    let kind = match kind {
+        KindArg::Ingest => KeyKind::Ingest,
+        KindArg::Read => KeyKind::Read,
+    };
+    let store = open_store(config)?;
+    let (text, stored) = crate::keys::generate(kind, org);
+    store.insert_key(&stored)?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

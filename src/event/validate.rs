@@ -1,0 +1,488 @@
+//! Turns one parsed JSON value into an [`Event`] or a [`Rejection`],
+//! exactly as `events.md` orders the checks: `id`, `type`, `org`, `time`,
+//! then the type's required fields and its optional fields, each in the
+//! order of the contract's table.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::json::Json;
+use super::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role, RunStatus, Trigger};
+use crate::config::Limits;
+use crate::time::{MICROS_PER_HOUR, Micros};
+
+/// The earliest accepted `time`: 2000-01-01T00:00:00Z.
+pub const EARLIEST_TIME: Micros = Micros(946_684_800 * 1_000_000);
+
+/// The error codes of a rejected event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    UnknownType,
+    MissingField,
+    InvalidField,
+    TimeOutOfRange,
+    OrgNotAllowed,
+}
+
+/// Why one event of a batch was not stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rejection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub error: ErrorCode,
+    pub detail: String,
+}
+
+impl Rejection {
+    pub fn invalid_json(id: Option<String>, detail: impl Into<String>) -> Rejection {
+        Rejection { id, error: ErrorCode::InvalidJson, detail: detail.into() }
+    }
+}
+
+/// What validation depends on besides the event itself.
+pub struct Context<'a> {
+    /// The org of an org-bound key (or `import --org`): events may omit
+    /// `org`, and naming another one is `org_not_allowed`.
+    pub bound_org: Option<&'a OrgSlug>,
+    /// The server's clock; `time` may be at most `max_future_hours` later.
+    pub now: Micros,
+    pub limits: &'a Limits,
+}
+
+type Check<T> = Result<T, (ErrorCode, String)>;
+
+/// Validates one event.
+pub fn validate(value: &Json<'_>, cx: &Context<'_>) -> Result<Event, Rejection> {
+    if !matches!(value, Json::Object(_)) {
+        let detail = format!("an event must be a JSON object, not {}", value.kind_name());
+        return Err(Rejection::invalid_json(None, detail));
+    }
+    let echoed_id = match value.get("id") {
+        Some(Json::Str(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    validate_object(value, cx).map_err(|(error, detail)| Rejection { id: echoed_id, error, detail })
+}
+
+fn validate_object(value: &Json<'_>, cx: &Context<'_>) -> Check<Event> {
+    let fields = Fields { value, limits: cx.limits };
+    let id = match value.get("id") {
+        None => return Err(missing("`id` is required")),
+        Some(json) => fields.string_of("id", json, cx.limits.max_id_bytes)?,
+    };
+    let kind = match value.get("type") {
+        None => return Err(missing("`type` is required")),
+        Some(Json::Str(name)) => EventKind::from_name(name).ok_or_else(|| {
+            (ErrorCode::UnknownType, format!("unknown type '{}'", shorten(name)))
+        })?,
+        Some(_) => return Err(invalid("`type` must be a string")),
+    };
+    let org = check_org(value.get("org"), cx)?;
+    let time = match value.get("time") {
+        None => return Err(missing("`time` is required")),
+        Some(Json::Str(s)) => Micros::parse_rfc3339(s)
+            .ok_or_else(|| invalid("`time` is not an RFC 3339 date-time with offset"))?,
+        Some(_) => return Err(invalid("`time` must be a string")),
+    };
+    let latest = Micros(cx.now.0 + cx.limits.max_future_hours as i64 * MICROS_PER_HOUR);
+    if time < EARLIEST_TIME || time > latest {
+        return Err((ErrorCode::TimeOutOfRange, "`time` is outside the accepted window".into()));
+    }
+    let body = fields.body(kind)?;
+    Ok(Event { org, id, time, body })
+}
+
+fn check_org(value: Option<&Json<'_>>, cx: &Context<'_>) -> Check<OrgSlug> {
+    let org = match value {
+        None => return cx.bound_org.cloned().ok_or_else(|| missing("`org` is required")),
+        Some(Json::Str(s)) => OrgSlug::parse(s).ok_or_else(|| invalid("`org` must be a slug"))?,
+        Some(_) => return Err(invalid("`org` must be a string")),
+    };
+    match cx.bound_org {
+        Some(bound) if *bound != org => Err((
+            ErrorCode::OrgNotAllowed,
+            format!("this key may only send events for org `{bound}`, not `{org}`"),
+        )),
+        _ => Ok(org),
+    }
+}
+
+/// Field access for one event object, with the contract's string rules.
+struct Fields<'v, 'a> {
+    value: &'v Json<'a>,
+    limits: &'v Limits,
+}
+
+impl Fields<'_, '_> {
+    fn body(&self, kind: EventKind) -> Check<EventBody> {
+        let t = kind.name();
+        Ok(match kind {
+            EventKind::Login => EventBody::Login { user: self.required("user", t)? },
+            EventKind::PageView => EventBody::PageView {
+                user: self.required("user", t)?,
+                page: self.required("page", t)?,
+                title: self.optional("title")?,
+            },
+            EventKind::ActionRun => {
+                let action = self.required("action", t)?;
+                let trigger = self.required_enum("trigger", t, Trigger::NAMES, Trigger::from_name)?;
+                let user = self.optional("user")?;
+                if trigger == Trigger::Ui && user.is_none() {
+                    return Err(missing("`user` is required for action_run"));
+                }
+                EventBody::ActionRun {
+                    action,
+                    trigger,
+                    user,
+                    title: self.optional("action_title")?,
+                    status: self.optional_enum("status", RunStatus::NAMES, RunStatus::from_name)?,
+                }
+            }
+            EventKind::AutomationRun => EventBody::AutomationRun {
+                automation: self.required("automation", t)?,
+                title: self.optional("automation_title")?,
+                status: self.optional_enum("status", RunStatus::NAMES, RunStatus::from_name)?,
+            },
+            EventKind::AiInvocation => EventBody::AiInvocation {
+                agent: self.required("agent", t)?,
+                agent_type: self.required("agent_type", t)?,
+                source: self.required("source", t)?,
+                user: self.optional("user")?,
+            },
+            EventKind::McpCall => EventBody::McpCall {
+                tool: self.required("tool", t)?,
+                user: self.optional("user")?,
+            },
+            EventKind::EntitySnapshot => EventBody::EntitySnapshot { counts: self.counts()? },
+            EventKind::DataSourceCreated => EventBody::DataSourceCreated {
+                data_source: self.required("data_source", t)?,
+                data_source_type: self.required("data_source_type", t)?,
+                name: self.required("name", t)?,
+            },
+            EventKind::DataSourceDeleted => {
+                EventBody::DataSourceDeleted { data_source: self.required("data_source", t)? }
+            }
+            EventKind::MemberUpserted => EventBody::MemberUpserted {
+                user: self.required("user", t)?,
+                role: self.required_enum("role", t, Role::NAMES, Role::from_name)?,
+                name: self.optional("name")?,
+                email: self.optional("email")?,
+                teams: self.teams()?,
+            },
+            EventKind::MemberRemoved => EventBody::MemberRemoved { user: self.required("user", t)? },
+        })
+    }
+
+    fn required(&self, name: &str, type_name: &str) -> Check<String> {
+        match self.value.get(name) {
+            None => Err(missing(format!("`{name}` is required for {type_name}"))),
+            Some(json) => self.string_of(name, json, self.limits.max_string_bytes),
+        }
+    }
+
+    fn optional(&self, name: &str) -> Check<Option<String>> {
+        self.value
+            .get(name)
+            .map(|json| self.string_of(name, json, self.limits.max_string_bytes))
+            .transpose()
+    }
+
+    fn required_enum<T>(
+        &self,
+        name: &str,
+        type_name: &str,
+        names: &[&str],
+        parse: fn(&str) -> Option<T>,
+    ) -> Check<T> {
+        self.optional_enum(name, names, parse)?
+            .ok_or_else(|| missing(format!("`{name}` is required for {type_name}")))
+    }
+
+    fn optional_enum<T>(
+        &self,
+        name: &str,
+        names: &[&str],
+        parse: fn(&str) -> Option<T>,
+    ) -> Check<Option<T>> {
+        match self.value.get(name) {
+            None => Ok(None),
+            Some(Json::Str(s)) => parse(s)
+                .map(Some)
+                .ok_or_else(|| invalid(format!("`{name}` must be one of {}", names.join(", ")))),
+            Some(_) => Err(invalid(format!("`{name}` must be a string"))),
+        }
+    }
+
+    /// A string field: a JSON string of 1 to `max_bytes` UTF-8 bytes with no
+    /// control characters.
+    fn string_of(&self, name: &str, json: &Json<'_>, max_bytes: usize) -> Check<String> {
+        let Json::Str(s) = json else {
+            return Err(invalid(format!("`{name}` must be a string")));
+        };
+        if s.is_empty() || s.len() > max_bytes {
+            return Err(invalid(format!("`{name}` must be 1-{max_bytes} bytes")));
+        }
+        if s.chars().any(is_control) {
+            return Err(invalid(format!("`{name}` contains control characters")));
+        }
+        Ok(s.to_string())
+    }
+
+    fn teams(&self) -> Check<Vec<String>> {
+        let max = self.limits.max_teams;
+        let shape_error = || invalid(format!("`teams` must be an array of at most {max} strings"));
+        let items = match self.value.get("teams") {
+            None => return Ok(Vec::new()),
+            Some(Json::Array(items)) if items.len() <= max => items,
+            Some(_) => return Err(shape_error()),
+        };
+        let mut teams = Vec::with_capacity(items.len());
+        for item in items {
+            if !matches!(item, Json::Str(_)) {
+                return Err(shape_error());
+            }
+            teams.push(self.string_of("teams[]", item, self.limits.max_string_bytes)?);
+        }
+        teams.sort();
+        teams.dedup();
+        Ok(teams)
+    }
+
+    fn counts(&self) -> Check<Vec<EntityCount>> {
+        let max = self.limits.max_counts;
+        let items = match self.value.get("counts") {
+            None => return Err(missing("`counts` is required for entity_snapshot")),
+            Some(Json::Array(items)) if items.len() <= max => items,
+            Some(_) => return Err(invalid(format!("`counts` must be an array of at most {max} entries"))),
+        };
+        let mut seen = HashSet::with_capacity(items.len());
+        let mut counts = Vec::with_capacity(items.len());
+        for item in items {
+            if !matches!(item, Json::Object(_)) {
+                return Err(invalid("`counts[]` must be an object"));
+            }
+            let entry = Fields { value: item, limits: self.limits };
+            let blueprint = entry.counts_member("blueprint")?;
+            let data_source = entry.counts_member("data_source")?;
+            let count = match item.get("count") {
+                None => return Err(missing("`counts[].count` is required")),
+                Some(Json::Int(n)) if (0..=MAX_COUNT as i128).contains(n) => *n as u64,
+                Some(_) => {
+                    return Err(invalid(format!("`counts[].count` must be an integer from 0 to {MAX_COUNT}")));
+                }
+            };
+            if !seen.insert((blueprint.clone(), data_source.clone())) {
+                return Err(invalid(format!(
+                    "`counts` repeats the pair (`{}`, `{}`)",
+                    shorten(&blueprint),
+                    shorten(&data_source)
+                )));
+            }
+            counts.push(EntityCount { blueprint, data_source, count });
+        }
+        Ok(counts)
+    }
+
+    fn counts_member(&self, name: &str) -> Check<String> {
+        let label = format!("counts[].{name}");
+        match self.value.get(name) {
+            None => Err(missing(format!("`{label}` is required"))),
+            Some(json) => self.string_of(&label, json, self.limits.max_string_bytes),
+        }
+    }
+}
+
+/// The largest `count` of an entity snapshot entry: 10^12.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// Control characters of the contract: U+0000–U+001F and U+007F–U+009F.
+fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
+
+fn missing(detail: impl Into<String>) -> (ErrorCode, String) {
+    (ErrorCode::MissingField, detail.into())
+}
+
+fn invalid(detail: impl Into<String>) -> (ErrorCode, String) {
+    (ErrorCode::InvalidField, detail.into())
+}
+
+/// A sender's string quoted in a detail message, cut to keep details short.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.escape_debug().to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", s[..end].escape_debug())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Micros;
+
+    const NOW: &str = "2026-11-01T00:00:00Z";
+
+    fn check(line: &str, bound: Option<&str>, expected: Result<&str, (ErrorCode, &str)>) {
+        let limits = Limits::default();
+        let bound = bound.map(|b| OrgSlug::parse(b).unwrap());
+        let cx = Context {
+            bound_org: bound.as_ref(),
+            now: Micros::parse_rfc3339(NOW).unwrap(),
+            limits: &limits,
+        };
+        let tree = Json::parse(line.as_bytes()).unwrap();
+        let got = validate(&tree, &cx);
+        match (got, expected) {
+            (Ok(event), Ok(kind)) => assert_eq!(event.body.kind().name(), kind, "{line}"),
+            (Err(r), Err((code, detail))) => {
+                assert_eq!((r.error, r.detail.as_str()), (code, detail), "{line}")
+            }
+            (got, expected) => panic!("{line}: got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    const BASE: &str = r#""id":"e1","org":"acme-eu","time":"2026-05-04T10:00:00Z""#;
+
+    fn ev(rest: &str) -> String {
+        format!("{{{BASE},{rest}}}")
+    }
+
+    #[test]
+    fn every_type_accepts_its_minimal_form() {
+        for (rest, kind) in [
+            (r#""type":"login","user":"u""#, "login"),
+            (r##""type":"page_view","user":"u","page":"/""##, "page_view"),
+            (r#""type":"action_run","action":"a","trigger":"api""#, "action_run"),
+            (r#""type":"automation_run","automation":"a""#, "automation_run"),
+            (r#""type":"ai_invocation","agent":"a","agent_type":"t","source":"weird""#, "ai_invocation"),
+            (r#""type":"mcp_call","tool":"t""#, "mcp_call"),
+            (r#""type":"entity_snapshot","counts":[]"#, "entity_snapshot"),
+            (r#""type":"data_source_created","data_source":"d","data_source_type":"t","name":"n""#, "data_source_created"),
+            (r#""type":"data_source_deleted","data_source":"d""#, "data_source_deleted"),
+            (r#""type":"member_upserted","user":"u","role":"admin""#, "member_upserted"),
+            (r#""type":"member_removed","user":"u""#, "member_removed"),
+        ] {
+            check(&ev(rest), None, Ok(kind));
+        }
+    }
+
+    #[test]
+    fn the_first_problem_in_contract_order_is_reported() {
+        // Unknown type beats a missing org.
+        check(r#"{"id":"e","type":"nope","time":"x"}"#, None, Err((ErrorCode::UnknownType, "unknown type 'nope'")));
+        // id problems beat everything.
+        check(r#"{"id":7,"type":"nope"}"#, None, Err((ErrorCode::InvalidField, "`id` must be a string")));
+        // org before time.
+        check(r#"{"id":"e","type":"login","org":"A","time":"x"}"#, None, Err((ErrorCode::InvalidField, "`org` must be a slug")));
+        // required fields before optional ones.
+        check(
+            &ev(r#""type":"page_view","title":5"#),
+            None,
+            Err((ErrorCode::MissingField, "`user` is required for page_view")),
+        );
+        // the counts entry is checked member by member.
+        check(
+            &ev(r#""type":"entity_snapshot","counts":[{"count":-1}]"#),
+            None,
+            Err((ErrorCode::MissingField, "`counts[].blueprint` is required")),
+        );
+    }
+
+    #[test]
+    fn bound_keys_fill_in_and_police_the_org() {
+        let line = r#"{"id":"e","type":"login","time":"2026-05-04T10:00:00Z","user":"u"}"#;
+        check(line, Some("acme-eu"), Ok("login"));
+        check(line, None, Err((ErrorCode::MissingField, "`org` is required")));
+        check(
+            &ev(r#""type":"login","user":"u""#),
+            Some("acme-us"),
+            Err((ErrorCode::OrgNotAllowed, "this key may only send events for org `acme-us`, not `acme-eu`")),
+        );
+    }
+
+    #[test]
+    fn time_window_is_inclusive() {
+        let at = |t: &str| format!(r#"{{"id":"e","type":"login","org":"o","time":"{t}","user":"u"}}"#);
+        check(&at("2000-01-01T00:00:00Z"), None, Ok("login"));
+        check(&at("2026-11-02T00:00:00Z"), None, Ok("login"));
+        let out = Err((ErrorCode::TimeOutOfRange, "`time` is outside the accepted window"));
+        check(&at("1999-12-31T23:59:59.999999Z"), None, out.clone());
+        check(&at("2026-11-02T00:00:00.000001Z"), None, out);
+    }
+
+    #[test]
+    fn strings_follow_the_byte_and_control_rules() {
+        let long = "é".repeat(256); // 512 bytes
+        check(&ev(&format!(r#""type":"login","user":"{long}""#)), None, Ok("login"));
+        check(
+            &ev(&format!(r#""type":"login","user":"{long}x""#)),
+            None,
+            Err((ErrorCode::InvalidField, "`user` must be 1-512 bytes")),
+        );
+        check(
+            &ev(r#""type":"login","user":"a\u0085b""#),
+            None,
+            Err((ErrorCode::InvalidField, "`user` contains control characters")),
+        );
+        check(
+            &ev(r#""type":"member_upserted","user":"u","role":"member","teams":["a",""]"#),
+            None,
+            Err((ErrorCode::InvalidField, "`teams[]` must be 1-512 bytes")),
+        );
+    }
+
+    #[test]
+    fn snapshots_reject_repeated_pairs_and_non_integers() {
+        check(
+            &ev(r#""type":"entity_snapshot","counts":[{"blueprint":"s","data_source":"m","count":1},{"blueprint":"s","data_source":"m","count":2}]"#),
+            None,
+            Err((ErrorCode::InvalidField, "`counts` repeats the pair (`s`, `m`)")),
+        );
+        for bad in ["5.0", "1e3", "1000000000001", "-1", "\"3\""] {
+            check(
+                &ev(&format!(r#""type":"entity_snapshot","counts":[{{"blueprint":"s","data_source":"m","count":{bad}}}]"#)),
+                None,
+                Err((ErrorCode::InvalidField, "`counts[].count` must be an integer from 0 to 1000000000000")),
+            );
+        }
+        check(
+            &ev(r#""type":"entity_snapshot","counts":[{"blueprint":"s","data_source":"m","count":1000000000000}]"#),
+            None,
+            Ok("entity_snapshot"),
+        );
+    }
+
+    #[test]
+    fn ui_actions_need_a_user() {
+        check(
+            &ev(r#""type":"action_run","action":"a","trigger":"ui""#),
+            None,
+            Err((ErrorCode::MissingField, "`user` is required for action_run")),
+        );
+        check(&ev(r#""type":"action_run","action":"a","trigger":"ui","user":"u""#), None, Ok("action_run"));
+        check(
+            &ev(r#""type":"automation_run","automation":"a","status":"done""#),
+            None,
+            Err((ErrorCode::InvalidField, "`status` must be one of success, failure, in_progress")),
+        );
+    }
+
+    #[test]
+    fn teams_are_a_set() {
+        let limits = Limits::default();
+        let cx = Context { bound_org: None, now: Micros::now(), limits: &limits };
+        let line = ev(r#""type":"member_upserted","user":"u","role":"member","teams":["b","a","b"]"#);
+        let event = validate(&Json::parse(line.as_bytes()).unwrap(), &cx).unwrap();
+        let EventBody::MemberUpserted { teams, .. } = event.body else { panic!() };
+        assert_eq!(teams, ["a", "b"]);
+    }
+}

@@ -1,0 +1,15 @@
+//! Uptake: a usage and adoption dashboard for internal developer portals.
+//! See `docs/ARCHITECTURE.md` for the map.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod generate;
+pub mod import;
+pub mod ingest;
+pub mod keys;
+pub mod server;
+pub mod store;
+pub mod time;
+pub mod web;

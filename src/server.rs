@@ -1,0 +1,157 @@
+//! The socket side of `serve`: accepting connections, the read timeouts of
+//! the contract, and graceful shutdown (stop accepting, finish what is in
+//! flight, then let the writer drain).
+//!
+//! `axum::serve` sets no header-read timeout, so connections are served
+//! with hyper's builder directly. When hyper gives up on slow headers it
+//! closes the connection without a word; to answer `408` as the contract
+//! asks, each connection keeps a duplicate of its socket for that reply.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits for
+/// in-flight connections (up to a grace period).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        serve_connection(stream, peer, app.clone(), header_timeout, &graceful);
+    }
+    drop(listener);
+    tracing::info!("stopped accepting; finishing in-flight requests");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections did not finish within {SHUTDOWN_GRACE:?}; closing them");
+    }
+    Ok(())
+}
+
+fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, header_timeout: Duration, graceful: &GracefulShutdown) {
+    let _ = stream.set_nodelay(true);
+    let spare = match stream.into_std().and_then(|s| Ok((s.try_clone()?, s))) {
+        Ok((spare, main)) => (spare, main),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set up a connection");
+            return;
+        }
+    };
+    let (spare, main) = spare;
+    let Ok(stream) = TcpStream::from_std(main) else { return };
+    let read = Arc::new(AtomicU64::new(0));
+    let read_at_last_request = Arc::new(AtomicU64::new(0));
+    let io = TokioIo::new(CountingIo { inner: stream, read: read.clone() });
+    let marker = read_at_last_request.clone();
+    let counter = read.clone();
+    let service = TowerToHyperService::new(app.map_request(move |req: Request<Incoming>| {
+        marker.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
+        req.map(axum::body::Body::new)
+    }));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(io, service);
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            let partial_request = read.load(Ordering::Relaxed) > read_at_last_request.load(Ordering::Relaxed);
+            if e.is_timeout() && partial_request {
+                answer_header_timeout(spare);
+            } else {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+    });
+}
+
+/// Writes a `408` on the spare socket after hyper gave up on the headers.
+fn answer_header_timeout(mut socket: std::net::TcpStream) {
+    let body = r#"{"error":"request_timeout","detail":"the request headers took too long to arrive"}"#;
+    let response = format!(
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.set_nonblocking(false);
+    let _ = socket.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = socket.write_all(response.as_bytes());
+    let _ = socket.shutdown(std::net::Shutdown::Both);
+}
+
+/// A socket that counts the bytes read from it, to tell a request cut short
+/// from an idle keep-alive connection.
+struct CountingIo {
+    inner: TcpStream,
+    read: Arc<AtomicU64>,
+}
+
+impl AsyncRead for CountingIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        this.read.fetch_add(n, Ordering::Relaxed);
+        result
+    }
+}
+
+impl AsyncWrite for CountingIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

@@ -1,0 +1,32 @@
+//! The numbered schema history, embedded in the binary and applied at
+//! start. A migration is never edited once released: changes are new
+//! migrations. Every engine gets the same numbers.
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "events",
+    sqlite: include_str!("../../migrations/sqlite/0001_events.sql"),
+}];
+
+/// The newest schema this binary knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        }
+    }
+}

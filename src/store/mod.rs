@@ -1,0 +1,138 @@
+//! The only place that speaks SQL. One interface, [`Store`], with an engine
+//! behind it; nothing above this module knows which.
+//!
+//! The interface is synchronous: the SQLite engine is a library call, and
+//! callers on the async side reach it through a blocking thread (the
+//! writer thread for events, `spawn_blocking` for the rest).
+
+mod migrations;
+pub mod row;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::event::{Event, OrgSlug};
+
+pub use migrations::latest_version;
+
+/// A stored API key; the secret itself is never stored, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key_id: String,
+    pub kind: KeyKind,
+    pub org: Option<OrgSlug>,
+    pub secret_sha256: [u8; 32],
+    pub created_at: crate::time::Micros,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Ingest,
+    Read,
+}
+
+impl KeyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Ingest => "ingest",
+            KeyKind::Read => "read",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        match name {
+            "ingest" => Some(KeyKind::Ingest),
+            "read" => Some(KeyKind::Read),
+            _ => None,
+        }
+    }
+}
+
+/// How many events of one batch were new and how many were already stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub accepted: u64,
+    pub duplicates: u64,
+}
+
+/// A write that did not commit; nothing of it is stored.
+#[derive(Debug, thiserror::Error)]
+#[error("the store cannot take writes: {0:#}")]
+pub struct WriteError(pub anyhow::Error);
+
+/// Writes events. Only the ingest writer thread holds one.
+pub trait EventWriter: Send {
+    /// Stores several batches in one durable transaction (group commit) and
+    /// returns each batch's counts. Idempotent by `(org, id)`: the first
+    /// write wins, and a repeat, in the store or earlier in these batches,
+    /// is a duplicate. On error nothing is stored.
+    fn write(&mut self, batches: &[&[Event]]) -> Result<Vec<BatchCounts>, WriteError>;
+}
+
+pub trait Store: Send + Sync {
+    /// A new writer; the caller makes sure only one is in use at a time.
+    fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>>;
+    fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()>;
+    fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>>;
+    fn event_count(&self) -> anyhow::Result<u64>;
+    /// Calls `f` with every stored event, in no particular order.
+    fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// Bytes the store occupies on disk, for benchmarks.
+    fn disk_bytes(&self) -> anyhow::Result<u64>;
+}
+
+/// Where the store lives, parsed from `--store` and `--data`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    pub fn parse(store: Option<&str>, data: &Path) -> anyhow::Result<Location> {
+        match store {
+            None => Ok(Location::Sqlite(data.join("uptake.db"))),
+            Some(url) => {
+                if let Some(path) = url.strip_prefix("sqlite://") {
+                    if path.is_empty() {
+                        bail!("`--store sqlite://PATH` needs a path to the database file");
+                    }
+                    return Ok(Location::Sqlite(PathBuf::from(path)));
+                }
+                let scheme = url.split("://").next().unwrap_or("");
+                if scheme == "postgres" || scheme == "postgresql" {
+                    bail!(
+                        "PostgreSQL stores are not available in this version of Uptake; \
+                         omit --store (or use sqlite://PATH) for the embedded store"
+                    );
+                }
+                // Never echo the URL: it may hold a password.
+                bail!("unknown store scheme `{scheme}`: use sqlite://PATH or omit --store")
+            }
+        }
+    }
+}
+
+/// Opens (creating and migrating when needed) the store at `location`.
+pub fn open(location: &Location) -> anyhow::Result<Arc<dyn Store>> {
+    match location {
+        Location::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        let data = Path::new("/d");
+        assert_eq!(Location::parse(None, data).unwrap(), Location::Sqlite("/d/uptake.db".into()));
+        assert_eq!(Location::parse(Some("sqlite://x.db"), data).unwrap(), Location::Sqlite("x.db".into()));
+        assert_eq!(Location::parse(Some("sqlite:///a/b.db"), data).unwrap(), Location::Sqlite("/a/b.db".into()));
+        let err = Location::parse(Some("mysql://root:hunter2@h/db"), data).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

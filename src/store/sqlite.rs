@@ -1,0 +1,280 @@
+//! The embedded engine: one SQLite file in WAL mode.
+//!
+//! Durability: every commit runs with `synchronous=FULL`, so a transaction
+//! is on disk (the WAL is fsynced) before `COMMIT` returns, and an event is
+//! acknowledged only after that. Readers use their own connection and never
+//! block the writer (WAL).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::migrations::{MIGRATIONS, latest_version};
+use super::row::{StoredRow, from_row, to_row};
+use super::{BatchCounts, EventWriter, KeyKind, Store, StoredKey, WriteError};
+use crate::event::{Event, OrgSlug};
+use crate::time::Micros;
+
+/// Interned strings kept in the writer's memory before the cache starts over.
+const MAX_CACHED_STRINGS: usize = 1_000_000;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    reader: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create the data directory {}", dir.display()))?;
+        }
+        let mut conn = connect(path)?;
+        migrate(&mut conn, path)?;
+        Ok(SqliteStore { path: path.to_owned(), reader: Mutex::new(conn) })
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable.
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("failed to open the database {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("the database {} cannot use write-ahead logging (journal mode {mode})", path.display());
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA cache_size = -32768;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    let current: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    if current > latest_version() {
+        bail!(
+            "the database {} was written by a newer Uptake (schema version {current}; this binary knows up to {}): \
+             run a newer uptake, or restore a backup made by this version",
+            path.display(),
+            latest_version()
+        );
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.execute_batch(m.sqlite)
+            .with_context(|| format!("failed to apply migration {} ({})", m.version, m.name))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, Micros::now().0],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
+        Ok(Box::new(SqliteWriter { conn: connect(&self.path)?, strings: HashMap::new() }))
+    }
+
+    fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()> {
+        self.reader().execute(
+            "INSERT INTO api_keys (key_id, kind, org, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                key.key_id,
+                key.kind.name(),
+                key.org.as_ref().map(OrgSlug::as_str),
+                key.secret_sha256.as_slice(),
+                key.created_at.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>> {
+        let conn = self.reader();
+        let row = conn
+            .query_row(
+                "SELECT kind, org, secret_sha256, created_at FROM api_keys WHERE key_id = ?1",
+                [key_id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((kind, org, hash, created_at)) = row else { return Ok(None) };
+        Ok(Some(StoredKey {
+            key_id: key_id.to_owned(),
+            kind: KeyKind::from_name(&kind).with_context(|| format!("stored key has unknown kind {kind}"))?,
+            org: org.map(|o| OrgSlug::parse(&o).with_context(|| format!("stored key has invalid org {o}"))).transpose()?,
+            secret_sha256: hash.try_into().ok().context("stored key hash is not 32 bytes")?,
+            created_at: Micros(created_at),
+        }))
+    }
+
+    fn event_count(&self) -> anyhow::Result<u64> {
+        Ok(self.reader().query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT o.value, e.id, e.time, e.kind, u.value, s.value, l.value, x.value, e.code, e.list
+               FROM events e
+               JOIN strings o ON o.id = e.org
+               LEFT JOIN strings u ON u.id = e.user
+               LEFT JOIN strings s ON s.id = e.subject
+               LEFT JOIN strings l ON l.id = e.label
+               LEFT JOIN strings x ON x.id = e.extra",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let org: String = r.get(0)?;
+            let body = from_row(StoredRow {
+                kind: r.get(3)?,
+                user: r.get(4)?,
+                subject: r.get(5)?,
+                label: r.get(6)?,
+                extra: r.get(7)?,
+                code: r.get(8)?,
+                list: r.get(9)?,
+            })?;
+            f(Event {
+                org: OrgSlug::parse(&org).with_context(|| format!("stored org {org} is not a slug"))?,
+                id: r.get(1)?,
+                time: Micros(r.get(2)?),
+                body,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn disk_bytes(&self) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            if let Ok(meta) = std::fs::metadata(&name) {
+                total += meta.len();
+            }
+        }
+        Ok(total)
+    }
+}
+
+struct SqliteWriter {
+    conn: Connection,
+    /// Ids of interned strings that are committed (or in the current
+    /// transaction); cleared when a transaction fails.
+    strings: HashMap<String, i64>,
+}
+
+impl EventWriter for SqliteWriter {
+    fn write(&mut self, batches: &[&[Event]]) -> Result<Vec<BatchCounts>, WriteError> {
+        match self.try_write(batches) {
+            Ok(counts) => Ok(counts),
+            Err(e) => {
+                // The transaction may have been rolled back by SQLite already
+                // (disk full); make sure of it, and forget ids it created.
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                self.strings.clear();
+                Err(WriteError(e))
+            }
+        }
+    }
+}
+
+impl SqliteWriter {
+    fn try_write(&mut self, batches: &[&[Event]]) -> anyhow::Result<Vec<BatchCounts>> {
+        if self.strings.len() > MAX_CACHED_STRINGS {
+            self.strings.clear();
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO events (org, id, time, kind, user, subject, label, extra, code, list)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (org, id) DO NOTHING",
+        )?;
+        let mut interner = Interner { conn: &self.conn, cache: &mut self.strings };
+        let mut all = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut counts = BatchCounts::default();
+            for event in *batch {
+                let row = to_row(&event.body);
+                let changed = insert.execute(params![
+                    interner.id(event.org.as_str())?,
+                    event.id,
+                    event.time.0,
+                    row.kind,
+                    interner.id_opt(row.user)?,
+                    interner.id_opt(row.subject)?,
+                    interner.id_opt(row.label)?,
+                    interner.id_opt(row.extra)?,
+                    row.code,
+                    row.list,
+                ])?;
+                if changed == 1 {
+                    counts.accepted += 1;
+                } else {
+                    counts.duplicates += 1;
+                }
+            }
+            all.push(counts);
+        }
+        drop(insert);
+        self.conn.execute_batch("COMMIT")?;
+        Ok(all)
+    }
+}
+
+/// Finds or creates the id of a string inside the writer's transaction.
+struct Interner<'a> {
+    conn: &'a Connection,
+    cache: &'a mut HashMap<String, i64>,
+}
+
+impl Interner<'_> {
+    fn id(&mut self, value: &str) -> anyhow::Result<i64> {
+        if let Some(id) = self.cache.get(value) {
+            return Ok(*id);
+        }
+        let found = self
+            .conn
+            .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
+            .query_row([value], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                self.conn.prepare_cached("INSERT INTO strings (value) VALUES (?1)")?.execute([value])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        self.cache.insert(value.to_owned(), id);
+        Ok(id)
+    }
+
+    fn id_opt(&mut self, value: Option<&str>) -> anyhow::Result<Option<i64>> {
+        value.map(|v| self.id(v)).transpose()
+    }
+}

@@ -1,0 +1,125 @@
+//! `POST /api/v1/events`: authenticate, check the framing headers, read the
+//! body within the limits, decode every event, then hand the valid ones to
+//! the writer and answer once they are durable.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+
+use super::body::{gunzip, read_limited, too_large};
+use super::error::ApiError;
+use super::{AppState, PERMIT_WAIT};
+use crate::event::framing::Format;
+use crate::event::validate::Context;
+use crate::ingest::{RequestError, SubmitError, Summary, decode_request};
+use crate::store::{KeyKind, StoredKey};
+
+pub async fn post_events(State(state): State<AppState>, request: Request) -> Result<Json<Summary>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let key = match authenticate(&state, &parts.headers, KeyKind::Ingest).await {
+        Ok(key) => key,
+        Err(e) => {
+            tokio::spawn(super::body::drain(body));
+            return Err(e);
+        }
+    };
+    let format = content_format(&parts.headers)?;
+    let gzip = content_encoding_is_gzip(&parts.headers)?;
+    let limits = state.limits.clone();
+    if declared_length(&parts.headers).is_some_and(|len| len > limits.max_body_bytes as u64) {
+        tokio::spawn(super::body::drain(body));
+        return Err(too_large(limits.max_body_bytes));
+    }
+
+    let _permit = match tokio::time::timeout(PERMIT_WAIT, state.ingest_permits.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => return Err(ApiError::unavailable("the server is busy with other ingest requests; retry shortly", 1)),
+    };
+    let raw = read_limited(body, limits.max_body_bytes, Duration::from_secs(limits.body_chunk_timeout_secs)).await?;
+
+    // Decompressing and parsing are CPU work: keep them off the async threads.
+    let now = (state.clock)();
+    let decoded = tokio::task::spawn_blocking(move || {
+        let plain = if gzip { gunzip(&raw, limits.max_body_bytes)? } else { raw };
+        let cx = Context { bound_org: key.org.as_ref(), now, limits: &limits };
+        decode_request(&plain, format, &cx).map_err(|e| match e {
+            RequestError::TooManyEvents(_) => ApiError::new(StatusCode::BAD_REQUEST, "too_many_events", e.to_string()),
+            RequestError::Body(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&anyhow::anyhow!("decoding task failed: {e}")))??;
+
+    let mut summary = Summary { rejected: decoded.rejected, ..Summary::default() };
+    if decoded.events.is_empty() {
+        return Ok(Json(summary));
+    }
+    let answer = state.ingestor.try_submit(decoded.events).map_err(|e| match e {
+        SubmitError::QueueFull => ApiError::unavailable("the write queue is full; retry shortly", 1),
+        SubmitError::Closed => ApiError::unavailable("the server is shutting down; retry on another instance or later", 5),
+    })?;
+    match answer.await {
+        Ok(Ok(counts)) => {
+            summary.add(counts);
+            Ok(Json(summary))
+        }
+        Ok(Err(reason)) => {
+            tracing::warn!(%reason, "ingest batch refused: store unavailable");
+            Err(ApiError::unavailable("the store cannot take writes right now (disk full or I/O error); nothing of this request was stored, retry later", 5))
+        }
+        Err(_) => Err(ApiError::unavailable("the writer stopped before storing this request; nothing was acknowledged, retry later", 5)),
+    }
+}
+
+/// The stored key of the request's bearer token, when it is of `kind`.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, kind: KeyKind) -> Result<StoredKey, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(ApiError::unauthorized)?
+        .to_owned();
+    let keys = state.keys.clone();
+    let found = tokio::task::spawn_blocking(move || keys.verify(&token, kind))
+        .await
+        .map_err(|e| ApiError::internal(&anyhow::anyhow!("key check failed: {e}")))?
+        .map_err(|e| ApiError::internal(&e))?;
+    found.ok_or_else(ApiError::unauthorized)
+}
+
+fn content_format(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(Format::Array),
+        "application/x-ndjson" => Ok(Format::Ndjson),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "Content-Type must be application/json (a JSON array) or application/x-ndjson, not `{}`",
+                value.chars().take(100).collect::<String>()
+            ),
+        )),
+    }
+}
+
+fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else { return Ok(false) };
+    match value.to_str().map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        Ok("gzip" | "x-gzip") => Ok(true),
+        Ok("identity" | "") => Ok(false),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            "Content-Encoding must be gzip or absent",
+        )),
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}

@@ -1,0 +1,64 @@
+//! Everything HTTP: the router, the handlers and the error type. The
+//! layers below (`ingest`, `store`, `event`) know nothing of HTTP.
+
+mod body;
+mod error;
+mod ingest;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::Semaphore;
+
+use crate::config::Limits;
+use crate::ingest::Ingestor;
+use crate::keys::Keys;
+use crate::store::Store;
+use crate::time::Micros;
+
+pub use error::ApiError;
+
+/// The clock requests are judged by (the `time` window); tests set it.
+pub type Clock = Arc<dyn Fn() -> Micros + Send + Sync>;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub ingestor: Ingestor,
+    pub keys: Keys,
+    pub limits: Arc<Limits>,
+    pub clock: Clock,
+    /// Bounds the ingest requests whose bodies are in memory at once.
+    pub ingest_permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, ingestor: Ingestor, limits: Limits, clock: Clock) -> AppState {
+        AppState {
+            keys: Keys::new(store.clone()),
+            store,
+            ingestor,
+            ingest_permits: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
+            limits: Arc::new(limits),
+            clock,
+        }
+    }
+}
+
+/// How long an ingest request waits for a free slot before `503`.
+const PERMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// The whole HTTP API, without a socket (tests can call it directly).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/events", post(ingest::post_events))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
