@@ -17,7 +17,11 @@ use crate::time::Micros;
 use crate::web::{AppState, router};
 
 #[derive(Parser)]
-#[command(name = "uptake", version, about = "Usage and adoption dashboard for internal developer portals")]
+#[command(
+    name = "uptake",
+    version,
+    about = "Usage and adoption dashboard for internal developer portals"
+)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,
@@ -105,7 +109,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { .. } => serve(&config),
         Command::Import { files, org } => import(&config, &files, org.as_deref()),
-        Command::Keys { command: KeysCommand::Create { kind, org } } => create_key(&config, kind, org.as_deref()),
+        Command::Keys {
+            command: KeysCommand::Create { kind, org },
+        } => create_key(&config, kind, org.as_deref()),
         Command::Bench(args) => crate::bench::run(&config, &args),
     };
     match result {
@@ -120,7 +126,10 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("UPTAKE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
@@ -128,16 +137,26 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
 }
 
 fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
-    org.map(|o| OrgSlug::parse(o).with_context(|| format!("`--org {o}` is not an org slug ([a-z0-9][a-z0-9_-]{{0,63}})")))
-        .transpose()
+    org.map(|o| {
+        OrgSlug::parse(o)
+            .with_context(|| format!("`--org {o}` is not an org slug ([a-z0-9][a-z0-9_-]{{0,63}})"))
+    })
+    .transpose()
 }
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let writer = runtime.block_on(async {
         let (ingestor, writer) = Ingestor::start(store.clone(), config.ingest.queue_batches)?;
-        let state = AppState::new(store, ingestor, config.ingest.clone(), Arc::new(Micros::now));
+        let state = AppState::new(
+            store,
+            ingestor,
+            config.ingest.clone(),
+            Arc::new(Micros::now),
+        );
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -168,7 +187,12 @@ async fn shutdown_signal() {
 fn import(config: &Config, files: &[PathBuf], org: Option<&str>) -> anyhow::Result<ExitCode> {
     let org = parse_org(org)?;
     let store = open_store(config)?;
-    let import = crate::import::Import { files, org, limits: &config.ingest, now: Micros::now() };
+    let import = crate::import::Import {
+        files,
+        org,
+        limits: &config.ingest,
+        now: Micros::now(),
+    };
     let outcome = crate::import::run(&import, store)?;
     println!("{}", serde_json::to_string(&outcome.summary)?);
     match outcome.error {

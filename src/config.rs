@@ -34,7 +34,10 @@ pub struct Company {
 
 impl Default for Company {
     fn default() -> Company {
-        Company { name: "Uptake".into(), timezone: "UTC".into() }
+        Company {
+            name: "Uptake".into(),
+            timezone: "UTC".into(),
+        }
     }
 }
 
@@ -155,14 +158,24 @@ impl Config {
             None => (File::default(), "the defaults".to_string()),
         };
         let config = Config {
-            data: overrides.data.clone().or(file.data).unwrap_or_else(|| DEFAULT_DATA.into()),
+            data: overrides
+                .data
+                .clone()
+                .or(file.data)
+                .unwrap_or_else(|| DEFAULT_DATA.into()),
             store: overrides.store.clone().or(file.store),
-            listen: overrides.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            listen: overrides
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.into()),
             company: file.company,
             metrics: file.metrics,
             ingest: file.ingest,
         };
-        config.check().map_err(|(key, problem)| ConfigError(format!("{origin}: `{key}`: {problem}")))?;
+        config
+            .check()
+            .map_err(|(key, problem)| ConfigError(format!("{origin}: `{key}`: {problem}")))?;
         Ok(config)
     }
 
@@ -170,23 +183,53 @@ impl Config {
         if jiff::tz::TimeZone::get(&self.company.timezone).is_err() {
             return Err((
                 "company.timezone",
-                format!("unknown time zone `{}` (use an IANA name such as Europe/Berlin)", self.company.timezone),
+                format!(
+                    "unknown time zone `{}` (use an IANA name such as Europe/Berlin)",
+                    self.company.timezone
+                ),
             ));
         }
         let m = &self.metrics;
         let positive = [
-            ("metrics.activation_min_logins", u64::from(m.activation_min_logins)),
-            ("metrics.activation_min_weeks", u64::from(m.activation_min_weeks)),
-            ("metrics.inactive_after_months", u64::from(m.inactive_after_months)),
-            ("metrics.latest_logins_days", u64::from(m.latest_logins_days)),
+            (
+                "metrics.activation_min_logins",
+                u64::from(m.activation_min_logins),
+            ),
+            (
+                "metrics.activation_min_weeks",
+                u64::from(m.activation_min_weeks),
+            ),
+            (
+                "metrics.inactive_after_months",
+                u64::from(m.inactive_after_months),
+            ),
+            (
+                "metrics.latest_logins_days",
+                u64::from(m.latest_logins_days),
+            ),
             ("ingest.max_body_bytes", self.ingest.max_body_bytes as u64),
-            ("ingest.max_events_per_request", self.ingest.max_events_per_request as u64),
+            (
+                "ingest.max_events_per_request",
+                self.ingest.max_events_per_request as u64,
+            ),
             ("ingest.max_id_bytes", self.ingest.max_id_bytes as u64),
-            ("ingest.max_string_bytes", self.ingest.max_string_bytes as u64),
+            (
+                "ingest.max_string_bytes",
+                self.ingest.max_string_bytes as u64,
+            ),
             ("ingest.max_depth", self.ingest.max_depth as u64),
-            ("ingest.header_timeout_secs", self.ingest.header_timeout_secs),
-            ("ingest.body_chunk_timeout_secs", self.ingest.body_chunk_timeout_secs),
-            ("ingest.max_concurrent_requests", self.ingest.max_concurrent_requests as u64),
+            (
+                "ingest.header_timeout_secs",
+                self.ingest.header_timeout_secs,
+            ),
+            (
+                "ingest.body_chunk_timeout_secs",
+                self.ingest.body_chunk_timeout_secs,
+            ),
+            (
+                "ingest.max_concurrent_requests",
+                self.ingest.max_concurrent_requests as u64,
+            ),
             ("ingest.queue_batches", self.ingest.queue_batches as u64),
         ];
         for (key, value) in positive {
@@ -224,7 +267,10 @@ fn key_at(text: &str, offset: usize) -> String {
         .map(str::trim);
     let key = line.split('=').next().unwrap_or("").trim();
     match (table, line.trim().starts_with('[')) {
-        (_, true) => line.trim().trim_matches(|c| c == '[' || c == ']').to_string(),
+        (_, true) => line
+            .trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string(),
         (Some(table), false) => format!("{table}.{key}"),
         (None, false) => key.to_string(),
     }
@@ -238,7 +284,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("uptake.toml");
         std::fs::write(&path, text).unwrap();
-        let overrides = Overrides { config: Some(path), ..Overrides::default() };
+        let overrides = Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        };
         Config::load(&overrides).map_err(|e| e.0.replace(&dir.path().display().to_string(), "DIR"))
     }
 
@@ -266,9 +315,17 @@ mod tests {
             "DIR/uptake.toml: `company.timezone`: unknown time zone `Mars/Olympus` (use an IANA name such as Europe/Berlin)"
         );
         let unknown = load("[metrics]\ntop_actionz = 3\n").unwrap_err();
-        assert!(unknown.starts_with("DIR/uptake.toml:2: `metrics.top_actionz`: unknown field `top_actionz`"), "{unknown}");
+        assert!(
+            unknown.starts_with(
+                "DIR/uptake.toml:2: `metrics.top_actionz`: unknown field `top_actionz`"
+            ),
+            "{unknown}"
+        );
         let wrong_type = load("[metrics]\n\ntop_actions = \"six\"\n").unwrap_err();
-        assert!(wrong_type.starts_with("DIR/uptake.toml:3: `metrics.top_actions`: invalid type"), "{wrong_type}");
+        assert!(
+            wrong_type.starts_with("DIR/uptake.toml:3: `metrics.top_actions`: invalid type"),
+            "{wrong_type}"
+        );
         assert!(!wrong_type.contains('\n'));
     }
 }

@@ -10,15 +10,41 @@ use serde_json::json;
 use crate::time::{MICROS_PER_DAY, Micros};
 
 const ORGS: [&str; 3] = ["acme-eu", "acme-us", "acme-labs"];
-const TEAMS: [&str; 6] = ["platform", "data", "mobile", "identity", "search", "payments"];
+const TEAMS: [&str; 6] = [
+    "platform", "data", "mobile", "identity", "search", "payments",
+];
 const PAGES: [&str; 12] = [
-    "/", "/catalog", "/catalog/service", "/self-serve", "/scorecards", "/teams", "/insights",
-    "/ai-agents", "/settings", "/catalog/deployment", "/catalog/domain", "/automations",
+    "/",
+    "/catalog",
+    "/catalog/service",
+    "/self-serve",
+    "/scorecards",
+    "/teams",
+    "/insights",
+    "/ai-agents",
+    "/settings",
+    "/catalog/deployment",
+    "/catalog/domain",
+    "/automations",
 ];
 const ACTIONS: [&str; 8] = [
-    "deploy_service", "create_service", "rollback", "create_env", "grant_access", "scale_up", "open_incident", "run_pipeline",
+    "deploy_service",
+    "create_service",
+    "rollback",
+    "create_env",
+    "grant_access",
+    "scale_up",
+    "open_incident",
+    "run_pipeline",
 ];
-const BLUEPRINTS: [&str; 6] = ["service", "deployment", "domain", "environment", "pipeline", "team"];
+const BLUEPRINTS: [&str; 6] = [
+    "service",
+    "deployment",
+    "domain",
+    "environment",
+    "pipeline",
+    "team",
+];
 const SOURCES: [&str; 5] = ["ai_assistant", "agent_widget", "slack", "api", "mcp"];
 
 pub struct Generator {
@@ -32,8 +58,16 @@ pub struct Generator {
 impl Generator {
     /// `users` people over the period `[start, end]`.
     pub fn new(seed: u64, users: usize, start: Micros, end: Micros) -> Generator {
-        let users = (0..users.max(1)).map(|i| format!("user{i:05}@acme.example")).collect();
-        Generator { rng: StdRng::seed_from_u64(seed), users, start, end, serial: 0 }
+        let users = (0..users.max(1))
+            .map(|i| format!("user{i:05}@acme.example"))
+            .collect();
+        Generator {
+            rng: StdRng::seed_from_u64(seed),
+            users,
+            start,
+            end,
+            serial: 0,
+        }
     }
 
     /// About 300 users per million events, over the 13 months before `end`.
@@ -59,10 +93,16 @@ impl Generator {
         let time = Micros(self.rng.random_range(self.start.0..=self.end.0) / 1_000_000 * 1_000_000);
         let org = self.pick(&ORGS);
         // A time-ordered id, as ULIDs are, with a random tail.
-        let id = format!("evt_{:012x}{:010x}", time.0 / 1000, self.rng.random::<u64>() & 0xff_ffff_ffff);
+        let id = format!(
+            "evt_{:012x}{:010x}",
+            time.0 / 1000,
+            self.rng.random::<u64>() & 0xff_ffff_ffff
+        );
         let roll = self.rng.random_range(0..10_000u32);
         let mut event = match roll {
-            0..3_800 => json!({"type": "page_view", "user": self.user(), "page": self.pick(&PAGES)}),
+            0..3_800 => {
+                json!({"type": "page_view", "user": self.user(), "page": self.pick(&PAGES)})
+            }
             3_800..7_300 => json!({"type": "login", "user": self.user()}),
             7_300..8_050 => {
                 let action = self.pick(&ACTIONS);
@@ -73,9 +113,13 @@ impl Generator {
                     json!({"type": "action_run", "action": action, "trigger": "api"})
                 }
             }
-            8_050..8_770 => json!({"type": "automation_run", "automation": self.pick(&ACTIONS), "status": "success"}),
-            8_770..9_520 => json!({"type": "ai_invocation", "agent": "portal-assistant", "agent_type": "assistant",
-                                   "source": self.pick(&SOURCES), "user": self.user()}),
+            8_050..8_770 => {
+                json!({"type": "automation_run", "automation": self.pick(&ACTIONS), "status": "success"})
+            }
+            8_770..9_520 => {
+                json!({"type": "ai_invocation", "agent": "portal-assistant", "agent_type": "assistant",
+                                   "source": self.pick(&SOURCES), "user": self.user()})
+            }
             9_520..9_690 => json!({"type": "mcp_call", "tool": "get_entity", "user": self.user()}),
             9_690..9_840 => {
                 let teams = vec![self.pick(&TEAMS), self.pick(&TEAMS)];
@@ -95,9 +139,13 @@ impl Generator {
                 json!({"type": "data_source_created", "data_source": format!("ds-{n}"),
                        "data_source_type": "github", "name": format!("Source {n}")})
             }
-            _ => json!({"type": "data_source_deleted", "data_source": format!("ds-{}", self.rng.random_range(0..20))}),
+            _ => {
+                json!({"type": "data_source_deleted", "data_source": format!("ds-{}", self.rng.random_range(0..20))})
+            }
         };
-        let serde_json::Value::Object(fields) = &mut event else { unreachable!("events are objects") };
+        let serde_json::Value::Object(fields) = &mut event else {
+            unreachable!("events are objects")
+        };
         fields.insert("id".into(), id.into());
         fields.insert("org".into(), org.into());
         fields.insert("time".into(), time.to_string().into());
@@ -112,8 +160,14 @@ mod tests {
     #[test]
     fn same_seed_same_events() {
         let end = Micros::parse_rfc3339("2026-10-20T18:00:00Z").unwrap();
-        let a: Vec<_> = { let mut g = Generator::for_events(7, 1000, end); (0..50).map(|_| g.next_line()).collect() };
-        let b: Vec<_> = { let mut g = Generator::for_events(7, 1000, end); (0..50).map(|_| g.next_line()).collect() };
+        let a: Vec<_> = {
+            let mut g = Generator::for_events(7, 1000, end);
+            (0..50).map(|_| g.next_line()).collect()
+        };
+        let b: Vec<_> = {
+            let mut g = Generator::for_events(7, 1000, end);
+            (0..50).map(|_| g.next_line()).collect()
+        };
         assert_eq!(a, b);
     }
 }

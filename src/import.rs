@@ -59,11 +59,19 @@ pub fn run(import: &Import<'_>, store: Arc<dyn Store>) -> anyhow::Result<Outcome
     let result = run.all_files(import);
     // Whatever happened, collect the answers for what was already sent.
     let flushed = run.flush_all();
-    let Run { ingestor, summary, progress, .. } = run;
+    let Run {
+        ingestor,
+        summary,
+        progress,
+        ..
+    } = run;
     drop(ingestor);
     writer.join();
     progress.finish(&summary);
-    Ok(Outcomes { summary, error: result.and(flushed).err() })
+    Ok(Outcomes {
+        summary,
+        error: result.and(flushed).err(),
+    })
 }
 
 struct Run {
@@ -78,20 +86,38 @@ struct Run {
 
 impl Run {
     fn all_files(&mut self, import: &Import<'_>) -> anyhow::Result<()> {
-        let cx = Context { bound_org: import.org.as_ref(), now: import.now, limits: import.limits };
+        let cx = Context {
+            bound_org: import.org.as_ref(),
+            now: import.now,
+            limits: import.limits,
+        };
         for path in import.files {
             let reader: Box<dyn Read> = if path == Path::new("-") {
                 Box::new(io::stdin().lock())
             } else {
-                Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+                Box::new(
+                    File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+                )
             };
-            let reader = BufReader::with_capacity(READ_BUFFER, CountingReader { inner: reader, read: self.progress.read.clone() });
-            self.one_file(path, reader, &cx).with_context(|| format!("import of {} stopped", path.display()))?;
+            let reader = BufReader::with_capacity(
+                READ_BUFFER,
+                CountingReader {
+                    inner: reader,
+                    read: self.progress.read.clone(),
+                },
+            );
+            self.one_file(path, reader, &cx)
+                .with_context(|| format!("import of {} stopped", path.display()))?;
         }
         Ok(())
     }
 
-    fn one_file(&mut self, path: &Path, mut reader: impl BufRead, cx: &Context<'_>) -> anyhow::Result<()> {
+    fn one_file(
+        &mut self,
+        path: &Path,
+        mut reader: impl BufRead,
+        cx: &Context<'_>,
+    ) -> anyhow::Result<()> {
         let format = detect_format(path, &mut reader)?;
         let mut items = Items::new(reader, format, cx.limits.max_body_bytes);
         let base = self.next_index;
@@ -105,7 +131,10 @@ impl Run {
                         self.send()?;
                     }
                 }
-                Err(rejection) => self.summary.rejected.push(RejectedEvent { index, rejection }),
+                Err(rejection) => self
+                    .summary
+                    .rejected
+                    .push(RejectedEvent { index, rejection }),
             }
         }
         Ok(())
@@ -117,26 +146,35 @@ impl Run {
         while self.pending.len() >= CHUNKS_IN_FLIGHT {
             self.wait_oldest()?;
         }
-        self.pending.push_back(self.ingestor.submit_blocking(events)?);
+        self.pending
+            .push_back(self.ingestor.submit_blocking(events)?);
         self.progress.parsed(sent);
         Ok(())
     }
 
     fn wait_oldest(&mut self) -> anyhow::Result<()> {
-        let Some(answer) = self.pending.pop_front() else { return Ok(()) };
+        let Some(answer) = self.pending.pop_front() else {
+            return Ok(());
+        };
         match answer.blocking_recv() {
             Ok(Ok(counts)) => {
                 self.summary.add(counts);
                 self.progress.stored(&self.summary);
                 Ok(())
             }
-            Ok(Err(reason)) => bail!("the store refused a write ({reason}); events after the last acknowledged chunk were not stored"),
+            Ok(Err(reason)) => bail!(
+                "the store refused a write ({reason}); events after the last acknowledged chunk were not stored"
+            ),
             Err(_) => bail!("the writer stopped unexpectedly"),
         }
     }
 
     fn flush_all(&mut self) -> anyhow::Result<()> {
-        let mut result = if self.chunk.is_empty() { Ok(()) } else { self.send() };
+        let mut result = if self.chunk.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        };
         while !self.pending.is_empty() {
             if let Err(e) = self.wait_oldest() {
                 result = result.and(Err(e));
@@ -149,13 +187,20 @@ impl Run {
 /// NDJSON for `.ndjson`/`.jsonl` files; otherwise a JSON array when the
 /// first non-blank byte is `[`, else NDJSON.
 fn detect_format(path: &Path, reader: &mut impl BufRead) -> io::Result<Format> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     if matches!(ext.as_deref(), Some("ndjson" | "jsonl")) {
         return Ok(Format::Ndjson);
     }
     let head = reader.fill_buf()?;
     let first = head.iter().find(|c| !c.is_ascii_whitespace());
-    Ok(if first == Some(&b'[') { Format::Array } else { Format::Ndjson })
+    Ok(if first == Some(&b'[') {
+        Format::Array
+    } else {
+        Format::Ndjson
+    })
 }
 
 struct CountingReader<R> {
@@ -186,7 +231,13 @@ impl Progress {
     fn new(files: &[PathBuf]) -> Progress {
         let total: Option<u64> = files
             .iter()
-            .map(|f| if f == Path::new("-") { None } else { std::fs::metadata(f).ok().map(|m| m.len()) })
+            .map(|f| {
+                if f == Path::new("-") {
+                    None
+                } else {
+                    std::fs::metadata(f).ok().map(|m| m.len())
+                }
+            })
             .sum();
         let bar = io::stderr().is_terminal().then(|| {
             let bar = match total {
@@ -194,14 +245,22 @@ impl Progress {
                     ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg}")
                         .expect("valid template"),
                 ),
-                None => ProgressBar::new_spinner()
-                    .with_style(ProgressStyle::with_template("{spinner} {bytes} {msg}").expect("valid template")),
+                None => ProgressBar::new_spinner().with_style(
+                    ProgressStyle::with_template("{spinner} {bytes} {msg}")
+                        .expect("valid template"),
+                ),
             };
             bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
             bar
         });
         let now = Instant::now();
-        Progress { bar, read: Arc::default(), started: now, last_line: now, parsed: 0 }
+        Progress {
+            bar,
+            read: Arc::default(),
+            started: now,
+            last_line: now,
+            parsed: 0,
+        }
     }
 
     fn rate(&self, events: u64) -> u64 {
@@ -214,7 +273,11 @@ impl Progress {
 
     fn stored(&mut self, summary: &Summary) {
         let done = summary.accepted + summary.duplicates;
-        let message = format!("{done} events stored of {} read, {} events/s", self.parsed, self.rate(done));
+        let message = format!(
+            "{done} events stored of {} read, {} events/s",
+            self.parsed,
+            self.rate(done)
+        );
         match &self.bar {
             Some(bar) => {
                 bar.set_position(self.read.load(Ordering::Relaxed));

@@ -51,7 +51,10 @@ fn parse(text: &str) -> Option<(KeyKind, &str, &str)> {
     let kind = KeyKind::from_name(kind)?;
     let well_formed = key_id.len() == 2 * KEY_ID_BYTES
         && secret.len() == 2 * SECRET_BYTES
-        && key_id.bytes().chain(secret.bytes()).all(|c| c.is_ascii_hexdigit());
+        && key_id
+            .bytes()
+            .chain(secret.bytes())
+            .all(|c| c.is_ascii_hexdigit());
     well_formed.then_some((kind, key_id, secret))
 }
 
@@ -65,17 +68,27 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(store: Arc<dyn Store>) -> Keys {
-        Keys { store, known: Arc::default() }
+        Keys {
+            store,
+            known: Arc::default(),
+        }
     }
 
     /// The stored key matching `text` when it is of kind `kind`; `None`
     /// for any unknown, malformed or wrong-kind key.
     pub fn verify(&self, text: &str, kind: KeyKind) -> anyhow::Result<Option<StoredKey>> {
-        let Some((presented_kind, key_id, secret)) = parse(text) else { return Ok(None) };
+        let Some((presented_kind, key_id, secret)) = parse(text) else {
+            return Ok(None);
+        };
         if presented_kind != kind {
             return Ok(None);
         }
-        let cached = self.known.read().unwrap_or_else(|p| p.into_inner()).get(key_id).cloned();
+        let cached = self
+            .known
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key_id)
+            .cloned();
         let record = match cached {
             Some(record) => record,
             None => match self.store.find_key(key_id)? {
@@ -104,13 +117,22 @@ mod tests {
         assert_eq!(kind, KeyKind::Ingest);
         assert_eq!(key_id, stored.key_id);
         assert!(!text.contains(&hex(&stored.secret_sha256)));
-        assert_eq!(<[u8; 32]>::from(Sha256::digest(secret.as_bytes())), stored.secret_sha256);
+        assert_eq!(
+            <[u8; 32]>::from(Sha256::digest(secret.as_bytes())),
+            stored.secret_sha256
+        );
     }
 
     #[test]
     fn malformed_keys_do_not_parse() {
         let (text, _) = generate(KeyKind::Read, None);
-        for bad in [&text[..text.len() - 1], "uptake_read_x_y", "", "Bearer", &text.replace("read", "admin")] {
+        for bad in [
+            &text[..text.len() - 1],
+            "uptake_read_x_y",
+            "",
+            "Bearer",
+            &text.replace("read", "admin"),
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }

@@ -56,26 +56,45 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("stopped accepting; finishing in-flight requests");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections did not finish within {SHUTDOWN_GRACE:?}; closing them");
     }
     Ok(())
 }
 
-fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, header_timeout: Duration, graceful: &GracefulShutdown) {
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    graceful: &GracefulShutdown,
+) {
     let _ = stream.set_nodelay(true);
-    let spare = match stream.into_std().and_then(|s| Ok((s.try_clone()?, s))) {
-        Ok((spare, main)) => (spare, main),
+    // The spare descriptor shares the socket; it is used only to answer
+    // 408 after hyper has dropped its side.
+    let socket = match stream
+        .into_std()
+        .and_then(|main| Ok((main.try_clone()?, main)))
+    {
+        Ok(pair) => pair,
         Err(e) => {
             tracing::warn!(error = %e, "cannot set up a connection");
             return;
         }
     };
-    let (spare, main) = spare;
-    let Ok(stream) = TcpStream::from_std(main) else { return };
+    let (spare, main) = socket;
+    let Ok(stream) = TcpStream::from_std(main) else {
+        return;
+    };
     let read = Arc::new(AtomicU64::new(0));
     let read_at_last_request = Arc::new(AtomicU64::new(0));
-    let io = TokioIo::new(CountingIo { inner: stream, read: read.clone() });
+    let io = TokioIo::new(CountingIo {
+        inner: stream,
+        read: read.clone(),
+    });
     let marker = read_at_last_request.clone();
     let counter = read.clone();
     let service = TowerToHyperService::new(app.map_request(move |req: Request<Incoming>| {
@@ -89,7 +108,8 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, header_tim
     let conn = graceful.watch(conn);
     tokio::spawn(async move {
         if let Err(e) = conn.await {
-            let partial_request = read.load(Ordering::Relaxed) > read_at_last_request.load(Ordering::Relaxed);
+            let partial_request =
+                read.load(Ordering::Relaxed) > read_at_last_request.load(Ordering::Relaxed);
             if e.is_timeout() && partial_request {
                 answer_header_timeout(spare);
             } else {
@@ -101,7 +121,8 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router, header_tim
 
 /// Writes a `408` on the spare socket after hyper gave up on the headers.
 fn answer_header_timeout(mut socket: std::net::TcpStream) {
-    let body = r#"{"error":"request_timeout","detail":"the request headers took too long to arrive"}"#;
+    let body =
+        r#"{"error":"request_timeout","detail":"the request headers took too long to arrive"}"#;
     let response = format!(
         "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -120,7 +141,11 @@ struct CountingIo {
 }
 
 impl AsyncRead for CountingIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -131,7 +156,11 @@ impl AsyncRead for CountingIo {
 }
 
 impl AsyncWrite for CountingIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 

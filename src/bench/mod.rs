@@ -43,7 +43,10 @@ pub struct BenchArgs {
 pub fn run(_config: &Config, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let (dir, remove) = match &args.dir {
         Some(dir) => (dir.clone(), false),
-        None => (std::env::temp_dir().join(format!("uptake-bench-{}", std::process::id())), true),
+        None => (
+            std::env::temp_dir().join(format!("uptake-bench-{}", std::process::id())),
+            true,
+        ),
     };
     std::fs::create_dir_all(&dir)?;
     let result = run_in(&dir, args);
@@ -56,7 +59,10 @@ pub fn run(_config: &Config, args: &BenchArgs) -> anyhow::Result<ExitCode> {
 fn run_in(dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let now = Micros::now();
-    println!("uptake bench on {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "uptake bench on {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
 
     // import
     let file = dir.join("events.ndjson");
@@ -105,10 +111,20 @@ fn run_in(dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn http_run(exe: &Path, dir: &Path, args: &BenchArgs, batch: usize, now: Micros) -> anyhow::Result<()> {
+fn http_run(
+    exe: &Path,
+    dir: &Path,
+    args: &BenchArgs,
+    batch: usize,
+    now: Micros,
+) -> anyhow::Result<()> {
     let data = dir.join(format!("http-data-{batch}"));
     let key = String::from_utf8(
-        Command::new(exe).args(["keys", "create", "--kind", "ingest", "--data"]).arg(&data).output()?.stdout,
+        Command::new(exe)
+            .args(["keys", "create", "--kind", "ingest", "--data"])
+            .arg(&data)
+            .output()?
+            .stdout,
     )?
     .trim()
     .to_owned();
@@ -145,17 +161,26 @@ fn http_run(exe: &Path, dir: &Path, args: &BenchArgs, batch: usize, now: Micros)
                             *next += 1;
                             *next - 1
                         };
-                        let Some(body) = bodies.get(i) else { return Ok(retries) };
+                        let Some(body) = bodies.get(i) else {
+                            return Ok(retries);
+                        };
                         loop {
-                            let headers = [("authorization", auth.as_str()), ("content-type", "application/x-ndjson")];
-                            let response = client.request("POST", "/api/v1/events", &headers, body)?;
+                            let headers = [
+                                ("authorization", auth.as_str()),
+                                ("content-type", "application/x-ndjson"),
+                            ];
+                            let response =
+                                client.request("POST", "/api/v1/events", &headers, body)?;
                             match response.status {
                                 200 => break,
                                 503 => {
                                     retries += 1;
                                     std::thread::sleep(Duration::from_millis(20));
                                 }
-                                s => bail!("ingest answered {s}: {}", String::from_utf8_lossy(&response.body)),
+                                s => bail!(
+                                    "ingest answered {s}: {}",
+                                    String::from_utf8_lossy(&response.body)
+                                ),
                             }
                         }
                     }
@@ -171,7 +196,10 @@ fn http_run(exe: &Path, dir: &Path, args: &BenchArgs, batch: usize, now: Micros)
     let elapsed = started.elapsed().as_secs_f64();
     let peak = peak_rss(server.id()).unwrap_or(0);
     let sent = bodies.len() * batch;
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
     server.wait()?;
     println!(
         "http: {sent} events in batches of {batch} from {} clients in {elapsed:.2} s = {:.0} events/s (durable acks); \

@@ -72,10 +72,17 @@ impl<R: BufRead> Items<R> {
             Format::Ndjson => self.next_line()?,
             Format::Array => self.next_array_item()?,
         };
-        let Some((depth, truncated)) = found else { return Ok(None) };
+        let Some((depth, truncated)) = found else {
+            return Ok(None);
+        };
         let index = self.next_index;
         self.next_index += 1;
-        Ok(Some(Item { index, bytes: &self.buf, depth, truncated }))
+        Ok(Some(Item {
+            index,
+            bytes: &self.buf,
+            depth,
+            truncated,
+        }))
     }
 
     fn next_line(&mut self) -> Result<Option<(usize, bool)>, FramingError> {
@@ -98,7 +105,8 @@ impl<R: BufRead> Items<R> {
                     truncated = true;
                 }
                 self.buf.extend_from_slice(&chunk[..take.min(room)]);
-                self.reader.consume(if end_of_line { take + 1 } else { take });
+                self.reader
+                    .consume(if end_of_line { take + 1 } else { take });
                 if end_of_line {
                     break;
                 }
@@ -144,7 +152,9 @@ impl<R: BufRead> Items<R> {
                     return Ok(Some(found));
                 }
                 (ArrayState::AfterOpen | ArrayState::AfterItem, None) => {
-                    return Err(FramingError::NotArray("it ends before its closing `]`".into()));
+                    return Err(FramingError::NotArray(
+                        "it ends before its closing `]`".into(),
+                    ));
                 }
                 (ArrayState::AfterItem, Some(c)) => {
                     return Err(FramingError::NotArray(format!(
@@ -154,7 +164,9 @@ impl<R: BufRead> Items<R> {
                 }
                 (ArrayState::Closed, None) => return Ok(None),
                 (ArrayState::Closed, Some(_)) => {
-                    return Err(FramingError::NotArray("there is data after the closing `]`".into()));
+                    return Err(FramingError::NotArray(
+                        "there is data after the closing `]`".into(),
+                    ));
                 }
             }
         }
@@ -202,7 +214,9 @@ impl<R: BufRead> Items<R> {
             self.reader.consume(used);
             if done {
                 if self.buf.is_empty() {
-                    return Err(FramingError::NotArray("an event is missing between separators".into()));
+                    return Err(FramingError::NotArray(
+                        "an event is missing between separators".into(),
+                    ));
                 }
                 return Ok((scan.max_depth, truncated));
             }
@@ -290,8 +304,16 @@ fn is_ws(c: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn items(input: &str, format: Format, max: usize) -> Result<Vec<(u64, String, usize, bool)>, String> {
-        let mut reader = Items::new(io::BufReader::with_capacity(3, input.as_bytes()), format, max);
+    fn items(
+        input: &str,
+        format: Format,
+        max: usize,
+    ) -> Result<Vec<(u64, String, usize, bool)>, String> {
+        let mut reader = Items::new(
+            io::BufReader::with_capacity(3, input.as_bytes()),
+            format,
+            max,
+        );
         let mut out = Vec::new();
         loop {
             match reader.next_item() {
@@ -312,21 +334,42 @@ mod tests {
         let got = items("{\"a\":1}\r\n\n  \r\n[[]]\nnull", Format::Ndjson, 100).unwrap();
         assert_eq!(
             got,
-            vec![(0, "{\"a\":1}".into(), 1, false), (1, "[[]]".into(), 2, false), (2, "null".into(), 0, false)]
+            vec![
+                (0, "{\"a\":1}".into(), 1, false),
+                (1, "[[]]".into(), 2, false),
+                (2, "null".into(), 0, false)
+            ]
         );
     }
 
     #[test]
     fn ndjson_marks_long_lines_and_keeps_going() {
         let got = items("{\"a\":\"xxxxxxxx\"}\n{}\n", Format::Ndjson, 4).unwrap();
-        assert_eq!(got, vec![(0, "{\"a\"".into(), 1, true), (1, "{}".into(), 1, false)]);
+        assert_eq!(
+            got,
+            vec![(0, "{\"a\"".into(), 1, true), (1, "{}".into(), 1, false)]
+        );
     }
 
     #[test]
     fn arrays_split_at_top_level_commas_only() {
-        let got = items(r#" [ {"a":"],\"}"} , [1,[2]] ,"s", 12 ,null ] "#, Format::Array, 100).unwrap();
+        let got = items(
+            r#" [ {"a":"],\"}"} , [1,[2]] ,"s", 12 ,null ] "#,
+            Format::Array,
+            100,
+        )
+        .unwrap();
         let texts: Vec<_> = got.iter().map(|i| (i.1.as_str(), i.2)).collect();
-        assert_eq!(texts, [(r#"{"a":"],\"}"}"#, 1), ("[1,[2]]", 2), ("\"s\"", 0), ("12", 0), ("null", 0)]);
+        assert_eq!(
+            texts,
+            [
+                (r#"{"a":"],\"}"}"#, 1),
+                ("[1,[2]]", 2),
+                ("\"s\"", 0),
+                ("12", 0),
+                ("null", 0)
+            ]
+        );
     }
 
     #[test]
@@ -337,7 +380,16 @@ mod tests {
 
     #[test]
     fn malformed_arrays_are_refused_whole() {
-        for bad in ["", "{}", "[{}", "[{} {}]", "[{},]", "[] x", "[{\"a\":1}", "[,{}]"] {
+        for bad in [
+            "",
+            "{}",
+            "[{}",
+            "[{} {}]",
+            "[{},]",
+            "[] x",
+            "[{\"a\":1}",
+            "[,{}]",
+        ] {
             assert!(items(bad, Format::Array, 100).is_err(), "{bad:?}");
         }
     }

@@ -120,7 +120,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
                 return Err(de::Error::custom("object keys must be strings"));
             };
             if members.iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom(format_args!("the key `{key}` is repeated")));
+                return Err(de::Error::custom(format_args!(
+                    "the key `{key}` is repeated"
+                )));
             }
             let value = map.next_value()?;
             members.push((key, value));
@@ -146,7 +148,14 @@ mod tests {
         let tree = Json::parse(br#"[1, -3, 2.5, 1e3, 5.0, 99999999999999999999]"#).unwrap();
         assert_eq!(
             tree,
-            Json::Array(vec![Json::Int(1), Json::Int(-3), Json::Float, Json::Float, Json::Float, Json::Float])
+            Json::Array(vec![
+                Json::Int(1),
+                Json::Int(-3),
+                Json::Float,
+                Json::Float,
+                Json::Float,
+                Json::Float
+            ])
         );
     }
 

@@ -248,7 +248,16 @@ mod tests {
         for good in ["acme-eu", "a", "0", "a_b-c", &"a".repeat(64)] {
             assert!(OrgSlug::parse(good).is_some(), "{good}");
         }
-        for bad in ["", "Acme", "-a", "_a", "a b", "acme.eu", &"a".repeat(65), "é"] {
+        for bad in [
+            "",
+            "Acme",
+            "-a",
+            "_a",
+            "a b",
+            "acme.eu",
+            &"a".repeat(65),
+            "é",
+        ] {
             assert!(OrgSlug::parse(bad).is_none(), "{bad}");
         }
     }

@@ -38,7 +38,11 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn invalid_json(id: Option<String>, detail: impl Into<String>) -> Rejection {
-        Rejection { id, error: ErrorCode::InvalidJson, detail: detail.into() }
+        Rejection {
+            id,
+            error: ErrorCode::InvalidJson,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -64,11 +68,18 @@ pub fn validate(value: &Json<'_>, cx: &Context<'_>) -> Result<Event, Rejection> 
         Some(Json::Str(s)) => Some(s.to_string()),
         _ => None,
     };
-    validate_object(value, cx).map_err(|(error, detail)| Rejection { id: echoed_id, error, detail })
+    validate_object(value, cx).map_err(|(error, detail)| Rejection {
+        id: echoed_id,
+        error,
+        detail,
+    })
 }
 
 fn validate_object(value: &Json<'_>, cx: &Context<'_>) -> Check<Event> {
-    let fields = Fields { value, limits: cx.limits };
+    let fields = Fields {
+        value,
+        limits: cx.limits,
+    };
     let id = match value.get("id") {
         None => return Err(missing("`id` is required")),
         Some(json) => fields.string_of("id", json, cx.limits.max_id_bytes)?,
@@ -76,7 +87,10 @@ fn validate_object(value: &Json<'_>, cx: &Context<'_>) -> Check<Event> {
     let kind = match value.get("type") {
         None => return Err(missing("`type` is required")),
         Some(Json::Str(name)) => EventKind::from_name(name).ok_or_else(|| {
-            (ErrorCode::UnknownType, format!("unknown type '{}'", shorten(name)))
+            (
+                ErrorCode::UnknownType,
+                format!("unknown type '{}'", shorten(name)),
+            )
         })?,
         Some(_) => return Err(invalid("`type` must be a string")),
     };
@@ -89,15 +103,28 @@ fn validate_object(value: &Json<'_>, cx: &Context<'_>) -> Check<Event> {
     };
     let latest = Micros(cx.now.0 + cx.limits.max_future_hours as i64 * MICROS_PER_HOUR);
     if time < EARLIEST_TIME || time > latest {
-        return Err((ErrorCode::TimeOutOfRange, "`time` is outside the accepted window".into()));
+        return Err((
+            ErrorCode::TimeOutOfRange,
+            "`time` is outside the accepted window".into(),
+        ));
     }
     let body = fields.body(kind)?;
-    Ok(Event { org, id, time, body })
+    Ok(Event {
+        org,
+        id,
+        time,
+        body,
+    })
 }
 
 fn check_org(value: Option<&Json<'_>>, cx: &Context<'_>) -> Check<OrgSlug> {
     let org = match value {
-        None => return cx.bound_org.cloned().ok_or_else(|| missing("`org` is required")),
+        None => {
+            return cx
+                .bound_org
+                .cloned()
+                .ok_or_else(|| missing("`org` is required"));
+        }
         Some(Json::Str(s)) => OrgSlug::parse(s).ok_or_else(|| invalid("`org` must be a slug"))?,
         Some(_) => return Err(invalid("`org` must be a string")),
     };
@@ -120,7 +147,9 @@ impl Fields<'_, '_> {
     fn body(&self, kind: EventKind) -> Check<EventBody> {
         let t = kind.name();
         Ok(match kind {
-            EventKind::Login => EventBody::Login { user: self.required("user", t)? },
+            EventKind::Login => EventBody::Login {
+                user: self.required("user", t)?,
+            },
             EventKind::PageView => EventBody::PageView {
                 user: self.required("user", t)?,
                 page: self.required("page", t)?,
@@ -128,7 +157,8 @@ impl Fields<'_, '_> {
             },
             EventKind::ActionRun => {
                 let action = self.required("action", t)?;
-                let trigger = self.required_enum("trigger", t, Trigger::NAMES, Trigger::from_name)?;
+                let trigger =
+                    self.required_enum("trigger", t, Trigger::NAMES, Trigger::from_name)?;
                 let user = self.optional("user")?;
                 if trigger == Trigger::Ui && user.is_none() {
                     return Err(missing("`user` is required for action_run"));
@@ -156,15 +186,17 @@ impl Fields<'_, '_> {
                 tool: self.required("tool", t)?,
                 user: self.optional("user")?,
             },
-            EventKind::EntitySnapshot => EventBody::EntitySnapshot { counts: self.counts()? },
+            EventKind::EntitySnapshot => EventBody::EntitySnapshot {
+                counts: self.counts()?,
+            },
             EventKind::DataSourceCreated => EventBody::DataSourceCreated {
                 data_source: self.required("data_source", t)?,
                 data_source_type: self.required("data_source_type", t)?,
                 name: self.required("name", t)?,
             },
-            EventKind::DataSourceDeleted => {
-                EventBody::DataSourceDeleted { data_source: self.required("data_source", t)? }
-            }
+            EventKind::DataSourceDeleted => EventBody::DataSourceDeleted {
+                data_source: self.required("data_source", t)?,
+            },
             EventKind::MemberUpserted => EventBody::MemberUpserted {
                 user: self.required("user", t)?,
                 role: self.required_enum("role", t, Role::NAMES, Role::from_name)?,
@@ -172,7 +204,9 @@ impl Fields<'_, '_> {
                 email: self.optional("email")?,
                 teams: self.teams()?,
             },
-            EventKind::MemberRemoved => EventBody::MemberRemoved { user: self.required("user", t)? },
+            EventKind::MemberRemoved => EventBody::MemberRemoved {
+                user: self.required("user", t)?,
+            },
         })
     }
 
@@ -256,7 +290,11 @@ impl Fields<'_, '_> {
         let items = match self.value.get("counts") {
             None => return Err(missing("`counts` is required for entity_snapshot")),
             Some(Json::Array(items)) if items.len() <= max => items,
-            Some(_) => return Err(invalid(format!("`counts` must be an array of at most {max} entries"))),
+            Some(_) => {
+                return Err(invalid(format!(
+                    "`counts` must be an array of at most {max} entries"
+                )));
+            }
         };
         let mut seen = HashSet::with_capacity(items.len());
         let mut counts = Vec::with_capacity(items.len());
@@ -264,14 +302,19 @@ impl Fields<'_, '_> {
             if !matches!(item, Json::Object(_)) {
                 return Err(invalid("`counts[]` must be an object"));
             }
-            let entry = Fields { value: item, limits: self.limits };
+            let entry = Fields {
+                value: item,
+                limits: self.limits,
+            };
             let blueprint = entry.counts_member("blueprint")?;
             let data_source = entry.counts_member("data_source")?;
             let count = match item.get("count") {
                 None => return Err(missing("`counts[].count` is required")),
                 Some(Json::Int(n)) if (0..=MAX_COUNT as i128).contains(n) => *n as u64,
                 Some(_) => {
-                    return Err(invalid(format!("`counts[].count` must be an integer from 0 to {MAX_COUNT}")));
+                    return Err(invalid(format!(
+                        "`counts[].count` must be an integer from 0 to {MAX_COUNT}"
+                    )));
                 }
             };
             if !seen.insert((blueprint.clone(), data_source.clone())) {
@@ -281,7 +324,11 @@ impl Fields<'_, '_> {
                     shorten(&data_source)
                 )));
             }
-            counts.push(EntityCount { blueprint, data_source, count });
+            counts.push(EntityCount {
+                blueprint,
+                data_source,
+                count,
+            });
         }
         Ok(counts)
     }
@@ -361,14 +408,32 @@ mod tests {
         for (rest, kind) in [
             (r#""type":"login","user":"u""#, "login"),
             (r##""type":"page_view","user":"u","page":"/""##, "page_view"),
-            (r#""type":"action_run","action":"a","trigger":"api""#, "action_run"),
-            (r#""type":"automation_run","automation":"a""#, "automation_run"),
-            (r#""type":"ai_invocation","agent":"a","agent_type":"t","source":"weird""#, "ai_invocation"),
+            (
+                r#""type":"action_run","action":"a","trigger":"api""#,
+                "action_run",
+            ),
+            (
+                r#""type":"automation_run","automation":"a""#,
+                "automation_run",
+            ),
+            (
+                r#""type":"ai_invocation","agent":"a","agent_type":"t","source":"weird""#,
+                "ai_invocation",
+            ),
             (r#""type":"mcp_call","tool":"t""#, "mcp_call"),
             (r#""type":"entity_snapshot","counts":[]"#, "entity_snapshot"),
-            (r#""type":"data_source_created","data_source":"d","data_source_type":"t","name":"n""#, "data_source_created"),
-            (r#""type":"data_source_deleted","data_source":"d""#, "data_source_deleted"),
-            (r#""type":"member_upserted","user":"u","role":"admin""#, "member_upserted"),
+            (
+                r#""type":"data_source_created","data_source":"d","data_source_type":"t","name":"n""#,
+                "data_source_created",
+            ),
+            (
+                r#""type":"data_source_deleted","data_source":"d""#,
+                "data_source_deleted",
+            ),
+            (
+                r#""type":"member_upserted","user":"u","role":"admin""#,
+                "member_upserted",
+            ),
             (r#""type":"member_removed","user":"u""#, "member_removed"),
         ] {
             check(&ev(rest), None, Ok(kind));
@@ -378,11 +443,23 @@ mod tests {
     #[test]
     fn the_first_problem_in_contract_order_is_reported() {
         // Unknown type beats a missing org.
-        check(r#"{"id":"e","type":"nope","time":"x"}"#, None, Err((ErrorCode::UnknownType, "unknown type 'nope'")));
+        check(
+            r#"{"id":"e","type":"nope","time":"x"}"#,
+            None,
+            Err((ErrorCode::UnknownType, "unknown type 'nope'")),
+        );
         // id problems beat everything.
-        check(r#"{"id":7,"type":"nope"}"#, None, Err((ErrorCode::InvalidField, "`id` must be a string")));
+        check(
+            r#"{"id":7,"type":"nope"}"#,
+            None,
+            Err((ErrorCode::InvalidField, "`id` must be a string")),
+        );
         // org before time.
-        check(r#"{"id":"e","type":"login","org":"A","time":"x"}"#, None, Err((ErrorCode::InvalidField, "`org` must be a slug")));
+        check(
+            r#"{"id":"e","type":"login","org":"A","time":"x"}"#,
+            None,
+            Err((ErrorCode::InvalidField, "`org` must be a slug")),
+        );
         // required fields before optional ones.
         check(
             &ev(r#""type":"page_view","title":5"#),
@@ -401,28 +478,43 @@ mod tests {
     fn bound_keys_fill_in_and_police_the_org() {
         let line = r#"{"id":"e","type":"login","time":"2026-05-04T10:00:00Z","user":"u"}"#;
         check(line, Some("acme-eu"), Ok("login"));
-        check(line, None, Err((ErrorCode::MissingField, "`org` is required")));
+        check(
+            line,
+            None,
+            Err((ErrorCode::MissingField, "`org` is required")),
+        );
         check(
             &ev(r#""type":"login","user":"u""#),
             Some("acme-us"),
-            Err((ErrorCode::OrgNotAllowed, "this key may only send events for org `acme-us`, not `acme-eu`")),
+            Err((
+                ErrorCode::OrgNotAllowed,
+                "this key may only send events for org `acme-us`, not `acme-eu`",
+            )),
         );
     }
 
     #[test]
     fn time_window_is_inclusive() {
-        let at = |t: &str| format!(r#"{{"id":"e","type":"login","org":"o","time":"{t}","user":"u"}}"#);
+        let at =
+            |t: &str| format!(r#"{{"id":"e","type":"login","org":"o","time":"{t}","user":"u"}}"#);
         check(&at("2000-01-01T00:00:00Z"), None, Ok("login"));
         check(&at("2026-11-02T00:00:00Z"), None, Ok("login"));
-        let out = Err((ErrorCode::TimeOutOfRange, "`time` is outside the accepted window"));
-        check(&at("1999-12-31T23:59:59.999999Z"), None, out.clone());
+        let out = Err((
+            ErrorCode::TimeOutOfRange,
+            "`time` is outside the accepted window",
+        ));
+        check(&at("1999-12-31T23:59:59.999999Z"), None, out);
         check(&at("2026-11-02T00:00:00.000001Z"), None, out);
     }
 
     #[test]
     fn strings_follow_the_byte_and_control_rules() {
         let long = "é".repeat(256); // 512 bytes
-        check(&ev(&format!(r#""type":"login","user":"{long}""#)), None, Ok("login"));
+        check(
+            &ev(&format!(r#""type":"login","user":"{long}""#)),
+            None,
+            Ok("login"),
+        );
         check(
             &ev(&format!(r#""type":"login","user":"{long}x""#)),
             None,
@@ -431,7 +523,10 @@ mod tests {
         check(
             &ev(r#""type":"login","user":"a\u0085b""#),
             None,
-            Err((ErrorCode::InvalidField, "`user` contains control characters")),
+            Err((
+                ErrorCode::InvalidField,
+                "`user` contains control characters",
+            )),
         );
         check(
             &ev(r#""type":"member_upserted","user":"u","role":"member","teams":["a",""]"#),
@@ -443,19 +538,31 @@ mod tests {
     #[test]
     fn snapshots_reject_repeated_pairs_and_non_integers() {
         check(
-            &ev(r#""type":"entity_snapshot","counts":[{"blueprint":"s","data_source":"m","count":1},{"blueprint":"s","data_source":"m","count":2}]"#),
+            &ev(
+                r#""type":"entity_snapshot","counts":[{"blueprint":"s","data_source":"m","count":1},{"blueprint":"s","data_source":"m","count":2}]"#,
+            ),
             None,
-            Err((ErrorCode::InvalidField, "`counts` repeats the pair (`s`, `m`)")),
+            Err((
+                ErrorCode::InvalidField,
+                "`counts` repeats the pair (`s`, `m`)",
+            )),
         );
         for bad in ["5.0", "1e3", "1000000000001", "-1", "\"3\""] {
             check(
-                &ev(&format!(r#""type":"entity_snapshot","counts":[{{"blueprint":"s","data_source":"m","count":{bad}}}]"#)),
+                &ev(&format!(
+                    r#""type":"entity_snapshot","counts":[{{"blueprint":"s","data_source":"m","count":{bad}}}]"#
+                )),
                 None,
-                Err((ErrorCode::InvalidField, "`counts[].count` must be an integer from 0 to 1000000000000")),
+                Err((
+                    ErrorCode::InvalidField,
+                    "`counts[].count` must be an integer from 0 to 1000000000000",
+                )),
             );
         }
         check(
-            &ev(r#""type":"entity_snapshot","counts":[{"blueprint":"s","data_source":"m","count":1000000000000}]"#),
+            &ev(
+                r#""type":"entity_snapshot","counts":[{"blueprint":"s","data_source":"m","count":1000000000000}]"#,
+            ),
             None,
             Ok("entity_snapshot"),
         );
@@ -468,21 +575,35 @@ mod tests {
             None,
             Err((ErrorCode::MissingField, "`user` is required for action_run")),
         );
-        check(&ev(r#""type":"action_run","action":"a","trigger":"ui","user":"u""#), None, Ok("action_run"));
+        check(
+            &ev(r#""type":"action_run","action":"a","trigger":"ui","user":"u""#),
+            None,
+            Ok("action_run"),
+        );
         check(
             &ev(r#""type":"automation_run","automation":"a","status":"done""#),
             None,
-            Err((ErrorCode::InvalidField, "`status` must be one of success, failure, in_progress")),
+            Err((
+                ErrorCode::InvalidField,
+                "`status` must be one of success, failure, in_progress",
+            )),
         );
     }
 
     #[test]
     fn teams_are_a_set() {
         let limits = Limits::default();
-        let cx = Context { bound_org: None, now: Micros::now(), limits: &limits };
-        let line = ev(r#""type":"member_upserted","user":"u","role":"member","teams":["b","a","b"]"#);
+        let cx = Context {
+            bound_org: None,
+            now: Micros::now(),
+            limits: &limits,
+        };
+        let line =
+            ev(r#""type":"member_upserted","user":"u","role":"member","teams":["b","a","b"]"#);
         let event = validate(&Json::parse(line.as_bytes()).unwrap(), &cx).unwrap();
-        let EventBody::MemberUpserted { teams, .. } = event.body else { panic!() };
+        let EventBody::MemberUpserted { teams, .. } = event.body else {
+            panic!()
+        };
         assert_eq!(teams, ["a", "b"]);
     }
 }

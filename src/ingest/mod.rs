@@ -6,10 +6,10 @@ pub mod writer;
 
 use serde::Serialize;
 
-use crate::event::framing::{FramingError, Format, Item};
+use crate::event::Event;
+use crate::event::framing::{Format, FramingError, Item};
 use crate::event::json::Json;
 use crate::event::validate::{Context, Rejection, validate};
-use crate::event::Event;
 use crate::store::BatchCounts;
 
 pub use writer::{Ingestor, SubmitError, WriterHandle};
@@ -47,23 +47,42 @@ pub enum BodyError {
 
 /// Decodes one raw item: an event, or the reason it is rejected. In a JSON
 /// array a syntax error breaks the whole body; in NDJSON only its line.
-pub fn decode(item: &Item<'_>, format: Format, cx: &Context<'_>) -> Result<Result<Event, Rejection>, BodyError> {
+pub fn decode(
+    item: &Item<'_>,
+    format: Format,
+    cx: &Context<'_>,
+) -> Result<Result<Event, Rejection>, BodyError> {
     if item.truncated {
-        let detail = format!("the event is longer than {} bytes", cx.limits.max_body_bytes);
+        let detail = format!(
+            "the event is longer than {} bytes",
+            cx.limits.max_body_bytes
+        );
         return Ok(Err(Rejection::invalid_json(None, detail)));
     }
     if item.depth > cx.limits.max_depth {
-        let detail = format!("the event is nested deeper than {} levels", cx.limits.max_depth);
+        let detail = format!(
+            "the event is nested deeper than {} levels",
+            cx.limits.max_depth
+        );
         return Ok(Err(Rejection::invalid_json(lenient_id(item.bytes), detail)));
     }
     match Json::parse(item.bytes) {
         Ok(tree) => Ok(validate(&tree, cx)),
         Err(e) if e.classify() == serde_json::error::Category::Data => {
-            Ok(Err(Rejection::invalid_json(lenient_id(item.bytes), format!("the event is not valid JSON: {e}"))))
+            Ok(Err(Rejection::invalid_json(
+                lenient_id(item.bytes),
+                format!("the event is not valid JSON: {e}"),
+            )))
         }
         Err(e) => match format {
-            Format::Ndjson => Ok(Err(Rejection::invalid_json(None, format!("the line is not JSON: {e}")))),
-            Format::Array => Err(BodyError::BrokenArray { index: item.index, reason: e.to_string() }),
+            Format::Ndjson => Ok(Err(Rejection::invalid_json(
+                None,
+                format!("the line is not JSON: {e}"),
+            ))),
+            Format::Array => Err(BodyError::BrokenArray {
+                index: item.index,
+                reason: e.to_string(),
+            }),
         },
     }
 }
@@ -93,7 +112,11 @@ pub enum RequestError {
 
 /// Decodes every event of an in-memory body, refusing it whole when it is
 /// malformed or holds more than `max_events_per_request` events.
-pub fn decode_request(body: &[u8], format: Format, cx: &Context<'_>) -> Result<Decoded, RequestError> {
+pub fn decode_request(
+    body: &[u8],
+    format: Format,
+    cx: &Context<'_>,
+) -> Result<Decoded, RequestError> {
     let max_events = cx.limits.max_events_per_request;
     let mut items = crate::event::framing::Items::new(body, format, cx.limits.max_body_bytes);
     let mut decoded = Decoded::default();
@@ -103,7 +126,10 @@ pub fn decode_request(body: &[u8], format: Format, cx: &Context<'_>) -> Result<D
         }
         match decode(&item, format, cx)? {
             Ok(event) => decoded.events.push(event),
-            Err(rejection) => decoded.rejected.push(RejectedEvent { index: item.index, rejection }),
+            Err(rejection) => decoded.rejected.push(RejectedEvent {
+                index: item.index,
+                rejection,
+            }),
         }
     }
     Ok(decoded)

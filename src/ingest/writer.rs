@@ -54,7 +54,10 @@ impl WriterHandle {
 impl Ingestor {
     /// Starts the writer thread over `store` with a queue of
     /// `queue_batches` batches.
-    pub fn start(store: Arc<dyn Store>, queue_batches: usize) -> anyhow::Result<(Ingestor, WriterHandle)> {
+    pub fn start(
+        store: Arc<dyn Store>,
+        queue_batches: usize,
+    ) -> anyhow::Result<(Ingestor, WriterHandle)> {
         let mut writer = store.writer()?;
         let (queue, mut jobs) = mpsc::channel::<Job>(queue_batches);
         let thread = std::thread::Builder::new().name("uptake-writer".into()).spawn(move || {
@@ -92,19 +95,29 @@ impl Ingestor {
 
     /// Queues a batch without waiting; a full queue is refused at once
     /// (the HTTP handler answers `503` with `Retry-After`).
-    pub fn try_submit(&self, events: Vec<Event>) -> Result<oneshot::Receiver<Outcome>, SubmitError> {
+    pub fn try_submit(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<oneshot::Receiver<Outcome>, SubmitError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.try_send(Job { events, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull,
-            mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
-        })?;
+        self.queue
+            .try_send(Job { events, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+            })?;
         Ok(answer)
     }
 
     /// Queues a batch, waiting for room (for `import`, outside async code).
-    pub fn submit_blocking(&self, events: Vec<Event>) -> Result<oneshot::Receiver<Outcome>, SubmitError> {
+    pub fn submit_blocking(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<oneshot::Receiver<Outcome>, SubmitError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.blocking_send(Job { events, reply }).map_err(|_| SubmitError::Closed)?;
+        self.queue
+            .blocking_send(Job { events, reply })
+            .map_err(|_| SubmitError::Closed)?;
         Ok(answer)
     }
 }

@@ -129,10 +129,21 @@ mod tests {
     #[test]
     fn locations() {
         let data = Path::new("/d");
-        assert_eq!(Location::parse(None, data).unwrap(), Location::Sqlite("/d/uptake.db".into()));
-        assert_eq!(Location::parse(Some("sqlite://x.db"), data).unwrap(), Location::Sqlite("x.db".into()));
-        assert_eq!(Location::parse(Some("sqlite:///a/b.db"), data).unwrap(), Location::Sqlite("/a/b.db".into()));
-        let err = Location::parse(Some("mysql://root:hunter2@h/db"), data).unwrap_err().to_string();
+        assert_eq!(
+            Location::parse(None, data).unwrap(),
+            Location::Sqlite("/d/uptake.db".into())
+        );
+        assert_eq!(
+            Location::parse(Some("sqlite://x.db"), data).unwrap(),
+            Location::Sqlite("x.db".into())
+        );
+        assert_eq!(
+            Location::parse(Some("sqlite:///a/b.db"), data).unwrap(),
+            Location::Sqlite("/a/b.db".into())
+        );
+        let err = Location::parse(Some("mysql://root:hunter2@h/db"), data)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("hunter2"), "{err}");
     }
 }

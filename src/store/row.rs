@@ -24,43 +24,92 @@ fn status_code(status: Option<RunStatus>) -> i64 {
 
 pub fn to_row(body: &EventBody) -> Row<'_> {
     let kind = body.kind().code();
-    let row = Row { kind, ..Row::default() };
+    let row = Row {
+        kind,
+        ..Row::default()
+    };
     match body {
-        EventBody::Login { user } | EventBody::MemberRemoved { user } => Row { user: Some(user), ..row },
-        EventBody::PageView { user, page, title } => {
-            Row { user: Some(user), subject: Some(page), label: title.as_deref(), ..row }
-        }
-        EventBody::ActionRun { action, trigger, user, title, status } => Row {
+        EventBody::Login { user } | EventBody::MemberRemoved { user } => Row {
+            user: Some(user),
+            ..row
+        },
+        EventBody::PageView { user, page, title } => Row {
+            user: Some(user),
+            subject: Some(page),
+            label: title.as_deref(),
+            ..row
+        },
+        EventBody::ActionRun {
+            action,
+            trigger,
+            user,
+            title,
+            status,
+        } => Row {
             user: user.as_deref(),
             subject: Some(action),
             label: title.as_deref(),
             code: trigger.code() + 4 * status_code(*status),
             ..row
         },
-        EventBody::AutomationRun { automation, title, status } => {
-            Row { subject: Some(automation), label: title.as_deref(), code: status_code(*status), ..row }
-        }
-        EventBody::AiInvocation { agent, agent_type, source, user } => Row {
+        EventBody::AutomationRun {
+            automation,
+            title,
+            status,
+        } => Row {
+            subject: Some(automation),
+            label: title.as_deref(),
+            code: status_code(*status),
+            ..row
+        },
+        EventBody::AiInvocation {
+            agent,
+            agent_type,
+            source,
+            user,
+        } => Row {
             user: user.as_deref(),
             subject: Some(agent),
             label: Some(agent_type),
             extra: Some(source),
             ..row
         },
-        EventBody::McpCall { tool, user } => Row { user: user.as_deref(), subject: Some(tool), ..row },
+        EventBody::McpCall { tool, user } => Row {
+            user: user.as_deref(),
+            subject: Some(tool),
+            ..row
+        },
         EventBody::EntitySnapshot { counts } => {
-            let list: Vec<(&str, &str, u64)> =
-                counts.iter().map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count)).collect();
-            Row { list: Some(serde_json::to_string(&list).expect("counts serialize")), ..row }
+            let list: Vec<(&str, &str, u64)> = counts
+                .iter()
+                .map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count))
+                .collect();
+            Row {
+                list: Some(serde_json::to_string(&list).expect("counts serialize")),
+                ..row
+            }
         }
-        EventBody::DataSourceCreated { data_source, data_source_type, name } => Row {
+        EventBody::DataSourceCreated {
+            data_source,
+            data_source_type,
+            name,
+        } => Row {
             subject: Some(data_source),
             label: Some(data_source_type),
             extra: Some(name),
             ..row
         },
-        EventBody::DataSourceDeleted { data_source } => Row { subject: Some(data_source), ..row },
-        EventBody::MemberUpserted { user, role, name, email, teams } => Row {
+        EventBody::DataSourceDeleted { data_source } => Row {
+            subject: Some(data_source),
+            ..row
+        },
+        EventBody::MemberUpserted {
+            user,
+            role,
+            name,
+            email,
+            teams,
+        } => Row {
             user: Some(user),
             label: name.as_deref(),
             extra: email.as_deref(),
@@ -86,14 +135,21 @@ pub fn from_row(row: StoredRow) -> anyhow::Result<EventBody> {
     fn need(value: Option<String>, column: &str) -> anyhow::Result<String> {
         value.with_context(|| format!("stored event lacks its `{column}` column"))
     }
-    let kind = EventKind::from_code(row.kind).with_context(|| format!("unknown stored kind {}", row.kind))?;
+    let kind = EventKind::from_code(row.kind)
+        .with_context(|| format!("unknown stored kind {}", row.kind))?;
     let status = |code: i64| match code {
         0 => Ok(None),
-        c => RunStatus::from_code(c).map(Some).with_context(|| format!("unknown stored status {c}")),
+        c => RunStatus::from_code(c)
+            .map(Some)
+            .with_context(|| format!("unknown stored status {c}")),
     };
     Ok(match kind {
-        EventKind::Login => EventBody::Login { user: need(row.user, "user")? },
-        EventKind::MemberRemoved => EventBody::MemberRemoved { user: need(row.user, "user")? },
+        EventKind::Login => EventBody::Login {
+            user: need(row.user, "user")?,
+        },
+        EventKind::MemberRemoved => EventBody::MemberRemoved {
+            user: need(row.user, "user")?,
+        },
         EventKind::PageView => EventBody::PageView {
             user: need(row.user, "user")?,
             page: need(row.subject, "subject")?,
@@ -117,12 +173,19 @@ pub fn from_row(row: StoredRow) -> anyhow::Result<EventBody> {
             source: need(row.extra, "extra")?,
             user: row.user,
         },
-        EventKind::McpCall => EventBody::McpCall { tool: need(row.subject, "subject")?, user: row.user },
+        EventKind::McpCall => EventBody::McpCall {
+            tool: need(row.subject, "subject")?,
+            user: row.user,
+        },
         EventKind::EntitySnapshot => {
             let list: Vec<(String, String, u64)> = serde_json::from_str(&need(row.list, "list")?)?;
             let counts = list
                 .into_iter()
-                .map(|(blueprint, data_source, count)| EntityCount { blueprint, data_source, count })
+                .map(|(blueprint, data_source, count)| EntityCount {
+                    blueprint,
+                    data_source,
+                    count,
+                })
                 .collect();
             EventBody::EntitySnapshot { counts }
         }
@@ -131,7 +194,9 @@ pub fn from_row(row: StoredRow) -> anyhow::Result<EventBody> {
             data_source_type: need(row.label, "label")?,
             name: need(row.extra, "extra")?,
         },
-        EventKind::DataSourceDeleted => EventBody::DataSourceDeleted { data_source: need(row.subject, "subject")? },
+        EventKind::DataSourceDeleted => EventBody::DataSourceDeleted {
+            data_source: need(row.subject, "subject")?,
+        },
         EventKind::MemberUpserted => EventBody::MemberUpserted {
             user: need(row.user, "user")?,
             role: Role::from_code(row.code).context("unknown stored role")?,

@@ -30,28 +30,39 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("failed to create the data directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("failed to create the data directory {}", dir.display())
+            })?;
         }
         let mut conn = connect(path)?;
         migrate(&mut conn, path)?;
-        Ok(SqliteStore { path: path.to_owned(), reader: Mutex::new(conn) })
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            reader: Mutex::new(conn),
+        })
     }
 
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable.
-        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.reader
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn connect(path: &Path) -> anyhow::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .with_context(|| format!("failed to open the database {}", path.display()))?;
     conn.busy_timeout(Duration::from_secs(10))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        bail!("the database {} cannot use write-ahead logging (journal mode {mode})", path.display());
+        bail!(
+            "the database {} cannot use write-ahead logging (journal mode {mode})",
+            path.display()
+        );
     }
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
@@ -71,7 +82,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<()> {
              applied_at INTEGER NOT NULL
          )",
     )?;
-    let current: i64 = tx.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = tx.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     if current > latest_version() {
         bail!(
             "the database {} was written by a newer Uptake (schema version {current}; this binary knows up to {}): \
@@ -94,7 +109,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<()> {
 
 impl Store for SqliteStore {
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
-        Ok(Box::new(SqliteWriter { conn: connect(&self.path)?, strings: HashMap::new() }))
+        Ok(Box::new(SqliteWriter {
+            conn: connect(&self.path)?,
+            strings: HashMap::new(),
+        }))
     }
 
     fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()> {
@@ -117,21 +135,41 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT kind, org, secret_sha256, created_at FROM api_keys WHERE key_id = ?1",
                 [key_id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get(3)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get(3)?,
+                    ))
+                },
             )
             .optional()?;
-        let Some((kind, org, hash, created_at)) = row else { return Ok(None) };
+        let Some((kind, org, hash, created_at)) = row else {
+            return Ok(None);
+        };
         Ok(Some(StoredKey {
             key_id: key_id.to_owned(),
-            kind: KeyKind::from_name(&kind).with_context(|| format!("stored key has unknown kind {kind}"))?,
-            org: org.map(|o| OrgSlug::parse(&o).with_context(|| format!("stored key has invalid org {o}"))).transpose()?,
-            secret_sha256: hash.try_into().ok().context("stored key hash is not 32 bytes")?,
+            kind: KeyKind::from_name(&kind)
+                .with_context(|| format!("stored key has unknown kind {kind}"))?,
+            org: org
+                .map(|o| {
+                    OrgSlug::parse(&o).with_context(|| format!("stored key has invalid org {o}"))
+                })
+                .transpose()?,
+            secret_sha256: hash
+                .try_into()
+                .ok()
+                .context("stored key hash is not 32 bytes")?,
             created_at: Micros(created_at),
         }))
     }
 
     fn event_count(&self) -> anyhow::Result<u64> {
-        Ok(self.reader().query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .reader()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
@@ -158,7 +196,8 @@ impl Store for SqliteStore {
                 list: r.get(9)?,
             })?;
             f(Event {
-                org: OrgSlug::parse(&org).with_context(|| format!("stored org {org} is not a slug"))?,
+                org: OrgSlug::parse(&org)
+                    .with_context(|| format!("stored org {org} is not a slug"))?,
                 id: r.get(1)?,
                 time: Micros(r.get(2)?),
                 body,
@@ -215,7 +254,10 @@ impl SqliteWriter {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (org, id) DO NOTHING",
         )?;
-        let mut interner = Interner { conn: &self.conn, cache: &mut self.strings };
+        let mut interner = Interner {
+            conn: &self.conn,
+            cache: &mut self.strings,
+        };
         let mut all = Vec::with_capacity(batches.len());
         for batch in batches {
             let mut counts = BatchCounts::default();
@@ -266,7 +308,9 @@ impl Interner<'_> {
         let id = match found {
             Some(id) => id,
             None => {
-                self.conn.prepare_cached("INSERT INTO strings (value) VALUES (?1)")?.execute([value])?;
+                self.conn
+                    .prepare_cached("INSERT INTO strings (value) VALUES (?1)")?
+                    .execute([value])?;
                 self.conn.last_insert_rowid()
             }
         };

@@ -20,24 +20,38 @@ pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("the request body is over {limit} bytes (after decompression); send smaller batches"),
+        format!(
+            "the request body is over {limit} bytes (after decompression); send smaller batches"
+        ),
     )
 }
 
 fn timed_out() -> ApiError {
-    ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request body stopped arriving; send it again")
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body stopped arriving; send it again",
+    )
 }
 
 /// Reads the whole body, refusing it past `limit` bytes or when a chunk is
 /// more than `chunk_timeout` in coming.
-pub async fn read_limited(mut body: Body, limit: usize, chunk_timeout: Duration) -> Result<Vec<u8>, ApiError> {
+pub async fn read_limited(
+    mut body: Body,
+    limit: usize,
+    chunk_timeout: Duration,
+) -> Result<Vec<u8>, ApiError> {
     let mut buf = Vec::new();
     loop {
         let frame = match tokio::time::timeout(chunk_timeout, body.frame()).await {
             Err(_) => return Err(timed_out()),
             Ok(None) => return Ok(buf),
             Ok(Some(Err(_))) => {
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the request body was cut short"));
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "the request body was cut short",
+                ));
             }
             Ok(Some(Ok(frame))) => frame,
         };
@@ -70,7 +84,11 @@ pub fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
     let mut decoder = flate2::read::MultiGzDecoder::new(compressed).take(limit as u64 + 1);
     decoder.read_to_end(&mut out).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("the body is not valid gzip: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("the body is not valid gzip: {e}"),
+        )
     })?;
     if out.len() > limit {
         return Err(too_large(limit));

@@ -16,7 +16,10 @@ use crate::event::validate::Context;
 use crate::ingest::{RequestError, SubmitError, Summary, decode_request};
 use crate::store::{KeyKind, StoredKey};
 
-pub async fn post_events(State(state): State<AppState>, request: Request) -> Result<Json<Summary>, ApiError> {
+pub async fn post_events(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Json<Summary>, ApiError> {
     let (parts, body) = request.into_parts();
     let key = match authenticate(&state, &parts.headers, KeyKind::Ingest).await {
         Ok(key) => key,
@@ -33,33 +36,68 @@ pub async fn post_events(State(state): State<AppState>, request: Request) -> Res
         return Err(too_large(limits.max_body_bytes));
     }
 
-    let _permit = match tokio::time::timeout(PERMIT_WAIT, state.ingest_permits.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => permit,
-        _ => return Err(ApiError::unavailable("the server is busy with other ingest requests; retry shortly", 1)),
-    };
-    let raw = read_limited(body, limits.max_body_bytes, Duration::from_secs(limits.body_chunk_timeout_secs)).await?;
+    let _permit =
+        match tokio::time::timeout(PERMIT_WAIT, state.ingest_permits.clone().acquire_owned()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(ApiError::unavailable(
+                    "the server is busy with other ingest requests; retry shortly",
+                    1,
+                ));
+            }
+        };
+    let raw = read_limited(
+        body,
+        limits.max_body_bytes,
+        Duration::from_secs(limits.body_chunk_timeout_secs),
+    )
+    .await?;
 
     // Decompressing and parsing are CPU work: keep them off the async threads.
     let now = (state.clock)();
     let decoded = tokio::task::spawn_blocking(move || {
-        let plain = if gzip { gunzip(&raw, limits.max_body_bytes)? } else { raw };
-        let cx = Context { bound_org: key.org.as_ref(), now, limits: &limits };
+        let plain = if gzip {
+            gunzip(&raw, limits.max_body_bytes)?
+        } else {
+            raw
+        };
+        let cx = Context {
+            bound_org: key.org.as_ref(),
+            now,
+            limits: &limits,
+        };
         decode_request(&plain, format, &cx).map_err(|e| match e {
-            RequestError::TooManyEvents(_) => ApiError::new(StatusCode::BAD_REQUEST, "too_many_events", e.to_string()),
-            RequestError::Body(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()),
+            RequestError::TooManyEvents(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "too_many_events", e.to_string())
+            }
+            RequestError::Body(e) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string())
+            }
         })
     })
     .await
     .map_err(|e| ApiError::internal(&anyhow::anyhow!("decoding task failed: {e}")))??;
 
-    let mut summary = Summary { rejected: decoded.rejected, ..Summary::default() };
+    let mut summary = Summary {
+        rejected: decoded.rejected,
+        ..Summary::default()
+    };
     if decoded.events.is_empty() {
         return Ok(Json(summary));
     }
-    let answer = state.ingestor.try_submit(decoded.events).map_err(|e| match e {
-        SubmitError::QueueFull => ApiError::unavailable("the write queue is full; retry shortly", 1),
-        SubmitError::Closed => ApiError::unavailable("the server is shutting down; retry on another instance or later", 5),
-    })?;
+    let answer = state
+        .ingestor
+        .try_submit(decoded.events)
+        .map_err(|e| match e {
+            SubmitError::QueueFull => {
+                ApiError::unavailable("the write queue is full; retry shortly", 1)
+            }
+            SubmitError::Closed => ApiError::unavailable(
+                "the server is shutting down; retry on another instance or later",
+                5,
+            ),
+        })?;
     match answer.await {
         Ok(Ok(counts)) => {
             summary.add(counts);
@@ -67,14 +105,24 @@ pub async fn post_events(State(state): State<AppState>, request: Request) -> Res
         }
         Ok(Err(reason)) => {
             tracing::warn!(%reason, "ingest batch refused: store unavailable");
-            Err(ApiError::unavailable("the store cannot take writes right now (disk full or I/O error); nothing of this request was stored, retry later", 5))
+            Err(ApiError::unavailable(
+                "the store cannot take writes right now (disk full or I/O error); nothing of this request was stored, retry later",
+                5,
+            ))
         }
-        Err(_) => Err(ApiError::unavailable("the writer stopped before storing this request; nothing was acknowledged, retry later", 5)),
+        Err(_) => Err(ApiError::unavailable(
+            "the writer stopped before storing this request; nothing was acknowledged, retry later",
+            5,
+        )),
     }
 }
 
 /// The stored key of the request's bearer token, when it is of `kind`.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, kind: KeyKind) -> Result<StoredKey, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: KeyKind,
+) -> Result<StoredKey, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -91,8 +139,16 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, kind: KeyKind) 
 }
 
 fn content_format(headers: &HeaderMap) -> Result<Format, ApiError> {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(Format::Array),
         "application/x-ndjson" => Ok(Format::Ndjson),
@@ -108,8 +164,14 @@ fn content_format(headers: &HeaderMap) -> Result<Format, ApiError> {
 }
 
 fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
-    let Some(value) = headers.get(header::CONTENT_ENCODING) else { return Ok(false) };
-    match value.to_str().map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+    let Some(value) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    match value
+        .to_str()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         Ok("gzip" | "x-gzip") => Ok(true),
         Ok("identity" | "") => Ok(false),
         _ => Err(ApiError::new(
@@ -121,5 +183,10 @@ fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }

@@ -36,7 +36,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, ingestor: Ingestor, limits: Limits, clock: Clock) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        ingestor: Ingestor,
+        limits: Limits,
+        clock: Clock,
+    ) -> AppState {
         AppState {
             keys: Keys::new(store.clone()),
             store,

@@ -1,0 +1,221 @@
+//! The command line: `import`, `keys create`, configuration errors, and
+//! the schema-version guard.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn expected_rejections() -> Vec<(u64, Option<String>, String)> {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("expected/ingest.json")).unwrap())
+            .unwrap();
+    expected["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["id"].as_str().map(str::to_owned),
+                r["error"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn importing_the_fixture_gives_the_expected_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("events.ndjson");
+    let output = uptake(dir.path(), &["import", path.to_str().unwrap()], None);
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let rejected = expected_rejections();
+    let rejected: Vec<(u64, Option<&str>, &str)> = rejected
+        .iter()
+        .map(|(i, id, e)| (*i, id.as_deref(), e.as_str()))
+        .collect();
+    assert_summary(&summary, 18_002, 130, &rejected);
+    assert_eq!(stored_count(dir.path()), 18_002);
+
+    // Every stored event reads back as it was validated.
+    let store = uptake::store::open(&uptake::store::Location::Sqlite(
+        dir.path().join("uptake.db"),
+    ))
+    .unwrap();
+    let mut kinds = std::collections::BTreeMap::new();
+    store
+        .for_each_event(&mut |e| {
+            *kinds.entry(e.body.kind().name()).or_insert(0u64) += 1;
+            Ok(())
+        })
+        .unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("meta.json")).unwrap()).unwrap();
+    let expected_kinds: std::collections::BTreeMap<&str, u64> = meta["events"]["accepted_by_type"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(kinds, expected_kinds);
+}
+
+#[test]
+fn import_counts_indexes_across_files_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = dir.path().join("a.json");
+    std::fs::write(&array, format!("[{}, 5]", login("o", "a1"))).unwrap();
+    let ndjson = dir.path().join("b.ndjson");
+    std::fs::write(&ndjson, format!("\n{}\nnull\n", login("o", "b1"))).unwrap();
+    let stdin = format!("{}\n{}\n", login("o", "a1"), login("o", "c1"));
+    let output = uptake(
+        &dir.path().join("data"),
+        &[
+            "import",
+            array.to_str().unwrap(),
+            ndjson.to_str().unwrap(),
+            "-",
+        ],
+        Some(stdin.as_bytes()),
+    );
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_summary(
+        &summary,
+        3,
+        1,
+        &[(1, None, "invalid_json"), (3, None, "invalid_json")],
+    );
+    // Not a terminal: no progress bar, one plain closing line.
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("import: 3 accepted, 1 duplicates, 2 rejected"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[test]
+fn import_org_binds_events_like_an_org_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = format!(
+        "{}\n{}\n",
+        r#"{"id":"x","type":"login","time":"2026-05-04T10:00:00Z","user":"u"}"#,
+        login("acme-us", "y")
+    );
+    let output = uptake(
+        dir.path(),
+        &["import", "--org", "acme-eu", "-"],
+        Some(input.as_bytes()),
+    );
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_summary(&summary, 1, 0, &[(1, Some("y"), "org_not_allowed")]);
+    assert_eq!(
+        stored_ids(dir.path()),
+        [("acme-eu".to_string(), "x".to_string())]
+    );
+}
+
+#[test]
+fn a_broken_json_array_file_stops_the_import_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, format!("[{}, {{\"id\": ]", login("o", "k1"))).unwrap();
+    let output = uptake(
+        &dir.path().join("data"),
+        &["import", file.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("broken.json") && stderr.contains("not a JSON array"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn keys_are_printed_once_and_stored_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    assert_eq!(key.lines().count(), 1);
+    let secret = key.rsplit('_').next().unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is on disk"
+        );
+    }
+    let output = uptake(
+        dir.path(),
+        &["keys", "create", "--kind", "ingest", "--org", "Not A Slug"],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn an_invalid_config_stops_with_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("uptake.toml");
+    for (text, needle) in [
+        (
+            "[company]\ntimezone = \"Nowhere/Land\"\n",
+            "`company.timezone`: unknown time zone `Nowhere/Land`",
+        ),
+        (
+            "[ingest]\nmax_body_bytez = 1\n",
+            "`ingest.max_body_bytez`: unknown field",
+        ),
+        (
+            "[metrics]\ntop_actions = \"six\"\n",
+            "`metrics.top_actions`: invalid type",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let output = uptake(
+            dir.path(),
+            &["serve", "--config", config.to_str().unwrap()],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("uptake.toml") && stderr.contains(needle),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn environment_variables_stand_in_for_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(BIN)
+        .args(["keys", "create", "--kind", "read"])
+        .env("UPTAKE_DATA", dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(dir.path().join("uptake.db").exists());
+}
+
+#[test]
+fn a_database_from_a_newer_uptake_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    create_key(dir.path(), "read", None);
+    let conn = rusqlite::Connection::open(dir.path().join("uptake.db")).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let output = uptake(dir.path(), &["keys", "create", "--kind", "read"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("newer Uptake") && stderr.contains("999"),
+        "{stderr}"
+    );
+}

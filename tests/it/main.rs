@@ -1,0 +1,6 @@
+//! Uptake's integration tests: real processes, real sockets, real files.
+
+mod cli;
+mod durability;
+mod ingest;
+mod support;

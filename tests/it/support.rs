@@ -1,0 +1,204 @@
+//! Small helpers shared by the integration tests: a real `uptake` process
+//! on a loopback port over a real SQLite file, and the CLI.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use uptake::bench::client::{Client, Response};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_uptake");
+
+/// The fixture of the contract, `../shared/fixtures/acme` from the repo.
+pub fn fixture(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/acme")
+        .join(name);
+    assert!(
+        path.exists(),
+        "the shared fixture {} is missing",
+        path.display()
+    );
+    path
+}
+
+/// Runs `uptake ARGS` with `--data dir` and returns its output.
+pub fn uptake(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(dir)
+        .env("UPTAKE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("uptake runs");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "uptake failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+pub fn create_key(dir: &Path, kind: &str, org: Option<&str>) -> String {
+    let mut args = vec!["keys", "create", "--kind", kind];
+    if let Some(org) = org {
+        args.extend(["--org", org]);
+    }
+    let key = stdout(&uptake(dir, &args, None)).trim().to_owned();
+    assert!(key.starts_with("uptake_"), "{key}");
+    key
+}
+
+/// A running `uptake serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, None)
+    }
+
+    /// Starts with an optional TOML config text.
+    pub fn start_with(dir: &Path, config: Option<&str>) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir)
+            .env("UPTAKE_LOG", "warn");
+        if let Some(text) = config {
+            let path = dir.with_extension("toml");
+            std::fs::write(&path, text).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let addr =
+            uptake::bench::read_listen_address(&mut child).expect("server prints its address");
+        let server = Server {
+            child,
+            addr,
+            dir: dir.to_owned(),
+        };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut c) = Client::connect(self.addr)
+                && let Ok(r) = c.request("GET", "/healthz", &[], b"")
+                && r.status == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server never became healthy");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr).unwrap()
+    }
+
+    /// POSTs `body` to the ingest endpoint.
+    pub fn post(&self, key: &str, content_type: &str, body: &[u8]) -> Response {
+        let auth = format!("Bearer {key}");
+        self.client()
+            .request(
+                "POST",
+                "/api/v1/events",
+                &[("authorization", &auth), ("content-type", content_type)],
+                body,
+            )
+            .unwrap()
+    }
+
+    pub fn post_ndjson(&self, key: &str, body: &str) -> Response {
+        self.post(key, "application/x-ndjson", body.as_bytes())
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every stored event as (org, id), read through the library's store.
+pub fn stored_ids(dir: &Path) -> Vec<(String, String)> {
+    let store =
+        uptake::store::open(&uptake::store::Location::Sqlite(dir.join("uptake.db"))).unwrap();
+    let mut ids = Vec::new();
+    store
+        .for_each_event(&mut |e| {
+            ids.push((e.org.to_string(), e.id));
+            Ok(())
+        })
+        .unwrap();
+    ids.sort();
+    ids
+}
+
+pub fn stored_count(dir: &Path) -> u64 {
+    uptake::store::open(&uptake::store::Location::Sqlite(dir.join("uptake.db")))
+        .unwrap()
+        .event_count()
+        .unwrap()
+}
+
+/// A login event line.
+pub fn login(org: &str, id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"login","org":"{org}","time":"2026-05-04T10:00:00Z","user":"u@x"}}"#
+    )
+}
+
+/// Compares a summary with the contract's expectation, `detail` aside.
+pub fn assert_summary(
+    got: &serde_json::Value,
+    accepted: u64,
+    duplicates: u64,
+    rejected: &[(u64, Option<&str>, &str)],
+) {
+    assert_eq!(got["accepted"], accepted, "{got}");
+    assert_eq!(got["duplicates"], duplicates, "{got}");
+    let got_rejected: Vec<(u64, Option<&str>, &str)> = got["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["id"].as_str(),
+                r["error"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got_rejected, rejected, "{got}");
+}
