@@ -53,6 +53,9 @@ pub struct Generator {
     start: Micros,
     end: Micros,
     serial: u64,
+    /// Events the generator is expected to produce: times advance through
+    /// the period over that many, as a live portal sends them.
+    total: u64,
 }
 
 impl Generator {
@@ -67,13 +70,30 @@ impl Generator {
             start,
             end,
             serial: 0,
+            total: 0,
         }
     }
 
     /// About 300 users per million events, over the 13 months before `end`.
     pub fn for_events(seed: u64, events: u64, end: Micros) -> Generator {
         let users = ((events as f64 / 1_000_000.0) * 300.0).max(20.0) as usize;
-        Generator::new(seed, users, Micros(end.0 - 395 * MICROS_PER_DAY), end)
+        let mut generator = Generator::new(seed, users, Micros(end.0 - 395 * MICROS_PER_DAY), end);
+        generator.total = events;
+        generator
+    }
+
+    /// Events arrive roughly in time order, up to an hour late or early;
+    /// without a known total, times are spread at random over the period.
+    fn next_time(&mut self) -> Micros {
+        let span = self.end.0 - self.start.0;
+        let t = if self.total == 0 {
+            self.rng.random_range(self.start.0..=self.end.0)
+        } else {
+            let progress = self.start.0 + (span as f64 * (self.serial as f64 / self.total as f64)) as i64;
+            let jitter = self.rng.random_range(-3_600_000_000..=3_600_000_000i64);
+            (progress + jitter).clamp(self.start.0, self.end.0)
+        };
+        Micros(t / 1_000_000 * 1_000_000)
     }
 
     /// A user drawn with power-law weights: a few are very active.
@@ -90,7 +110,7 @@ impl Generator {
     /// One event as a JSON line (without the newline).
     pub fn next_line(&mut self) -> String {
         self.serial += 1;
-        let time = Micros(self.rng.random_range(self.start.0..=self.end.0) / 1_000_000 * 1_000_000);
+        let time = self.next_time();
         let org = self.pick(&ORGS);
         // A time-ordered id, as ULIDs are, with a random tail.
         let id = format!(

@@ -35,6 +35,11 @@ pub struct BenchArgs {
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 4)]
     clients: usize,
+    /// Send events in random time order (every insert lands at a random
+    /// place in the index) instead of the roughly time-ordered stream of a
+    /// live portal.
+    #[arg(long)]
+    shuffled: bool,
     /// Work directory (default: a new one under the system temp dir, removed after).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -67,7 +72,7 @@ fn run_in(dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     // import
     let file = dir.join("events.ndjson");
     let mut out = BufWriter::new(File::create(&file)?);
-    let mut generator = Generator::for_events(1, args.import_events, now);
+    let mut generator = generator(1, args.import_events, now, args.shuffled);
     for _ in 0..args.import_events {
         writeln!(out, "{}", generator.next_line())?;
     }
@@ -128,7 +133,7 @@ fn http_run(
     )?
     .trim()
     .to_owned();
-    let mut generator = Generator::for_events(2, args.http_events, now);
+    let mut generator = generator(2, args.http_events, now, args.shuffled);
     let bodies: Vec<Vec<u8>> = (0..args.http_events.div_ceil(batch as u64))
         .map(|_| {
             let mut body = Vec::with_capacity(batch * 200);
@@ -209,6 +214,14 @@ fn http_run(
         peak as f64 / 1048576.0
     );
     Ok(())
+}
+
+fn generator(seed: u64, events: u64, end: Micros, shuffled: bool) -> Generator {
+    if shuffled {
+        Generator::new(seed, ((events / 1_000_000) as usize * 300).max(20), Micros(end.0 - 395 * crate::time::MICROS_PER_DAY), end)
+    } else {
+        Generator::for_events(seed, events, end)
+    }
 }
 
 /// Reads the server's `listening on http://ADDR` line.
