@@ -89,7 +89,8 @@ impl Generator {
         let t = if self.total == 0 {
             self.rng.random_range(self.start.0..=self.end.0)
         } else {
-            let progress = self.start.0 + (span as f64 * (self.serial as f64 / self.total as f64)) as i64;
+            let progress =
+                self.start.0 + (span as f64 * (self.serial as f64 / self.total as f64)) as i64;
             let jitter = self.rng.random_range(-3_600_000_000..=3_600_000_000i64);
             (progress + jitter).clamp(self.start.0, self.end.0)
         };

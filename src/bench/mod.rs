@@ -218,7 +218,12 @@ fn http_run(
 
 fn generator(seed: u64, events: u64, end: Micros, shuffled: bool) -> Generator {
     if shuffled {
-        Generator::new(seed, ((events / 1_000_000) as usize * 300).max(20), Micros(end.0 - 395 * crate::time::MICROS_PER_DAY), end)
+        Generator::new(
+            seed,
+            ((events / 1_000_000) as usize * 300).max(20),
+            Micros(end.0 - 395 * crate::time::MICROS_PER_DAY),
+            end,
+        )
     } else {
         Generator::for_events(seed, events, end)
     }
