@@ -108,17 +108,37 @@ impl Generator {
         items[self.rng.random_range(0..items.len())]
     }
 
+    /// An id in the fixture's mix of sender styles: about a third
+    /// time-ordered (ULID-like), a half random (UUIDv4), the rest counters.
+    fn id(&mut self, time: Micros) -> String {
+        match self.rng.random_range(0..100u32) {
+            0..35 => format!(
+                "evt_{:012x}{:010x}",
+                time.0 / 1000,
+                self.rng.random::<u64>() & 0xff_ffff_ffff
+            ),
+            35..81 => {
+                let (a, b): (u128, u128) = (self.rng.random(), self.rng.random());
+                let hex = format!("{:032x}", a ^ (b << 64));
+                format!(
+                    "{}-{}-4{}-a{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[13..16],
+                    &hex[17..20],
+                    &hex[20..]
+                )
+            }
+            _ => self.serial.to_string(),
+        }
+    }
+
     /// One event as a JSON line (without the newline).
     pub fn next_line(&mut self) -> String {
         self.serial += 1;
         let time = self.next_time();
         let org = self.pick(&ORGS);
-        // A time-ordered id, as ULIDs are, with a random tail.
-        let id = format!(
-            "evt_{:012x}{:010x}",
-            time.0 / 1000,
-            self.rng.random::<u64>() & 0xff_ffff_ffff
-        );
+        let id = self.id(time);
         let roll = self.rng.random_range(0..10_000u32);
         let mut event = match roll {
             0..3_800 => {

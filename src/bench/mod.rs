@@ -65,8 +65,13 @@ fn run_in(dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let now = Micros::now();
     println!(
-        "uptake bench on {} cores",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "uptake bench on {} cores; events {}, ids in the fixture's mix (a third time-ordered, half random UUIDs)",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        if args.shuffled {
+            "in random time order"
+        } else {
+            "roughly in time order"
+        }
     );
 
     // import

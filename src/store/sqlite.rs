@@ -68,6 +68,7 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
         "PRAGMA synchronous = FULL;
          PRAGMA journal_size_limit = 67108864;
          PRAGMA cache_size = -32768;
+         PRAGMA wal_autocheckpoint = 8192;
          PRAGMA temp_store = MEMORY;",
     )?;
     Ok(conn)
