@@ -21,20 +21,16 @@ pub async fn post_events(
     request: Request,
 ) -> Result<Json<Summary>, ApiError> {
     let (parts, body) = request.into_parts();
-    let key = match authenticate(&state, &parts.headers, KeyKind::Ingest).await {
-        Ok(key) => key,
+    let checked = check_headers(&state, &parts.headers).await;
+    let (key, format, gzip) = match checked {
+        Ok(checked) => checked,
         Err(e) => {
+            // Let the client finish sending so that it can read the answer.
             tokio::spawn(super::body::drain(body));
             return Err(e);
         }
     };
-    let format = content_format(&parts.headers)?;
-    let gzip = content_encoding_is_gzip(&parts.headers)?;
     let limits = state.limits.clone();
-    if declared_length(&parts.headers).is_some_and(|len| len > limits.max_body_bytes as u64) {
-        tokio::spawn(super::body::drain(body));
-        return Err(too_large(limits.max_body_bytes));
-    }
 
     let _permit =
         match tokio::time::timeout(PERMIT_WAIT, state.ingest_permits.clone().acquire_owned()).await
@@ -115,6 +111,21 @@ pub async fn post_events(
             5,
         )),
     }
+}
+
+/// Everything decided from the headers alone: the key (401), the framing
+/// (415) and the declared length (413).
+async fn check_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(StoredKey, Format, bool), ApiError> {
+    let key = authenticate(state, headers, KeyKind::Ingest).await?;
+    let format = content_format(headers)?;
+    let gzip = content_encoding_is_gzip(headers)?;
+    if declared_length(headers).is_some_and(|len| len > state.limits.max_body_bytes as u64) {
+        return Err(too_large(state.limits.max_body_bytes));
+    }
+    Ok((key, format, gzip))
 }
 
 /// The stored key of the request's bearer token, when it is of `kind`.

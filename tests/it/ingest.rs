@@ -414,7 +414,7 @@ fn idempotency_by_org_and_id() {
 }
 
 #[test]
-fn health_answers_without_auth() {
+fn health_answers_without_auth_and_unknown_routes_answer_json() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let response = server
@@ -424,5 +424,18 @@ fn health_answers_without_auth() {
     assert_eq!(
         (response.status, response.body.as_slice()),
         (200, b"ok".as_slice())
+    );
+    assert_error(
+        &server.client().request("GET", "/nope", &[], b"").unwrap(),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &server
+            .client()
+            .request("GET", "/api/v1/events", &[], b"")
+            .unwrap(),
+        405,
+        "method_not_allowed",
     );
 }
