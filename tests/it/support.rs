@@ -179,7 +179,24 @@ pub fn login(org: &str, id: &str) -> String {
     )
 }
 
-/// Compares a summary with the contract's expectation, `detail` aside.
+/// The (index, id, error) of each rejection of a summary; `detail` is
+/// informative only.
+fn rejections(summary: &serde_json::Value) -> Vec<(u64, Option<String>, String)> {
+    summary["rejected"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `rejected` list in {summary}"))
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["id"].as_str().map(str::to_owned),
+                r["error"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Compares a summary with an expectation, `detail` aside.
 pub fn assert_summary(
     got: &serde_json::Value,
     accepted: u64,
@@ -188,17 +205,31 @@ pub fn assert_summary(
 ) {
     assert_eq!(got["accepted"], accepted, "{got}");
     assert_eq!(got["duplicates"], duplicates, "{got}");
-    let got_rejected: Vec<(u64, Option<&str>, &str)> = got["rejected"]
-        .as_array()
-        .unwrap()
+    let expected: Vec<(u64, Option<String>, String)> = rejected
         .iter()
-        .map(|r| {
-            (
-                r["index"].as_u64().unwrap(),
-                r["id"].as_str(),
-                r["error"].as_str().unwrap(),
-            )
-        })
+        .map(|(i, id, e)| (*i, id.map(str::to_owned), e.to_string()))
         .collect();
-    assert_eq!(got_rejected, rejected, "{got}");
+    assert_eq!(rejections(got), expected, "{got}");
+}
+
+/// Compares a summary of the fixture with `expected/ingest.json`: the same
+/// rejections, and the given counts (the file's own on a first import).
+pub fn assert_fixture_summary(
+    got: &serde_json::Value,
+    accepted: Option<u64>,
+    duplicates: Option<u64>,
+) {
+    let text = std::fs::read_to_string(fixture("expected/ingest.json")).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        got["accepted"],
+        accepted.map_or(expected["accepted"].clone(), Into::into),
+        "{got}"
+    );
+    assert_eq!(
+        got["duplicates"],
+        duplicates.map_or(expected["duplicates"].clone(), Into::into),
+        "{got}"
+    );
+    assert_eq!(rejections(got), rejections(&expected));
 }
