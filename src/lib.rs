@@ -2,6 +2,7 @@
 //! See `docs/ARCHITECTURE.md` for the map.
 
 pub mod bench;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod event;
