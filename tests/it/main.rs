@@ -4,3 +4,4 @@ mod cli;
 mod durability;
 mod ingest;
 mod support;
+mod widgets;

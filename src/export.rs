@@ -1,0 +1,119 @@
+//! Rendering a widget's [`Table`] as the contract's JSON and CSV. Pure:
+//! rendering never queries.
+
+use serde_json::{Value, json};
+
+use crate::metrics::Report;
+use crate::metrics::table::{Cell, Table};
+
+fn json_cell(cell: &Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Text(s) => Value::String(s.clone()),
+        Cell::Int(n) => json!(n),
+        Cell::Ratio(r) => {
+            let h = r.hundredths();
+            if h == 0 {
+                json!(0.0)
+            } else {
+                json!(h as f64 / 100.0)
+            }
+        }
+        other => Value::String(text_of(other)),
+    }
+}
+
+/// The text of a cell as both forms write it.
+fn text_of(cell: &Cell) -> String {
+    match cell {
+        Cell::Null => String::new(),
+        Cell::Text(s) => s.clone(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Ratio(r) => {
+            let h = r.hundredths();
+            let sign = if h < 0 { "-" } else { "" };
+            format!("{sign}{}.{:02}", h.abs() / 100, h.abs() % 100)
+        }
+        Cell::Instant(t) => t.to_string(),
+        Cell::Date(d) => d.to_string(),
+        Cell::Month(m) => m.to_string(),
+    }
+}
+
+/// `{"widget", "as_of", "from", "to", "columns", "rows"}`.
+pub fn to_json(widget: &str, report: &Report, table: &Table) -> Value {
+    let rows: Vec<Value> = table
+        .rows
+        .iter()
+        .map(|row| Value::Array(row.iter().map(json_cell).collect()))
+        .collect();
+    json!({
+        "widget": widget,
+        "as_of": report.as_of.to_string(),
+        "from": report.from.to_string(),
+        "to": report.to.to_string(),
+        "columns": table.columns,
+        "rows": rows,
+    })
+}
+
+/// RFC 4180 with CRLF after every line; text that a spreadsheet would run
+/// as a formula gets a leading `'`; numbers are never altered.
+pub fn to_csv(table: &Table) -> String {
+    let mut out = String::new();
+    let header: Vec<Cell> = table.columns.iter().map(|c| Cell::text(*c)).collect();
+    for row in std::iter::once(&header).chain(&table.rows) {
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut text = text_of(cell);
+            if matches!(cell, Cell::Text(_)) && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                text.insert(0, '\'');
+            }
+            if text.contains([',', '"', '\r', '\n']) {
+                out.push('"');
+                out.push_str(&text.replace('"', "\"\""));
+                out.push('"');
+            } else {
+                out.push_str(&text);
+            }
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::table::Ratio;
+
+    #[test]
+    fn csv_quotes_escapes_and_formats() {
+        let table = Table {
+            columns: &["a", "b", "c"],
+            rows: vec![
+                vec![
+                    Cell::text("=HYPERLINK(\"x\")"),
+                    Cell::Int(-1),
+                    Cell::Ratio(Ratio::new(-1, 1000)),
+                ],
+                vec![
+                    Cell::text("x,y"),
+                    Cell::Null,
+                    Cell::Ratio(Ratio::new(49, 10)),
+                ],
+                vec![
+                    Cell::text("-5"),
+                    Cell::text("line\nbreak"),
+                    Cell::Ratio(Ratio::new(-1, 2)),
+                ],
+            ],
+        };
+        assert_eq!(
+            to_csv(&table),
+            "a,b,c\r\n\"'=HYPERLINK(\"\"x\"\")\",-1,0.00\r\n\"x,y\",,4.90\r\n'-5,\"line\nbreak\",-0.50\r\n"
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! The entities area: catalog size over time, by blueprint and by source,
+//! from each org's latest entity snapshot.
+
+use std::collections::BTreeMap;
+
+use super::{Area, Cell, Chart, Ctx, Order, Table, Widget};
+use crate::event::{EntityCount, EventBody, OrgSlug};
+use crate::time::Micros;
+
+/// Each org's snapshot in force at `t` (the latest at or before it).
+fn snapshots_at<'h>(cx: &'h Ctx<'_>, t: Micros) -> BTreeMap<&'h OrgSlug, &'h [EntityCount]> {
+    let mut latest = BTreeMap::new();
+    for event in cx.history.events().iter().take_while(|e| e.time <= t) {
+        if let EventBody::EntitySnapshot { counts } = &event.body {
+            latest.insert(&event.org, counts.as_slice());
+        }
+    }
+    latest
+}
+
+fn total_at(cx: &Ctx<'_>, t: Micros) -> i64 {
+    snapshots_at(cx, t)
+        .values()
+        .flat_map(|counts| counts.iter())
+        .map(|c| c.count as i64)
+        .sum()
+}
+
+pub const MONTHLY: Widget = Widget {
+    id: "entities.monthly",
+    title: "Catalog entities",
+    description: "Entities in the catalog at the end of each month, and the change from the month before.",
+    area: Area::Entities,
+    chart: Chart::Bars,
+    compute: monthly,
+};
+
+fn monthly(cx: &Ctx<'_>) -> Table {
+    let mut table = Table::new(&["month", "total", "change"]);
+    for month in cx.report.months() {
+        let total = total_at(cx, cx.end(month));
+        let previous = total_at(cx, cx.end(month.plus(-1)));
+        table.rows.push(vec![
+            Cell::Month(month),
+            Cell::Int(total),
+            Cell::Int(total - previous),
+        ]);
+    }
+    table
+}
+
+pub const CURRENT: Widget = Widget {
+    id: "entities.current",
+    title: "Entities now",
+    description: "Entities in the catalog now, and the month from which history exists.",
+    area: Area::Entities,
+    chart: Chart::Number,
+    compute: current,
+};
+
+fn current(cx: &Ctx<'_>) -> Table {
+    let first = cx
+        .history
+        .events()
+        .iter()
+        .find(|e| matches!(e.body, EventBody::EntitySnapshot { .. }));
+    let mut table = Table::new(&["total", "first_month"]);
+    table.rows.push(vec![
+        Cell::Int(total_at(cx, cx.report.as_of)),
+        first.map_or(Cell::Null, |e| Cell::Month(cx.cal.month_of(e.time))),
+    ]);
+    table
+}
+
+pub const BY_BLUEPRINT: Widget = Widget {
+    id: "entities.by_blueprint",
+    title: "Entities by blueprint",
+    description: "Entities in the catalog now, by blueprint.",
+    area: Area::Entities,
+    chart: Chart::Pie,
+    compute: by_blueprint,
+};
+
+fn by_blueprint(cx: &Ctx<'_>) -> Table {
+    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    for counts in snapshots_at(cx, cx.report.as_of).values() {
+        for c in *counts {
+            *sums.entry(c.blueprint.as_str()).or_default() += c.count as i64;
+        }
+    }
+    let mut table = Table::new(&["blueprint", "count"]);
+    table.rows = sums
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(b, n)| vec![Cell::text(b), Cell::Int(n)])
+        .collect();
+    table.sort(&[(1, Order::Desc)]);
+    table
+}
+
+pub const BY_SOURCE_BLUEPRINT: Widget = Widget {
+    id: "entities.by_source_blueprint",
+    title: "Entities by data source and blueprint",
+    description: "Entities now per org, blueprint and data source, against the end of last month.",
+    area: Area::Entities,
+    chart: Chart::Table,
+    compute: by_source_blueprint,
+};
+
+fn by_source_blueprint(cx: &Ctx<'_>) -> Table {
+    let previous_end = cx.cal.month_end(cx.cal.month_of(cx.report.as_of).plus(-1));
+    let mut triples: BTreeMap<(&OrgSlug, &str, &str), (i64, i64)> = BTreeMap::new();
+    for (t, slot) in [(cx.report.as_of, 0), (previous_end, 1)] {
+        for (org, counts) in snapshots_at(cx, t) {
+            for c in counts {
+                let entry = triples
+                    .entry((org, c.blueprint.as_str(), c.data_source.as_str()))
+                    .or_default();
+                if slot == 0 {
+                    entry.0 += c.count as i64;
+                } else {
+                    entry.1 += c.count as i64;
+                }
+            }
+        }
+    }
+    let mut table = Table::new(&[
+        "org",
+        "blueprint",
+        "data_source",
+        "count",
+        "previous",
+        "change",
+    ]);
+    for ((org, blueprint, source), (count, previous)) in triples {
+        if count != 0 || previous != 0 {
+            table.rows.push(vec![
+                Cell::text(org.as_str()),
+                Cell::text(blueprint),
+                Cell::text(source),
+                Cell::Int(count),
+                Cell::Int(previous),
+                Cell::Int(count - previous),
+            ]);
+        }
+    }
+    table.sort(&[]);
+    table
+}
