@@ -151,12 +151,7 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         .build()?;
     let writer = runtime.block_on(async {
         let (ingestor, writer) = Ingestor::start(store.clone(), config.ingest.queue_batches)?;
-        let state = AppState::new(
-            store,
-            ingestor,
-            config.ingest.clone(),
-            Arc::new(Micros::now),
-        );
+        let state = AppState::new(store, ingestor, config, Arc::new(Micros::now))?;
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Area, Cell, Chart, Ctx, NONE, Order, Table, Widget};
+use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::calendar::Month;
 use crate::event::{EventBody, OrgSlug, Trigger};
 
@@ -12,6 +12,13 @@ pub const OVERVIEW: Widget = Widget {
     description: "API-triggered action runs and automation runs this month, against last month.",
     area: Area::Actions,
     chart: Chart::Number,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("api_actions", ColumnType::Integer),
+        ("automation_runs", ColumnType::Integer),
+        ("total", ColumnType::Integer),
+        ("previous_total", ColumnType::Integer),
+    ],
     compute: overview,
 };
 
@@ -97,6 +104,11 @@ pub const AUTOMATIONS_MONTHLY: Widget = Widget {
     description: "Automation runs each month, by org.",
     area: Area::Actions,
     chart: Chart::StackedBars,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("org", ColumnType::Text),
+        ("runs", ColumnType::Integer),
+    ],
     compute: |cx| monthly_by_org(cx, |b| matches!(b, EventBody::AutomationRun { .. })),
 };
 
@@ -106,6 +118,11 @@ pub const ACTIONS_MONTHLY: Widget = Widget {
     description: "Self-service action runs each month, by org.",
     area: Area::Actions,
     chart: Chart::StackedBars,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("org", ColumnType::Text),
+        ("runs", ColumnType::Integer),
+    ],
     compute: |cx| monthly_by_org(cx, |b| matches!(b, EventBody::ActionRun { .. })),
 };
 
@@ -115,6 +132,12 @@ pub const TOP: Widget = Widget {
     description: "The actions run most often in the period, with how many people ran them.",
     area: Area::Actions,
     chart: Chart::Bars,
+    columns: &[
+        ("action", ColumnType::Text),
+        ("title", ColumnType::Text),
+        ("runs", ColumnType::Integer),
+        ("users", ColumnType::Integer),
+    ],
     compute: top,
 };
 
@@ -170,6 +193,13 @@ pub const LOG_BY_USER: Widget = Widget {
     description: "Who ran actions in the period, from the UI and through the API.",
     area: Area::Actions,
     chart: Chart::Table,
+    columns: &[
+        ("user", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("runs", ColumnType::Integer),
+        ("api_runs", ColumnType::Integer),
+        ("ui_runs", ColumnType::Integer),
+    ],
     compute: log_by_user,
 };
 
@@ -211,6 +241,12 @@ pub const LOG_BY_ROLE_TEAM: Widget = Widget {
     description: "Action runs in the period by the runner's role and team in the run's org.",
     area: Area::Actions,
     chart: Chart::Table,
+    columns: &[
+        ("role", ColumnType::Text),
+        ("org", ColumnType::Text),
+        ("team", ColumnType::Text),
+        ("runs", ColumnType::Integer),
+    ],
     compute: log_by_role_team,
 };
 

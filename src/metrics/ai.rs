@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Area, Cell, Chart, Ctx, NONE, Order, Table, Widget};
+use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::{EventBody, OrgSlug};
 
 pub const INTERACTIONS_MONTHLY: Widget = Widget {
@@ -11,6 +11,12 @@ pub const INTERACTIONS_MONTHLY: Widget = Widget {
     description: "AI agent invocations and MCP calls each month.",
     area: Area::Ai,
     chart: Chart::StackedBars,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("agent_invocations", ColumnType::Integer),
+        ("mcp_calls", ColumnType::Integer),
+        ("total", ColumnType::Integer),
+    ],
     compute: interactions_monthly,
 };
 
@@ -75,6 +81,11 @@ pub const BY_SOURCE: Widget = Widget {
     description: "Where AI agents were invoked from, each month.",
     area: Area::Ai,
     chart: Chart::StackedBars,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("source", ColumnType::Text),
+        ("invocations", ColumnType::Integer),
+    ],
     compute: |cx| {
         monthly_by(cx, &["month", "source", "invocations"], |b| match b {
             EventBody::AiInvocation { source, .. } => Some(source),
@@ -89,6 +100,11 @@ pub const BY_AGENT_TYPE: Widget = Widget {
     description: "Which kinds of AI agents were invoked, each month.",
     area: Area::Ai,
     chart: Chart::StackedBars,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("agent_type", ColumnType::Text),
+        ("invocations", ColumnType::Integer),
+    ],
     compute: |cx| {
         monthly_by(cx, &["month", "agent_type", "invocations"], |b| match b {
             EventBody::AiInvocation { agent_type, .. } => Some(agent_type),
@@ -103,6 +119,11 @@ pub const MCP_MONTHLY: Widget = Widget {
     description: "Calls to the portal's MCP server each month, and how many people made them.",
     area: Area::Ai,
     chart: Chart::Line,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("calls", ColumnType::Integer),
+        ("users", ColumnType::Integer),
+    ],
     compute: mcp_monthly,
 };
 
@@ -137,6 +158,11 @@ pub const BY_SOURCE_ORG: Widget = Widget {
     description: "AI agent invocations in the period by where they came from and org.",
     area: Area::Ai,
     chart: Chart::Table,
+    columns: &[
+        ("source", ColumnType::Text),
+        ("org", ColumnType::Text),
+        ("invocations", ColumnType::Integer),
+    ],
     compute: by_source_org,
 };
 
@@ -162,6 +188,12 @@ pub const BY_USER_TYPE: Widget = Widget {
     description: "Who invoked which kinds of AI agents in the period.",
     area: Area::Ai,
     chart: Chart::Table,
+    columns: &[
+        ("user", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("agent_type", ColumnType::Text),
+        ("invocations", ColumnType::Integer),
+    ],
     compute: by_user_type,
 };
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Area, Cell, Chart, Ctx, Order, Table, Widget};
+use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Table, Widget};
 use crate::event::{Event, EventBody, OrgSlug};
 use crate::time::Micros;
 
@@ -40,6 +40,11 @@ pub const MONTHLY: Widget = Widget {
     description: "Data sources feeding the catalog at the end of each month.",
     area: Area::DataSources,
     chart: Chart::Line,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("total", ColumnType::Integer),
+        ("change", ColumnType::Integer),
+    ],
     compute: monthly,
 };
 
@@ -69,6 +74,15 @@ pub const LOG: Widget = Widget {
     description: "Every data source ever created, with its type, when it was created and when deleted.",
     area: Area::DataSources,
     chart: Chart::Table,
+    columns: &[
+        ("org", ColumnType::Text),
+        ("data_source", ColumnType::Text),
+        ("type", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("created_at", ColumnType::Date),
+        ("deleted_at", ColumnType::Date),
+        ("status", ColumnType::Text),
+    ],
     compute: log,
 };
 

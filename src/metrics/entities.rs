@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Area, Cell, Chart, Ctx, Order, Table, Widget};
+use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Table, Widget};
 use crate::event::{EntityCount, EventBody, OrgSlug};
 use crate::time::Micros;
 
@@ -32,6 +32,11 @@ pub const MONTHLY: Widget = Widget {
     description: "Entities in the catalog at the end of each month, and the change from the month before.",
     area: Area::Entities,
     chart: Chart::Bars,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("total", ColumnType::Integer),
+        ("change", ColumnType::Integer),
+    ],
     compute: monthly,
 };
 
@@ -55,6 +60,10 @@ pub const CURRENT: Widget = Widget {
     description: "Entities in the catalog now, and the month from which history exists.",
     area: Area::Entities,
     chart: Chart::Number,
+    columns: &[
+        ("total", ColumnType::Integer),
+        ("first_month", ColumnType::Month),
+    ],
     compute: current,
 };
 
@@ -78,6 +87,10 @@ pub const BY_BLUEPRINT: Widget = Widget {
     description: "Entities in the catalog now, by blueprint.",
     area: Area::Entities,
     chart: Chart::Pie,
+    columns: &[
+        ("blueprint", ColumnType::Text),
+        ("count", ColumnType::Integer),
+    ],
     compute: by_blueprint,
 };
 
@@ -104,6 +117,14 @@ pub const BY_SOURCE_BLUEPRINT: Widget = Widget {
     description: "Entities now per org, blueprint and data source, against the end of last month.",
     area: Area::Entities,
     chart: Chart::Table,
+    columns: &[
+        ("org", ColumnType::Text),
+        ("blueprint", ColumnType::Text),
+        ("data_source", ColumnType::Text),
+        ("count", ColumnType::Integer),
+        ("previous", ColumnType::Integer),
+        ("change", ColumnType::Integer),
+    ],
     compute: by_source_blueprint,
 };
 

@@ -168,7 +168,37 @@ pub struct Widget {
     pub description: &'static str,
     pub area: Area,
     pub chart: Chart,
+    /// The columns and their types; `compute` returns exactly these.
+    pub columns: &'static [(&'static str, ColumnType)],
     pub compute: fn(&Ctx<'_>) -> Table,
+}
+
+/// The type of a column's values, for API users and the dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+    /// Exact, written with two decimals.
+    Decimal,
+    /// RFC 3339 in UTC.
+    Instant,
+    /// `YYYY-MM-DD` in the company time zone.
+    Date,
+    /// `YYYY-MM`.
+    Month,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::Integer => "integer",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Instant => "instant",
+            ColumnType::Date => "date",
+            ColumnType::Month => "month",
+        }
+    }
 }
 
 /// Every widget of `metrics.md`, in the order of the dashboard.
@@ -225,6 +255,32 @@ mod tests {
         Report::resolve(&query, Micros(0), &cal)
             .map(|r| (r.from.to_string(), r.to.to_string()))
             .map_err(|e| e.code.to_string())
+    }
+
+    #[test]
+    fn widgets_return_the_columns_they_declare() {
+        let cal = Calendar::utc();
+        let report =
+            Report::resolve(&ReportQuery::default(), Micros(1_800_000_000_000_000), &cal).unwrap();
+        let history = History::from_events([], &report);
+        let settings = Settings::default();
+        let cx = Ctx {
+            report: &report,
+            cal: &cal,
+            settings: &settings,
+            history: &history,
+        };
+        for widget in WIDGETS {
+            let declared: Vec<&str> = widget.columns.iter().map(|(name, _)| *name).collect();
+            assert_eq!(
+                (widget.compute)(&cx).columns,
+                declared.as_slice(),
+                "{}",
+                widget.id
+            );
+        }
+        let ids: std::collections::BTreeSet<&str> = WIDGETS.iter().map(|w| w.id).collect();
+        assert_eq!(ids.len(), 24);
     }
 
     #[test]

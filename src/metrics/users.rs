@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::history::Profile;
-use super::{Area, Cell, Chart, Ctx, Order, Ratio, Table, Widget};
+use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
 use crate::calendar::{Day, Month, Week};
 use crate::event::{EventBody, OrgSlug, Role};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, Micros};
@@ -57,6 +57,12 @@ pub const ACTIVATED_MONTHLY: Widget = Widget {
     description: "Users who reached the activation threshold of logins over distinct weeks, in total and newly each month.",
     area: Area::Users,
     chart: Chart::Line,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("activated_total", ColumnType::Integer),
+        ("newly_activated", ColumnType::Integer),
+        ("change_pct", ColumnType::Decimal),
+    ],
     compute: activated_monthly,
 };
 
@@ -98,6 +104,16 @@ pub const ACTIVATED_LOG: Widget = Widget {
     description: "Every activated user with when they were activated, their logins, weeks with a login and last login.",
     area: Area::Users,
     chart: Chart::Table,
+    columns: &[
+        ("user", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("email", ColumnType::Text),
+        ("orgs", ColumnType::Text),
+        ("activated_at", ColumnType::Instant),
+        ("logins", ColumnType::Integer),
+        ("weeks", ColumnType::Integer),
+        ("last_login", ColumnType::Instant),
+    ],
     compute: activated_log,
 };
 
@@ -141,6 +157,14 @@ pub const TEAM_ENGAGEMENT: Widget = Widget {
     description: "Daily logins per team member each month: the teams with the highest and the lowest.",
     area: Area::Users,
     chart: Chart::Table,
+    columns: &[
+        ("month", ColumnType::Month),
+        ("rank", ColumnType::Text),
+        ("org", ColumnType::Text),
+        ("team", ColumnType::Text),
+        ("daily_logins", ColumnType::Decimal),
+        ("change", ColumnType::Decimal),
+    ],
     compute: team_engagement,
 };
 
@@ -221,6 +245,14 @@ pub const INACTIVE: Widget = Widget {
     description: "Members who have not logged in for the configured number of months, or never.",
     area: Area::Users,
     chart: Chart::Table,
+    columns: &[
+        ("user", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("email", ColumnType::Text),
+        ("orgs", ColumnType::Text),
+        ("last_login", ColumnType::Instant),
+        ("days_inactive", ColumnType::Integer),
+    ],
     compute: inactive,
 };
 
@@ -278,6 +310,13 @@ pub const LATEST_LOGINS: Widget = Widget {
     description: "Users who logged in during the last days, with their latest login and how many.",
     area: Area::Users,
     chart: Chart::Table,
+    columns: &[
+        ("user", ColumnType::Text),
+        ("name", ColumnType::Text),
+        ("orgs", ColumnType::Text),
+        ("last_login", ColumnType::Instant),
+        ("logins", ColumnType::Integer),
+    ],
     compute: latest_logins,
 };
 
@@ -317,6 +356,12 @@ pub const POPULAR_PAGES: Widget = Widget {
     description: "The most viewed pages in the period, for admins and for members.",
     area: Area::Users,
     chart: Chart::Table,
+    columns: &[
+        ("role", ColumnType::Text),
+        ("page", ColumnType::Text),
+        ("views", ColumnType::Integer),
+        ("users", ColumnType::Integer),
+    ],
     compute: popular_pages,
 };
 

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 
+use super::auth::authenticate;
 use super::body::{gunzip, read_limited, too_large};
 use super::error::ApiError;
 use super::{AppState, PERMIT_WAIT};
@@ -126,27 +127,6 @@ async fn check_headers(
         return Err(too_large(state.limits.max_body_bytes));
     }
     Ok((key, format, gzip))
-}
-
-/// The stored key of the request's bearer token, when it is of `kind`.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: KeyKind,
-) -> Result<StoredKey, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(ApiError::unauthorized)?
-        .to_owned();
-    let keys = state.keys.clone();
-    let found = tokio::task::spawn_blocking(move || keys.verify(&token, kind))
-        .await
-        .map_err(|e| ApiError::internal(&anyhow::anyhow!("key check failed: {e}")))?
-        .map_err(|e| ApiError::internal(&e))?;
-    found.ok_or_else(ApiError::unauthorized)
 }
 
 fn content_format(headers: &HeaderMap) -> Result<Format, ApiError> {

@@ -1,9 +1,11 @@
 //! Everything HTTP: the router, the handlers and the error type. The
 //! layers below (`ingest`, `store`, `event`) know nothing of HTTP.
 
+mod auth;
 mod body;
 mod error;
 mod ingest;
+mod widgets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +14,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 
-use crate::config::Limits;
+use crate::calendar::Calendar;
+use crate::config::{Config, Limits, Settings};
 use crate::ingest::Ingestor;
 use crate::keys::Keys;
 use crate::store::Store;
@@ -33,23 +36,29 @@ pub struct AppState {
     pub clock: Clock,
     /// Bounds the ingest requests whose bodies are in memory at once.
     pub ingest_permits: Arc<Semaphore>,
+    /// The company calendar and settings the widgets are computed with.
+    pub calendar: Arc<Calendar>,
+    pub settings: Arc<Settings>,
 }
 
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
         ingestor: Ingestor,
-        limits: Limits,
+        config: &Config,
         clock: Clock,
-    ) -> AppState {
-        AppState {
+    ) -> anyhow::Result<AppState> {
+        let limits: Limits = config.ingest.clone();
+        Ok(AppState {
             keys: Keys::new(store.clone()),
             store,
             ingestor,
             ingest_permits: Arc::new(Semaphore::new(limits.max_concurrent_requests)),
             limits: Arc::new(limits),
             clock,
-        }
+            calendar: Arc::new(Calendar::new(&config.company.timezone)?),
+            settings: Arc::new(config.metrics.clone()),
+        })
     }
 }
 
@@ -61,6 +70,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/events", post(ingest::post_events))
+        .route("/api/v1/widgets", get(widgets::catalogue))
+        .route("/api/v1/widgets/{name}", get(widgets::widget))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

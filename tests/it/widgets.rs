@@ -2,10 +2,7 @@
 //! the whole company and for one org.
 
 use serde_json::Value;
-use uptake::calendar::Calendar;
-use uptake::config::Settings;
-use uptake::metrics::{Ctx, History, Report, ReportQuery, WIDGETS};
-use uptake::time::Micros;
+use uptake::metrics::WIDGETS;
 
 use crate::support::*;
 
@@ -15,25 +12,6 @@ const AVERAGES: &[(&str, &str)] = &[
     ("users.team_engagement", "change"),
     ("users.activated_monthly", "change_pct"),
 ];
-
-fn fixture_settings() -> (Calendar, Settings) {
-    let text = std::fs::read_to_string(fixture("settings.json")).unwrap();
-    let json: Value = serde_json::from_str(&text).unwrap();
-    let n = |k: &str| json[k].as_u64().unwrap() as u32;
-    let settings = Settings {
-        activation_min_logins: n("activation_min_logins"),
-        activation_min_weeks: n("activation_min_weeks"),
-        inactive_after_months: n("inactive_after_months"),
-        latest_logins_days: n("latest_logins_days"),
-        top_actions: n("top_actions"),
-        engaged_teams: n("engaged_teams"),
-        popular_pages: n("popular_pages"),
-    };
-    (
-        Calendar::new(json["timezone"].as_str().unwrap()).unwrap(),
-        settings,
-    )
-}
 
 fn assert_rows_match(widget: &str, got: &Value, expected: &Value) {
     for key in ["widget", "as_of", "from", "to", "columns"] {
@@ -68,50 +46,84 @@ fn assert_rows_match(widget: &str, got: &Value, expected: &Value) {
     );
 }
 
-fn check_folder(folder: &str, orgs: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
+/// A server loaded with the fixture and configured with its settings.
+fn fixture_server(dir: &std::path::Path) -> Server {
     stdout(&uptake(
-        dir.path(),
+        dir,
         &["import", fixture("events.ndjson").to_str().unwrap()],
         None,
     ));
-    let store = uptake::store::open(&uptake::store::Location::Sqlite(
-        dir.path().join("uptake.db"),
-    ))
-    .unwrap();
-    let (cal, settings) = fixture_settings();
-    let query = ReportQuery {
-        as_of: Some("2026-10-20T18:00:00Z".into()),
-        orgs: orgs.iter().map(|o| o.to_string()).collect(),
-        ..ReportQuery::default()
-    };
-    let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
-    let history = History::load(store.as_ref(), &report).unwrap();
-    let cx = Ctx {
-        report: &report,
-        cal: &cal,
-        settings: &settings,
-        history: &history,
-    };
+    let text = std::fs::read_to_string(fixture("settings.json")).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let mut config = format!(
+        "[company]\ntimezone = \"{}\"\n[metrics]\n",
+        json["timezone"].as_str().unwrap()
+    );
+    for (key, value) in json.as_object().unwrap() {
+        if key != "timezone" {
+            config.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    Server::start_with(dir, Some(&config))
+}
+
+fn get(server: &Server, key: &str, path: &str) -> Response {
+    let auth = format!("Bearer {key}");
+    server
+        .client()
+        .request("GET", path, &[("authorization", &auth)], b"")
+        .unwrap()
+}
+
+/// Compares every widget's JSON and CSV over HTTP with `folder`.
+fn check_folder_over_http(
+    server: &Server,
+    key: &str,
+    folder: &str,
+    org_param: &str,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for widget in WIDGETS {
-        let table = (widget.compute)(&cx);
-        let json = uptake::export::to_json(widget.id, &report, &table);
+        let query = format!("?as_of=2026-10-20T18:00:00Z{org_param}");
+        let response = get(
+            server,
+            key,
+            &format!("/api/v1/widgets/{}{query}", widget.id),
+        );
+        assert_eq!(
+            response.status,
+            200,
+            "{}: {}",
+            widget.id,
+            String::from_utf8_lossy(&response.body)
+        );
         let expected_json =
             std::fs::read_to_string(fixture(&format!("{folder}/{}.json", widget.id))).unwrap();
         let expected_json: Value = serde_json::from_str(&expected_json).unwrap();
+        let got = response.json();
         if let Err(e) =
-            std::panic::catch_unwind(|| assert_rows_match(widget.id, &json, &expected_json))
+            std::panic::catch_unwind(|| assert_rows_match(widget.id, &got, &expected_json))
         {
             failures.push(format!("{folder}/{}.json: {}", widget.id, panic_text(e)));
         }
-        let csv = uptake::export::to_csv(&table);
-        let expected_csv =
-            std::fs::read_to_string(fixture(&format!("{folder}/{}.csv", widget.id))).unwrap();
-        if csv != expected_csv {
-            let line = csv
-                .lines()
-                .zip(expected_csv.lines())
+        let response = get(
+            server,
+            key,
+            &format!("/api/v1/widgets/{}.csv{query}", widget.id),
+        );
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/csv; charset=utf-8")
+        );
+        let expected_csv = std::fs::read(fixture(&format!("{folder}/{}.csv", widget.id))).unwrap();
+        if response.body != expected_csv {
+            let (got, want) = (
+                String::from_utf8_lossy(&response.body),
+                String::from_utf8_lossy(&expected_csv),
+            );
+            let line = got
+                .split("\r\n")
+                .zip(want.split("\r\n"))
                 .position(|(a, b)| a != b);
             failures.push(format!(
                 "{folder}/{}.csv differs (first differing line: {line:?})",
@@ -119,6 +131,24 @@ fn check_folder(folder: &str, orgs: &[&str]) {
             ));
         }
     }
+    failures
+}
+
+#[test]
+fn every_widget_matches_the_fixture_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let company = create_key(dir.path(), "read", None);
+    let eu = create_key(dir.path(), "read", Some("acme-eu"));
+    let server = fixture_server(dir.path());
+    let mut failures = check_folder_over_http(&server, &company, "expected", "");
+    failures.extend(check_folder_over_http(
+        &server,
+        &company,
+        "expected-org",
+        "&org=acme-eu",
+    ));
+    // A key bound to the org sees the org's numbers without asking.
+    failures.extend(check_folder_over_http(&server, &eu, "expected-org", ""));
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
@@ -127,19 +157,116 @@ fn check_folder(folder: &str, orgs: &[&str]) {
     );
 }
 
+#[test]
+fn widget_requests_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let company = create_key(dir.path(), "read", None);
+    let eu = create_key(dir.path(), "read", Some("acme-eu"));
+    let ingest = create_key(dir.path(), "ingest", None);
+    let server = Server::start(dir.path());
+    let status_and_code = |key: &str, path: &str| {
+        let response = get(&server, key, path);
+        let code = if response.status == 200 {
+            String::new()
+        } else {
+            response.json()["error"].as_str().unwrap().to_owned()
+        };
+        (response.status, code)
+    };
+    let cases = [
+        (
+            &company,
+            "/api/v1/widgets/users.nope",
+            404,
+            "unknown_widget",
+        ),
+        (
+            &company,
+            "/api/v1/widgets/users.inactive?as_of=2026-13-01T00:00:00Z",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            &company,
+            "/api/v1/widgets/users.inactive?from=2026-05&to=2026-04",
+            400,
+            "invalid_period",
+        ),
+        (
+            &company,
+            "/api/v1/widgets/users.inactive?form=2026-05",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            &company,
+            "/api/v1/widgets/users.inactive?org=Not%20A%20Slug",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            &ingest,
+            "/api/v1/widgets/users.inactive",
+            401,
+            "unauthorized",
+        ),
+        (
+            &eu,
+            "/api/v1/widgets/users.inactive?org=acme-us",
+            403,
+            "forbidden",
+        ),
+        (
+            &eu,
+            "/api/v1/widgets/users.inactive?org=acme-eu&org=acme-us",
+            403,
+            "forbidden",
+        ),
+        (&eu, "/api/v1/widgets/users.inactive?org=acme-eu", 200, ""),
+        (
+            &company,
+            "/api/v1/widgets/users.inactive.csv?org=acme-eu&org=acme-us",
+            200,
+            "",
+        ),
+    ];
+    for (key, path, status, code) in cases {
+        assert_eq!(
+            status_and_code(key, path),
+            (status, code.to_string()),
+            "{path}"
+        );
+    }
+    // The catalogue lists every widget with typed columns.
+    let catalogue = server
+        .client()
+        .request("GET", "/api/v1/widgets", &[], b"")
+        .unwrap()
+        .json();
+    let widgets = catalogue["widgets"].as_array().unwrap();
+    assert_eq!(widgets.len(), 24);
+    assert_eq!(widgets[0]["id"], "users.activated_monthly");
+    assert_eq!(
+        widgets[0]["columns"][3],
+        serde_json::json!({"name": "change_pct", "type": "decimal"})
+    );
+    // An empty period gives monthly widgets no rows, and echoes the cut period.
+    let empty = get(
+        &server,
+        &company,
+        "/api/v1/widgets/ai.mcp_monthly?as_of=2026-10-20T18:00:00Z&from=2027-01&to=2027-03",
+    )
+    .json();
+    assert_eq!(
+        (empty["from"].as_str(), empty["to"].as_str()),
+        (Some("2027-01"), Some("2026-10"))
+    );
+    assert_eq!(empty["rows"], serde_json::json!([]));
+}
+
 fn panic_text(e: Box<dyn std::any::Any + Send>) -> String {
     e.downcast_ref::<String>()
         .cloned()
         .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default()
-}
-
-#[test]
-fn every_widget_matches_the_fixture_for_the_company() {
-    check_folder("expected", &[]);
-}
-
-#[test]
-fn every_widget_matches_the_fixture_for_one_org() {
-    check_folder("expected-org", &["acme-eu"]);
 }
