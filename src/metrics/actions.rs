@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::facts::{Count, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
-use crate::calendar::Month;
-use crate::event::{EventBody, OrgSlug, Trigger};
+use crate::event::OrgSlug;
 
 pub const OVERVIEW: Widget = Widget {
     id: "actions.overview",
@@ -24,26 +24,24 @@ pub const OVERVIEW: Widget = Widget {
 
 fn overview(cx: &Ctx<'_>) -> Table {
     let month = cx.cal.month_of(cx.report.as_of);
-    let count = |m: Month| {
-        let mut api = 0;
-        let mut automations = 0;
-        for event in cx.history.events() {
-            if !cx.in_month(event.time, m) {
-                continue;
-            }
-            match &event.body {
-                EventBody::ActionRun {
-                    trigger: Trigger::Api,
-                    ..
-                } => api += 1,
-                EventBody::AutomationRun { .. } => automations += 1,
-                _ => {}
-            }
-        }
+    let months = [month.plus(-1), month];
+    let api: Vec<Count> = cx.facts.counts(Metric::ActionRun, &months);
+    let automations: Vec<Count> = cx.facts.counts(Metric::AutomationRun, &months);
+    let total_in = |m| {
+        let api: i64 = api
+            .iter()
+            .filter(|c| c.month == m && c.b.as_deref() == Some("api"))
+            .map(|c| c.n)
+            .sum();
+        let automations: i64 = automations
+            .iter()
+            .filter(|c| c.month == m)
+            .map(|c| c.n)
+            .sum();
         (api, automations)
     };
-    let (api, automations) = count(month);
-    let (previous_api, previous_automations) = count(month.plus(-1));
+    let (api_now, automations_now) = total_in(month);
+    let (api_before, automations_before) = total_in(month.plus(-1));
     let mut table = Table::new(&[
         "month",
         "api_actions",
@@ -53,34 +51,31 @@ fn overview(cx: &Ctx<'_>) -> Table {
     ]);
     table.rows.push(vec![
         Cell::Month(month),
-        Cell::Int(api),
-        Cell::Int(automations),
-        Cell::Int(api + automations),
-        Cell::Int(previous_api + previous_automations),
+        Cell::Int(api_now),
+        Cell::Int(automations_now),
+        Cell::Int(api_now + automations_now),
+        Cell::Int(api_before + automations_before),
     ]);
     table
 }
 
-/// The orgs of the report: those named by `org=`, else every org with any event.
 fn report_orgs(cx: &Ctx<'_>) -> Vec<OrgSlug> {
     match &cx.report.orgs {
         Some(orgs) => orgs.iter().cloned().collect(),
-        None => cx.history.orgs(),
+        None => cx.facts.orgs(),
     }
 }
 
 /// Runs per month and org, with a `*` total row each month.
-fn monthly_by_org(cx: &Ctx<'_>, is_run: fn(&EventBody) -> bool) -> Table {
+fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> Table {
     let orgs = report_orgs(cx);
+    let counts = cx.facts.counts(metric, &cx.period());
     let mut table = Table::new(&["month", "org", "runs"]);
     for month in cx.report.months() {
         let mut runs: BTreeMap<&OrgSlug, i64> = orgs.iter().map(|o| (o, 0)).collect();
-        for event in cx.history.events() {
-            if is_run(&event.body)
-                && cx.in_month(event.time, month)
-                && let Some(n) = runs.get_mut(&event.org)
-            {
-                *n += 1;
+        for count in counts.iter().filter(|c| c.month == month) {
+            if let Some(n) = runs.get_mut(&count.org) {
+                *n += count.n;
             }
         }
         let total: i64 = runs.values().sum();
@@ -109,7 +104,7 @@ pub const AUTOMATIONS_MONTHLY: Widget = Widget {
         ("org", ColumnType::Text),
         ("runs", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by_org(cx, |b| matches!(b, EventBody::AutomationRun { .. })),
+    compute: |cx| monthly_by_org(cx, Metric::AutomationRun),
 };
 
 pub const ACTIONS_MONTHLY: Widget = Widget {
@@ -123,7 +118,7 @@ pub const ACTIONS_MONTHLY: Widget = Widget {
         ("org", ColumnType::Text),
         ("runs", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by_org(cx, |b| matches!(b, EventBody::ActionRun { .. })),
+    compute: |cx| monthly_by_org(cx, Metric::ActionRun),
 };
 
 pub const TOP: Widget = Widget {
@@ -142,43 +137,29 @@ pub const TOP: Widget = Widget {
 };
 
 fn top(cx: &Ctx<'_>) -> Table {
-    struct Action<'a> {
-        runs: i64,
-        users: BTreeSet<&'a str>,
-        title: Option<&'a str>,
+    let mut actions: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
+    for count in cx.facts.counts(Metric::ActionRun, &cx.period()) {
+        let Some(action) = count.a else { continue };
+        let entry = actions.entry(action).or_default();
+        entry.0 += count.n;
+        entry.1.extend(count.user);
     }
-    let mut actions: BTreeMap<&str, Action<'_>> = BTreeMap::new();
-    // Events are in (time, id, org) order, so the last title seen is the latest.
-    for event in cx.history.events() {
-        if let EventBody::ActionRun {
-            action,
-            user,
-            title,
-            ..
-        } = &event.body
-            && cx.in_period(event.time)
-        {
-            let entry = actions.entry(action.as_str()).or_insert(Action {
-                runs: 0,
-                users: BTreeSet::new(),
-                title: None,
-            });
-            entry.runs += 1;
-            entry.users.extend(user.as_deref());
-            if let Some(title) = title {
-                entry.title = Some(title.as_str());
-            }
-        }
-    }
+    let titles = cx
+        .facts
+        .action_titles(cx.start(cx.report.from), cx.end(cx.report.to));
     let mut table = Table::new(&["action", "title", "runs", "users"]);
     table.rows = actions
         .into_iter()
-        .map(|(action, a)| {
+        .map(|(action, (runs, users))| {
+            let title = titles
+                .get(&action)
+                .cloned()
+                .unwrap_or_else(|| action.clone());
             vec![
                 Cell::text(action),
-                Cell::text(a.title.unwrap_or(action)),
-                Cell::Int(a.runs),
-                Cell::int(a.users.len()),
+                Cell::text(title),
+                Cell::Int(runs),
+                Cell::int(users.len()),
             ]
         })
         .collect();
@@ -204,27 +185,25 @@ pub const LOG_BY_USER: Widget = Widget {
 };
 
 fn log_by_user(cx: &Ctx<'_>) -> Table {
-    let mut users: BTreeMap<Option<&str>, (i64, i64, i64)> = BTreeMap::new();
-    for event in cx.history.events() {
-        if let EventBody::ActionRun { user, trigger, .. } = &event.body
-            && cx.in_period(event.time)
-        {
-            let entry = users.entry(user.as_deref()).or_default();
-            entry.0 += 1;
-            match trigger {
-                Trigger::Api => entry.1 += 1,
-                Trigger::Ui => entry.2 += 1,
-            }
+    let mut users: BTreeMap<Option<String>, (i64, i64, i64)> = BTreeMap::new();
+    for count in cx.facts.counts(Metric::ActionRun, &cx.period()) {
+        let entry = users.entry(count.user).or_default();
+        entry.0 += count.n;
+        if count.b.as_deref() == Some("api") {
+            entry.1 += count.n;
+        } else {
+            entry.2 += count.n;
         }
     }
-    let profiles = cx.history.profiles();
+    let profiles = cx.facts.profiles();
     let mut table = Table::new(&["user", "name", "runs", "api_runs", "ui_runs"]);
     for (user, (runs, api, ui)) in users {
         let name = user
+            .as_ref()
             .and_then(|u| profiles.get(u))
             .map_or("", |p| p.name.as_str());
         table.rows.push(vec![
-            Cell::text(user.unwrap_or(NONE)),
+            Cell::text(user.as_deref().unwrap_or(NONE)),
             Cell::text(name),
             Cell::Int(runs),
             Cell::Int(api),
@@ -251,24 +230,30 @@ pub const LOG_BY_ROLE_TEAM: Widget = Widget {
 };
 
 fn log_by_role_team(cx: &Ctx<'_>) -> Table {
-    let members = cx.history.members_at(cx.report.as_of);
-    let mut groups: BTreeMap<(&str, &OrgSlug, &str), i64> = BTreeMap::new();
-    for event in cx.history.events() {
-        let EventBody::ActionRun { user, .. } = &event.body else {
-            continue;
-        };
-        if !cx.in_period(event.time) {
-            continue;
-        }
-        match user.as_deref().and_then(|u| members.get(&event.org, u)) {
-            None => *groups.entry((NONE, &event.org, NONE)).or_default() += 1,
+    let members = cx.facts.members();
+    let mut groups: BTreeMap<(&str, OrgSlug, String), i64> = BTreeMap::new();
+    for count in cx.facts.counts(Metric::ActionRun, &cx.period()) {
+        match count
+            .user
+            .as_deref()
+            .and_then(|u| members.get(&count.org, u))
+        {
+            None => {
+                *groups
+                    .entry((NONE, count.org, NONE.to_owned()))
+                    .or_default() += count.n
+            }
             Some(membership) => {
                 let role = membership.role.name();
                 if membership.teams.is_empty() {
-                    *groups.entry((role, &event.org, NONE)).or_default() += 1;
+                    *groups
+                        .entry((role, count.org.clone(), NONE.to_owned()))
+                        .or_default() += count.n;
                 }
                 for team in &membership.teams {
-                    *groups.entry((role, &event.org, team.as_str())).or_default() += 1;
+                    *groups
+                        .entry((role, count.org.clone(), team.clone()))
+                        .or_default() += count.n;
                 }
             }
         }

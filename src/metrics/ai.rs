@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::facts::{Count, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
-use crate::event::{EventBody, OrgSlug};
+use crate::event::OrgSlug;
 
 pub const INTERACTIONS_MONTHLY: Widget = Widget {
     id: "ai.interactions_monthly",
@@ -21,51 +22,44 @@ pub const INTERACTIONS_MONTHLY: Widget = Widget {
 };
 
 fn interactions_monthly(cx: &Ctx<'_>) -> Table {
-    let mut table = Table::new(&["month", "agent_invocations", "mcp_calls", "total"]);
-    for month in cx.report.months() {
-        let (mut agents, mut mcp) = (0, 0);
-        for event in cx
-            .history
-            .events()
+    let period = cx.period();
+    let agents = cx.facts.counts(Metric::AiInvocation, &period);
+    let mcp = cx.facts.counts(Metric::McpCall, &period);
+    let sum = |counts: &[Count], m| {
+        counts
             .iter()
-            .filter(|e| cx.in_month(e.time, month))
-        {
-            match event.body {
-                EventBody::AiInvocation { .. } => agents += 1,
-                EventBody::McpCall { .. } => mcp += 1,
-                _ => {}
-            }
-        }
+            .filter(|c| c.month == m)
+            .map(|c| c.n)
+            .sum::<i64>()
+    };
+    let mut table = Table::new(&["month", "agent_invocations", "mcp_calls", "total"]);
+    for month in period {
+        let (a, m) = (sum(&agents, month), sum(&mcp, month));
         table.rows.push(vec![
             Cell::Month(month),
-            Cell::Int(agents),
-            Cell::Int(mcp),
-            Cell::Int(agents + mcp),
+            Cell::Int(a),
+            Cell::Int(m),
+            Cell::Int(a + m),
         ]);
     }
     table
 }
 
-/// Invocations per month and one dimension of the invocation.
 fn monthly_by(
     cx: &Ctx<'_>,
     columns: &'static [&'static str],
-    key: fn(&EventBody) -> Option<&str>,
+    key: fn(&Count) -> Option<&str>,
 ) -> Table {
+    let counts = cx.facts.counts(Metric::AiInvocation, &cx.period());
     let mut table = Table::new(columns);
     for month in cx.report.months() {
-        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-        for event in cx
-            .history
-            .events()
-            .iter()
-            .filter(|e| cx.in_month(e.time, month))
-        {
-            if let Some(k) = key(&event.body) {
-                *counts.entry(k).or_default() += 1;
+        let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+        for count in counts.iter().filter(|c| c.month == month) {
+            if let Some(k) = key(count) {
+                *sums.entry(k).or_default() += count.n;
             }
         }
-        let mut rows: Vec<Vec<Cell>> = counts
+        let mut rows: Vec<Vec<Cell>> = sums
             .into_iter()
             .map(|(k, n)| vec![Cell::Month(month), Cell::text(k), Cell::Int(n)])
             .collect();
@@ -86,12 +80,7 @@ pub const BY_SOURCE: Widget = Widget {
         ("source", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| {
-        monthly_by(cx, &["month", "source", "invocations"], |b| match b {
-            EventBody::AiInvocation { source, .. } => Some(source),
-            _ => None,
-        })
-    },
+    compute: |cx| monthly_by(cx, &["month", "source", "invocations"], |c| c.b.as_deref()),
 };
 
 pub const BY_AGENT_TYPE: Widget = Widget {
@@ -106,9 +95,8 @@ pub const BY_AGENT_TYPE: Widget = Widget {
         ("invocations", ColumnType::Integer),
     ],
     compute: |cx| {
-        monthly_by(cx, &["month", "agent_type", "invocations"], |b| match b {
-            EventBody::AiInvocation { agent_type, .. } => Some(agent_type),
-            _ => None,
+        monthly_by(cx, &["month", "agent_type", "invocations"], |c| {
+            c.a.as_deref()
         })
     },
 };
@@ -128,24 +116,15 @@ pub const MCP_MONTHLY: Widget = Widget {
 };
 
 fn mcp_monthly(cx: &Ctx<'_>) -> Table {
+    let period = cx.period();
+    let counts = cx.facts.counts(Metric::McpCall, &period);
     let mut table = Table::new(&["month", "calls", "users"]);
-    for month in cx.report.months() {
-        let mut calls = 0;
-        let mut users = BTreeSet::new();
-        for event in cx
-            .history
-            .events()
-            .iter()
-            .filter(|e| cx.in_month(e.time, month))
-        {
-            if let EventBody::McpCall { user, .. } = &event.body {
-                calls += 1;
-                users.extend(user.as_deref());
-            }
-        }
+    for month in period {
+        let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == month).collect();
+        let users: BTreeSet<&str> = in_month.iter().filter_map(|c| c.user.as_deref()).collect();
         table.rows.push(vec![
             Cell::Month(month),
-            Cell::Int(calls),
+            Cell::Int(in_month.iter().map(|c| c.n).sum()),
             Cell::int(users.len()),
         ]);
     }
@@ -167,14 +146,14 @@ pub const BY_SOURCE_ORG: Widget = Widget {
 };
 
 fn by_source_org(cx: &Ctx<'_>) -> Table {
-    let mut counts: BTreeMap<(&str, &OrgSlug), i64> = BTreeMap::new();
-    for event in cx.history.events().iter().filter(|e| cx.in_period(e.time)) {
-        if let EventBody::AiInvocation { source, .. } = &event.body {
-            *counts.entry((source.as_str(), &event.org)).or_default() += 1;
+    let mut sums: BTreeMap<(String, OrgSlug), i64> = BTreeMap::new();
+    for count in cx.facts.counts(Metric::AiInvocation, &cx.period()) {
+        if let Some(source) = count.b {
+            *sums.entry((source, count.org)).or_default() += count.n;
         }
     }
     let mut table = Table::new(&["source", "org", "invocations"]);
-    table.rows = counts
+    table.rows = sums
         .into_iter()
         .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o.as_str()), Cell::Int(n)])
         .collect();
@@ -198,25 +177,21 @@ pub const BY_USER_TYPE: Widget = Widget {
 };
 
 fn by_user_type(cx: &Ctx<'_>) -> Table {
-    let mut counts: BTreeMap<(Option<&str>, &str), i64> = BTreeMap::new();
-    for event in cx.history.events().iter().filter(|e| cx.in_period(e.time)) {
-        if let EventBody::AiInvocation {
-            user, agent_type, ..
-        } = &event.body
-        {
-            *counts
-                .entry((user.as_deref(), agent_type.as_str()))
-                .or_default() += 1;
+    let mut sums: BTreeMap<(Option<String>, String), i64> = BTreeMap::new();
+    for count in cx.facts.counts(Metric::AiInvocation, &cx.period()) {
+        if let Some(agent_type) = count.a {
+            *sums.entry((count.user, agent_type)).or_default() += count.n;
         }
     }
-    let profiles = cx.history.profiles();
+    let profiles = cx.facts.profiles();
     let mut table = Table::new(&["user", "name", "agent_type", "invocations"]);
-    for ((user, agent_type), n) in counts {
+    for ((user, agent_type), n) in sums {
         let name = user
+            .as_ref()
             .and_then(|u| profiles.get(u))
             .map_or("", |p| p.name.as_str());
         table.rows.push(vec![
-            Cell::text(user.unwrap_or(NONE)),
+            Cell::text(user.as_deref().unwrap_or(NONE)),
             Cell::text(name),
             Cell::text(agent_type),
             Cell::Int(n),

@@ -1,37 +1,17 @@
 //! The data sources area: how many integrations feed the catalog, and
 //! their history.
 
-use std::collections::BTreeMap;
-
+use super::facts::SourceEvent;
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Table, Widget};
-use crate::event::{Event, EventBody, OrgSlug};
 use crate::time::Micros;
 
-/// Each data source's events, in state order.
-fn by_source<'h>(cx: &'h Ctx<'_>) -> BTreeMap<(&'h OrgSlug, &'h str), Vec<&'h Event>> {
-    let mut sources: BTreeMap<(&OrgSlug, &str), Vec<&Event>> = BTreeMap::new();
-    for event in cx.history.events() {
-        match &event.body {
-            EventBody::DataSourceCreated { data_source, .. }
-            | EventBody::DataSourceDeleted { data_source } => {
-                sources
-                    .entry((&event.org, data_source.as_str()))
-                    .or_default()
-                    .push(event);
-            }
-            _ => {}
-        }
-    }
-    sources
-}
-
 /// Whether the latest event at or before `t` is a creation.
-fn exists_at(events: &[&Event], t: Micros) -> bool {
+fn exists_at(events: &[SourceEvent], t: Micros) -> bool {
     events
         .iter()
         .take_while(|e| e.time <= t)
         .last()
-        .is_some_and(|e| matches!(e.body, EventBody::DataSourceCreated { .. }))
+        .is_some_and(|e| e.created.is_some())
 }
 
 pub const MONTHLY: Widget = Widget {
@@ -49,7 +29,7 @@ pub const MONTHLY: Widget = Widget {
 };
 
 fn monthly(cx: &Ctx<'_>) -> Table {
-    let sources = by_source(cx);
+    let sources = cx.facts.data_sources();
     let total_at = |t: Micros| {
         sources
             .values()
@@ -96,30 +76,24 @@ fn log(cx: &Ctx<'_>) -> Table {
         "deleted_at",
         "status",
     ]);
-    for ((org, source), events) in by_source(cx) {
-        let created: Vec<&&Event> = events
+    for ((org, source), events) in cx.facts.data_sources() {
+        let creations: Vec<(Micros, &(String, String))> = events
             .iter()
-            .filter(|e| matches!(e.body, EventBody::DataSourceCreated { .. }))
+            .filter_map(|e| e.created.as_ref().map(|c| (e.time, c)))
             .collect();
-        let (Some(first), Some(latest)) = (created.first(), created.last()) else {
-            continue;
-        };
-        let EventBody::DataSourceCreated {
-            data_source_type,
-            name,
-            ..
-        } = &latest.body
+        let (Some((first, _)), Some((_, (kind, name)))) = (creations.first(), creations.last())
         else {
             continue;
         };
+        let first = *first;
         let last = events.last().expect("a created source has events");
-        let deleted = matches!(last.body, EventBody::DataSourceDeleted { .. });
+        let deleted = last.created.is_none();
         table.rows.push(vec![
             Cell::text(org.as_str()),
             Cell::text(source),
-            Cell::text(data_source_type.as_str()),
+            Cell::text(kind.as_str()),
             Cell::text(name.as_str()),
-            Cell::Date(cx.cal.day_of(first.time)),
+            Cell::Date(cx.cal.day_of(first)),
             if deleted {
                 Cell::Date(cx.cal.day_of(last.time))
             } else {

@@ -4,22 +4,12 @@
 use std::collections::BTreeMap;
 
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Table, Widget};
-use crate::event::{EntityCount, EventBody, OrgSlug};
+use crate::event::OrgSlug;
 use crate::time::Micros;
 
-/// Each org's snapshot in force at `t` (the latest at or before it).
-fn snapshots_at<'h>(cx: &'h Ctx<'_>, t: Micros) -> BTreeMap<&'h OrgSlug, &'h [EntityCount]> {
-    let mut latest = BTreeMap::new();
-    for event in cx.history.events().iter().take_while(|e| e.time <= t) {
-        if let EventBody::EntitySnapshot { counts } = &event.body {
-            latest.insert(&event.org, counts.as_slice());
-        }
-    }
-    latest
-}
-
 fn total_at(cx: &Ctx<'_>, t: Micros) -> i64 {
-    snapshots_at(cx, t)
+    cx.facts
+        .snapshots_at(t)
         .values()
         .flat_map(|counts| counts.iter())
         .map(|c| c.count as i64)
@@ -68,15 +58,12 @@ pub const CURRENT: Widget = Widget {
 };
 
 fn current(cx: &Ctx<'_>) -> Table {
-    let first = cx
-        .history
-        .events()
-        .iter()
-        .find(|e| matches!(e.body, EventBody::EntitySnapshot { .. }));
     let mut table = Table::new(&["total", "first_month"]);
     table.rows.push(vec![
         Cell::Int(total_at(cx, cx.report.as_of)),
-        first.map_or(Cell::Null, |e| Cell::Month(cx.cal.month_of(e.time))),
+        cx.facts
+            .first_snapshot()
+            .map_or(Cell::Null, |t| Cell::Month(cx.cal.month_of(t))),
     ]);
     table
 }
@@ -95,10 +82,10 @@ pub const BY_BLUEPRINT: Widget = Widget {
 };
 
 fn by_blueprint(cx: &Ctx<'_>) -> Table {
-    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
-    for counts in snapshots_at(cx, cx.report.as_of).values() {
-        for c in *counts {
-            *sums.entry(c.blueprint.as_str()).or_default() += c.count as i64;
+    let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+    for counts in cx.facts.snapshots_at(cx.report.as_of).into_values() {
+        for c in counts {
+            *sums.entry(c.blueprint).or_default() += c.count as i64;
         }
     }
     let mut table = Table::new(&["blueprint", "count"]);
@@ -130,12 +117,12 @@ pub const BY_SOURCE_BLUEPRINT: Widget = Widget {
 
 fn by_source_blueprint(cx: &Ctx<'_>) -> Table {
     let previous_end = cx.cal.month_end(cx.cal.month_of(cx.report.as_of).plus(-1));
-    let mut triples: BTreeMap<(&OrgSlug, &str, &str), (i64, i64)> = BTreeMap::new();
+    let mut triples: BTreeMap<(OrgSlug, String, String), (i64, i64)> = BTreeMap::new();
     for (t, slot) in [(cx.report.as_of, 0), (previous_end, 1)] {
-        for (org, counts) in snapshots_at(cx, t) {
+        for (org, counts) in cx.facts.snapshots_at(t) {
             for c in counts {
                 let entry = triples
-                    .entry((org, c.blueprint.as_str(), c.data_source.as_str()))
+                    .entry((org.clone(), c.blueprint, c.data_source))
                     .or_default();
                 if slot == 0 {
                     entry.0 += c.count as i64;

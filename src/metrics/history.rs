@@ -1,60 +1,33 @@
-//! The events a report can see (its orgs, up to `as_of`), in state order
-//! (`time`, then `id`, then `org`), with the state derived from them:
-//! memberships and profiles. This is the reference reading of the
-//! contract that every widget is computed from.
+//! The reference reading of the contract: [`Facts`] computed straight from
+//! the raw events a report can see (its orgs, up to `as_of`), in state
+//! order (`time`, then `id`, then `org`). Its cost grows with the history;
+//! the server answers from rollups instead, and tests hold the two equal.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::event::{Event, EventBody, OrgSlug, Role};
+use super::Report;
+use super::facts::{Count, Facts, LoginRecord, Members, Membership, Metric, Profile, SourceEvent};
+use crate::calendar::{Calendar, Day, Month};
+use crate::config::Settings;
+use crate::event::{EntityCount, Event, EventBody, OrgSlug, Trigger};
 use crate::store::Store;
 use crate::time::Micros;
 
-use super::Report;
-
 pub struct History {
     events: Vec<Event>,
-}
-
-/// A member's role and teams in one org.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Membership {
-    pub role: Role,
-    pub teams: Vec<String>,
-}
-
-/// Name and e-mail, each `""` when never given.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Profile {
-    pub name: String,
-    pub email: String,
-}
-
-/// Who is a member of which org at one instant.
-pub struct Members {
-    pub by_org_user: BTreeMap<(OrgSlug, String), Membership>,
-}
-
-impl Members {
-    pub fn get(&self, org: &OrgSlug, user: &str) -> Option<&Membership> {
-        self.by_org_user.get(&(org.clone(), user.to_owned()))
-    }
-
-    /// The orgs each member belongs to, sorted.
-    pub fn orgs_by_user(&self) -> BTreeMap<&str, Vec<&str>> {
-        let mut orgs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (org, user) in self.by_org_user.keys() {
-            orgs.entry(user.as_str()).or_default().push(org.as_str());
-        }
-        for list in orgs.values_mut() {
-            list.sort_unstable();
-        }
-        orgs
-    }
+    cal: Calendar,
+    settings: Settings,
+    as_of: Micros,
 }
 
 impl History {
     /// Reads the report's events from the store.
-    pub fn load(store: &dyn Store, report: &Report) -> anyhow::Result<History> {
+    pub fn load(
+        store: &dyn Store,
+        report: &Report,
+        cal: &Calendar,
+        settings: &Settings,
+    ) -> anyhow::Result<History> {
         let mut events = Vec::new();
         store.for_each_event(&mut |event| {
             if event.time <= report.as_of && report.includes(&event.org) {
@@ -62,10 +35,15 @@ impl History {
             }
             Ok(())
         })?;
-        Ok(History::from_events(events, report))
+        Ok(History::new(events, report, cal, settings))
     }
 
-    pub fn from_events(events: impl IntoIterator<Item = Event>, report: &Report) -> History {
+    pub fn new(
+        events: impl IntoIterator<Item = Event>,
+        report: &Report,
+        cal: &Calendar,
+        settings: &Settings,
+    ) -> History {
         let mut events: Vec<Event> = events
             .into_iter()
             .filter(|e| e.time <= report.as_of && report.includes(&e.org))
@@ -73,19 +51,119 @@ impl History {
         events.sort_by(|a, b| {
             (a.time, a.id.as_bytes(), &a.org).cmp(&(b.time, b.id.as_bytes(), &b.org))
         });
-        History { events }
+        History {
+            events,
+            cal: cal.clone(),
+            settings: settings.clone(),
+            as_of: report.as_of,
+        }
     }
 
-    /// Every visible event, in state order.
-    pub fn events(&self) -> &[Event] {
-        &self.events
+    fn logins_iter(&self) -> impl Iterator<Item = (&OrgSlug, &str, Micros)> {
+        self.events.iter().filter_map(|e| match &e.body {
+            EventBody::Login { user } => Some((&e.org, user.as_str(), e.time)),
+            _ => None,
+        })
+    }
+}
+
+/// The keys an event is counted under: user, then the metric's two dimensions.
+pub type CountKeys<'e> = (Option<&'e str>, Option<&'e str>, Option<&'e str>);
+
+/// The keys an event is counted under for `metric`, if it counts.
+pub fn count_keys(metric: Metric, body: &EventBody) -> Option<CountKeys<'_>> {
+    match (metric, body) {
+        (
+            Metric::ActionRun,
+            EventBody::ActionRun {
+                user,
+                action,
+                trigger,
+                ..
+            },
+        ) => Some((
+            user.as_deref(),
+            Some(action.as_str()),
+            Some(match trigger {
+                Trigger::Ui => "ui",
+                Trigger::Api => "api",
+            }),
+        )),
+        (Metric::AutomationRun, EventBody::AutomationRun { .. }) => Some((None, None, None)),
+        (
+            Metric::AiInvocation,
+            EventBody::AiInvocation {
+                user,
+                agent_type,
+                source,
+                ..
+            },
+        ) => Some((
+            user.as_deref(),
+            Some(agent_type.as_str()),
+            Some(source.as_str()),
+        )),
+        (Metric::McpCall, EventBody::McpCall { user, .. }) => Some((user.as_deref(), None, None)),
+        (Metric::PageView, EventBody::PageView { user, page, .. }) => {
+            Some((Some(user.as_str()), Some(page.as_str()), None))
+        }
+        _ => None,
+    }
+}
+
+impl Facts for History {
+    fn counts(&self, metric: Metric, months: &[Month]) -> Vec<Count> {
+        let wanted: BTreeSet<Month> = months.iter().copied().collect();
+        let mut counts: BTreeMap<(Month, &OrgSlug, CountKeys<'_>), i64> = BTreeMap::new();
+        for event in &self.events {
+            let Some((user, a, b)) = count_keys(metric, &event.body) else {
+                continue;
+            };
+            let month = self.cal.month_of(event.time);
+            if wanted.contains(&month) {
+                *counts.entry((month, &event.org, (user, a, b))).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((month, org, (user, a, b)), n)| Count {
+                month,
+                org: org.clone(),
+                user: user.map(str::to_owned),
+                a: a.map(str::to_owned),
+                b: b.map(str::to_owned),
+                n,
+            })
+            .collect()
     }
 
-    /// The memberships at `t`: each `(org, user)` whose latest member event
-    /// at or before `t` is an upsert.
-    pub fn members_at(&self, t: Micros) -> Members {
+    fn action_titles(&self, from: Micros, to: Micros) -> HashMap<String, String> {
+        let mut titles = HashMap::new();
+        for event in self
+            .events
+            .iter()
+            .filter(|e| from <= e.time && e.time <= to)
+        {
+            if let EventBody::ActionRun {
+                action,
+                title: Some(title),
+                ..
+            } = &event.body
+            {
+                titles.insert(action.clone(), title.clone());
+            }
+        }
+        titles
+    }
+
+    fn orgs(&self) -> Vec<OrgSlug> {
+        let orgs: BTreeSet<&OrgSlug> = self.events.iter().map(|e| &e.org).collect();
+        orgs.into_iter().cloned().collect()
+    }
+
+    fn members(&self) -> Members {
         let mut by_org_user = BTreeMap::new();
-        for event in self.events.iter().take_while(|e| e.time <= t) {
+        for event in &self.events {
             match &event.body {
                 EventBody::MemberUpserted {
                     user, role, teams, ..
@@ -107,8 +185,7 @@ impl History {
         Members { by_org_user }
     }
 
-    /// Each user's profile: every field from their latest upsert that has it.
-    pub fn profiles(&self) -> HashMap<String, Profile> {
+    fn profiles(&self) -> HashMap<String, Profile> {
         let mut profiles: HashMap<String, Profile> = HashMap::new();
         for event in &self.events {
             if let EventBody::MemberUpserted {
@@ -127,11 +204,101 @@ impl History {
         profiles
     }
 
-    /// The orgs that have any event (the orgs of a report without `org=`).
-    pub fn orgs(&self) -> Vec<OrgSlug> {
-        let mut orgs: Vec<OrgSlug> = self.events.iter().map(|e| e.org.clone()).collect();
-        orgs.sort();
-        orgs.dedup();
-        orgs
+    fn snapshots_at(&self, t: Micros) -> BTreeMap<OrgSlug, Vec<EntityCount>> {
+        let mut latest = BTreeMap::new();
+        for event in self.events.iter().take_while(|e| e.time <= t) {
+            if let EventBody::EntitySnapshot { counts } = &event.body {
+                latest.insert(event.org.clone(), counts.clone());
+            }
+        }
+        latest
+    }
+
+    fn first_snapshot(&self) -> Option<Micros> {
+        self.events
+            .iter()
+            .find(|e| matches!(e.body, EventBody::EntitySnapshot { .. }))
+            .map(|e| e.time)
+    }
+
+    fn data_sources(&self) -> BTreeMap<(OrgSlug, String), Vec<SourceEvent>> {
+        let mut sources: BTreeMap<(OrgSlug, String), Vec<SourceEvent>> = BTreeMap::new();
+        for event in &self.events {
+            let (source, created) = match &event.body {
+                EventBody::DataSourceCreated {
+                    data_source,
+                    data_source_type,
+                    name,
+                } => (data_source, Some((data_source_type.clone(), name.clone()))),
+                EventBody::DataSourceDeleted { data_source } => (data_source, None),
+                _ => continue,
+            };
+            sources
+                .entry((event.org.clone(), source.clone()))
+                .or_default()
+                .push(SourceEvent {
+                    time: event.time,
+                    created,
+                });
+        }
+        sources
+    }
+
+    fn logins(&self) -> BTreeMap<String, LoginRecord> {
+        let min_logins = i64::from(self.settings.activation_min_logins);
+        let min_weeks = self.settings.activation_min_weeks as usize;
+        let mut weeks: HashMap<&str, BTreeSet<_>> = HashMap::new();
+        let mut records: BTreeMap<String, LoginRecord> = BTreeMap::new();
+        for (_, user, time) in self.logins_iter() {
+            let user_weeks = weeks.entry(user).or_default();
+            user_weeks.insert(self.cal.week_of(time));
+            let record = records.entry(user.to_owned()).or_insert(LoginRecord {
+                logins: 0,
+                weeks: 0,
+                last: time,
+                activated_at: None,
+            });
+            record.logins += 1;
+            record.weeks = user_weeks.len() as i64;
+            record.last = time;
+            if record.activated_at.is_none()
+                && record.logins >= min_logins
+                && user_weeks.len() >= min_weeks
+            {
+                record.activated_at = Some(time);
+            }
+        }
+        records
+    }
+
+    fn login_days(&self, months: &[Month]) -> HashMap<(OrgSlug, String, Month), i64> {
+        let wanted: BTreeSet<Month> = months.iter().copied().collect();
+        let mut days: BTreeSet<(&OrgSlug, &str, Day)> = BTreeSet::new();
+        for (org, user, time) in self.logins_iter() {
+            let day = self.cal.day_of(time);
+            if wanted.contains(&day.month()) {
+                days.insert((org, user, day));
+            }
+        }
+        let mut counts = HashMap::new();
+        for (org, user, day) in days {
+            *counts
+                .entry((org.clone(), user.to_owned(), day.month()))
+                .or_default() += 1;
+        }
+        counts
+    }
+
+    fn logins_since(&self, since: Micros) -> BTreeMap<String, (Micros, i64)> {
+        let mut recent: BTreeMap<String, (Micros, i64)> = BTreeMap::new();
+        for (_, user, time) in self
+            .logins_iter()
+            .filter(|(_, _, t)| *t > since && *t <= self.as_of)
+        {
+            let entry = recent.entry(user.to_owned()).or_insert((time, 0));
+            entry.0 = entry.0.max(time);
+            entry.1 += 1;
+        }
+        recent
     }
 }

@@ -6,6 +6,7 @@ mod actions;
 mod ai;
 mod datasources;
 mod entities;
+pub mod facts;
 pub mod history;
 pub mod table;
 mod users;
@@ -17,6 +18,7 @@ use crate::config::Settings;
 use crate::event::OrgSlug;
 use crate::time::Micros;
 
+pub use facts::Facts;
 pub use history::History;
 pub use table::{Cell, Order, Ratio, Table};
 
@@ -116,7 +118,7 @@ pub struct Ctx<'a> {
     pub report: &'a Report,
     pub cal: &'a Calendar,
     pub settings: &'a Settings,
-    pub history: &'a History,
+    pub facts: &'a dyn Facts,
 }
 
 impl Ctx<'_> {
@@ -129,14 +131,9 @@ impl Ctx<'_> {
         self.cal.month_start(month)
     }
 
-    /// Whether `t` is in the period.
-    pub fn in_period(&self, t: Micros) -> bool {
-        self.start(self.report.from) <= t && t <= self.end(self.report.to)
-    }
-
-    /// Whether `t` is in month `m` (up to `as_of`).
-    pub fn in_month(&self, t: Micros, m: Month) -> bool {
-        self.start(m) <= t && t <= self.end(m)
+    /// The months of the period.
+    pub fn period(&self) -> Vec<Month> {
+        self.report.months().collect()
     }
 }
 
@@ -262,13 +259,13 @@ mod tests {
         let cal = Calendar::utc();
         let report =
             Report::resolve(&ReportQuery::default(), Micros(1_800_000_000_000_000), &cal).unwrap();
-        let history = History::from_events([], &report);
         let settings = Settings::default();
+        let history = History::new([], &report, &cal, &settings);
         let cx = Ctx {
             report: &report,
             cal: &cal,
             settings: &settings,
-            history: &history,
+            facts: &history,
         };
         for widget in WIDGETS {
             let declared: Vec<&str> = widget.columns.iter().map(|(name, _)| *name).collect();

@@ -3,43 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::history::Profile;
+use super::facts::{Metric, Profile};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
-use crate::calendar::{Day, Month, Week};
-use crate::event::{EventBody, OrgSlug, Role};
+use crate::calendar::Month;
+use crate::event::{OrgSlug, Role};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, Micros};
-
-/// One user's logins (visible to the report), oldest first.
-struct Logins {
-    times: Vec<Micros>,
-    weeks: BTreeSet<Week>,
-    activated_at: Option<Micros>,
-}
-
-/// Every user's logins, with the instant each became activated.
-fn logins_by_user(cx: &Ctx<'_>) -> BTreeMap<String, Logins> {
-    let min_logins = cx.settings.activation_min_logins as usize;
-    let min_weeks = cx.settings.activation_min_weeks as usize;
-    let mut users: BTreeMap<String, Logins> = BTreeMap::new();
-    for event in cx.history.events() {
-        if let EventBody::Login { user } = &event.body {
-            let logins = users.entry(user.clone()).or_insert_with(|| Logins {
-                times: Vec::new(),
-                weeks: BTreeSet::new(),
-                activated_at: None,
-            });
-            logins.times.push(event.time);
-            logins.weeks.insert(cx.cal.week_of(event.time));
-            if logins.activated_at.is_none()
-                && logins.times.len() >= min_logins
-                && logins.weeks.len() >= min_weeks
-            {
-                logins.activated_at = Some(event.time);
-            }
-        }
-    }
-    users
-}
 
 fn profile<'p>(profiles: &'p HashMap<String, Profile>, user: &str) -> (&'p str, &'p str) {
     profiles
@@ -67,7 +35,9 @@ pub const ACTIVATED_MONTHLY: Widget = Widget {
 };
 
 fn activated_monthly(cx: &Ctx<'_>) -> Table {
-    let activations: Vec<Micros> = logins_by_user(cx)
+    let activations: Vec<Micros> = cx
+        .facts
+        .logins()
         .values()
         .filter_map(|l| l.activated_at)
         .collect();
@@ -76,10 +46,6 @@ fn activated_monthly(cx: &Ctx<'_>) -> Table {
     for month in cx.report.months() {
         let total = total_at(cx.end(month));
         let previous = total_at(cx.end(month.plus(-1)));
-        let newly = activations
-            .iter()
-            .filter(|a| cx.in_month(**a, month))
-            .count();
         let change = if previous == 0 {
             Cell::Null
         } else {
@@ -91,7 +57,7 @@ fn activated_monthly(cx: &Ctx<'_>) -> Table {
         table.rows.push(vec![
             Cell::Month(month),
             Cell::Int(total),
-            Cell::int(newly),
+            Cell::Int(total - previous),
             change,
         ]);
     }
@@ -118,8 +84,8 @@ pub const ACTIVATED_LOG: Widget = Widget {
 };
 
 fn activated_log(cx: &Ctx<'_>) -> Table {
-    let profiles = cx.history.profiles();
-    let members = cx.history.members_at(cx.report.as_of);
+    let profiles = cx.facts.profiles();
+    let members = cx.facts.members();
     let orgs = members.orgs_by_user();
     let mut table = Table::new(&[
         "user",
@@ -131,8 +97,8 @@ fn activated_log(cx: &Ctx<'_>) -> Table {
         "weeks",
         "last_login",
     ]);
-    for (user, logins) in logins_by_user(cx) {
-        let Some(activated_at) = logins.activated_at else {
+    for (user, record) in cx.facts.logins() {
+        let Some(activated_at) = record.activated_at else {
             continue;
         };
         let (name, email) = profile(&profiles, &user);
@@ -142,9 +108,9 @@ fn activated_log(cx: &Ctx<'_>) -> Table {
             Cell::text(email),
             Cell::text(joined(orgs.get(user.as_str()))),
             Cell::Instant(activated_at),
-            Cell::int(logins.times.len()),
-            Cell::int(logins.weeks.len()),
-            Cell::opt_instant(logins.times.last().copied()),
+            Cell::Int(record.logins),
+            Cell::Int(record.weeks),
+            Cell::Instant(record.last),
         ]);
     }
     table.sort(&[(4, Order::Desc)]);
@@ -170,17 +136,7 @@ pub const TEAM_ENGAGEMENT: Widget = Widget {
 
 fn team_engagement(cx: &Ctx<'_>) -> Table {
     let as_of_day = cx.cal.day_of(cx.report.as_of);
-    // Each member's login days in each org.
-    let mut login_days: HashMap<(&OrgSlug, &str), BTreeSet<Day>> = HashMap::new();
-    for event in cx.history.events() {
-        if let EventBody::Login { user } = &event.body {
-            login_days
-                .entry((&event.org, user.as_str()))
-                .or_default()
-                .insert(cx.cal.day_of(event.time));
-        }
-    }
-    let members = cx.history.members_at(cx.report.as_of);
+    let members = cx.facts.members();
     let mut teams: BTreeMap<(&OrgSlug, &str), Vec<&str>> = BTreeMap::new();
     for ((org, user), membership) in &members.by_org_user {
         for team in &membership.teams {
@@ -190,33 +146,30 @@ fn team_engagement(cx: &Ctx<'_>) -> Table {
                 .push(user.as_str());
         }
     }
-    let daily = |(org, _): (&OrgSlug, &str), users: &[&str], month: Month| -> Ratio {
-        let first = month.first_day();
-        let last = if month == as_of_day.month() {
-            as_of_day
+    let period = cx.period();
+    let mut months = period.clone();
+    months.extend(period.first().map(|m| m.plus(-1)));
+    let login_days = cx.facts.login_days(&months);
+    let daily = |org: &OrgSlug, users: &[&str], month: Month| -> Ratio {
+        let days = if month == as_of_day.month() {
+            as_of_day.0 - month.first_day().0 + 1
         } else {
-            Day(first.0 + month.days() - 1)
+            month.days()
         };
-        let pairs: usize = users
+        let pairs: i64 = users
             .iter()
-            .filter_map(|u| login_days.get(&(org, *u)))
-            .map(|days| days.range(first..=last).count())
+            .filter_map(|u| login_days.get(&(org.clone(), (*u).to_owned(), month)))
             .sum();
-        Ratio::new(pairs as i128, i128::from(last.0 - first.0 + 1))
+        Ratio::new(pairs.into(), days.into())
     };
     let limit = cx.settings.engaged_teams as usize;
     let mut table = Table::new(&["month", "rank", "org", "team", "daily_logins", "change"]);
-    for month in cx.report.months() {
+    for month in period {
         let mut scored: Vec<(Ratio, Ratio, &OrgSlug, &str)> = teams
             .iter()
-            .map(|(&key, users)| {
-                let now = daily(key, users, month);
-                (
-                    now,
-                    now.minus(daily(key, users, month.plus(-1))),
-                    key.0,
-                    key.1,
-                )
+            .map(|(&(org, team), users)| {
+                let now = daily(org, users, month);
+                (now, now.minus(daily(org, users, month.plus(-1))), org, team)
             })
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.2, a.3).cmp(&(b.2, b.3))));
@@ -261,9 +214,9 @@ fn inactive(cx: &Ctx<'_>) -> Table {
     let threshold = cx
         .cal
         .months_before(as_of, cx.settings.inactive_after_months.into());
-    let last_login = last_logins(cx);
-    let profiles = cx.history.profiles();
-    let members = cx.history.members_at(as_of);
+    let logins = cx.facts.logins();
+    let profiles = cx.facts.profiles();
+    let members = cx.facts.members();
     let mut table = Table::new(&[
         "user",
         "name",
@@ -273,7 +226,7 @@ fn inactive(cx: &Ctx<'_>) -> Table {
         "days_inactive",
     ]);
     for (user, orgs) in members.orgs_by_user() {
-        let last = last_login.get(user).copied();
+        let last = logins.get(user).map(|r| r.last);
         if last.is_some_and(|t| t >= threshold) {
             continue;
         }
@@ -292,16 +245,6 @@ fn inactive(cx: &Ctx<'_>) -> Table {
     }
     table.sort(&[(4, Order::Asc), (0, Order::Asc)]);
     table
-}
-
-fn last_logins<'h>(cx: &Ctx<'h>) -> HashMap<&'h str, Micros> {
-    let mut last = HashMap::new();
-    for event in cx.history.events() {
-        if let EventBody::Login { user } = &event.body {
-            last.insert(user.as_str(), event.time);
-        }
-    }
-    last
 }
 
 pub const LATEST_LOGINS: Widget = Widget {
@@ -323,25 +266,15 @@ pub const LATEST_LOGINS: Widget = Widget {
 fn latest_logins(cx: &Ctx<'_>) -> Table {
     let as_of = cx.report.as_of;
     let since = Micros(as_of.0 - i64::from(cx.settings.latest_logins_days) * 24 * MICROS_PER_HOUR);
-    let mut recent: BTreeMap<&str, (Micros, i64)> = BTreeMap::new();
-    for event in cx.history.events() {
-        if let EventBody::Login { user } = &event.body
-            && event.time > since
-        {
-            let entry = recent.entry(user.as_str()).or_insert((event.time, 0));
-            entry.0 = entry.0.max(event.time);
-            entry.1 += 1;
-        }
-    }
-    let profiles = cx.history.profiles();
-    let members = cx.history.members_at(as_of);
+    let profiles = cx.facts.profiles();
+    let members = cx.facts.members();
     let orgs = members.orgs_by_user();
     let mut table = Table::new(&["user", "name", "orgs", "last_login", "logins"]);
-    for (user, (last, count)) in recent {
+    for (user, (last, count)) in cx.facts.logins_since(since) {
         table.rows.push(vec![
-            Cell::text(user),
-            Cell::text(profile(&profiles, user).0),
-            Cell::text(joined(orgs.get(user))),
+            Cell::text(user.as_str()),
+            Cell::text(profile(&profiles, &user).0),
+            Cell::text(joined(orgs.get(user.as_str()))),
             Cell::Instant(last),
             Cell::Int(count),
         ]);
@@ -366,21 +299,20 @@ pub const POPULAR_PAGES: Widget = Widget {
 };
 
 fn popular_pages(cx: &Ctx<'_>) -> Table {
-    let members = cx.history.members_at(cx.report.as_of);
-    let mut pages: BTreeMap<(&str, &str), (i64, BTreeSet<&str>)> = BTreeMap::new();
-    for event in cx.history.events() {
-        if let EventBody::PageView { user, page, .. } = &event.body
-            && cx.in_period(event.time)
-        {
-            let admin = members
-                .get(&event.org, user)
-                .is_some_and(|m| m.role == Role::Admin);
-            let entry = pages
-                .entry((if admin { "admin" } else { "member" }, page.as_str()))
-                .or_default();
-            entry.0 += 1;
-            entry.1.insert(user.as_str());
-        }
+    let members = cx.facts.members();
+    let mut pages: BTreeMap<(&str, String), (i64, BTreeSet<String>)> = BTreeMap::new();
+    for count in cx.facts.counts(Metric::PageView, &cx.period()) {
+        let (Some(user), Some(page)) = (count.user, count.a) else {
+            continue;
+        };
+        let admin = members
+            .get(&count.org, &user)
+            .is_some_and(|m| m.role == Role::Admin);
+        let entry = pages
+            .entry((if admin { "admin" } else { "member" }, page))
+            .or_default();
+        entry.0 += count.n;
+        entry.1.insert(user);
     }
     let mut table = Table::new(&["role", "page", "views", "users"]);
     for role in ["admin", "member"] {
@@ -390,7 +322,7 @@ fn popular_pages(cx: &Ctx<'_>) -> Table {
             .map(|((r, page), (views, users))| {
                 vec![
                     Cell::text(*r),
-                    Cell::text(*page),
+                    Cell::text(page.as_str()),
                     Cell::Int(*views),
                     Cell::int(users.len()),
                 ]

@@ -111,12 +111,17 @@ pub async fn widget(
     let report = Report::resolve(&query, (state.clock)(), &state.calendar)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, &'static str)> {
-        let history = History::load(state.store.as_ref(), &report)?;
+        let history = History::load(
+            state.store.as_ref(),
+            &report,
+            &state.calendar,
+            &state.settings,
+        )?;
         let cx = Ctx {
             report: &report,
             cal: &state.calendar,
             settings: &state.settings,
-            history: &history,
+            facts: &history,
         };
         let table = (widget.compute)(&cx);
         Ok(if csv {

@@ -1,0 +1,135 @@
+//! What the widgets read: counts per month, state at an instant, and each
+//! user's login record, all already restricted to the report (its orgs and
+//! `time <= as_of`).
+//!
+//! Two implementations answer the same questions: [`History`] from the raw
+//! events (the reference reading of the contract, used as the oracle in
+//! tests), and the store's rollups (what the server uses), whose cost does
+//! not grow with the length of the history.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::calendar::Month;
+use crate::event::{EntityCount, OrgSlug, Role};
+use crate::time::Micros;
+
+/// Counted event kinds and what their counts are keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// user, action, trigger (`ui`/`api`)
+    ActionRun,
+    /// nothing
+    AutomationRun,
+    /// user, agent_type, source
+    AiInvocation,
+    /// user
+    McpCall,
+    /// user, page
+    PageView,
+}
+
+/// Events of one metric in one month and org with the same keys.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Count {
+    pub month: Month,
+    pub org: OrgSlug,
+    pub user: Option<String>,
+    pub a: Option<String>,
+    pub b: Option<String>,
+    pub n: i64,
+}
+
+/// A member's role and teams in one org.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub role: Role,
+    pub teams: Vec<String>,
+}
+
+/// Name and e-mail, each `""` when never given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    pub email: String,
+}
+
+/// Who is a member of which org at one instant.
+#[derive(Debug, Default)]
+pub struct Members {
+    pub by_org_user: BTreeMap<(OrgSlug, String), Membership>,
+}
+
+impl Members {
+    pub fn get(&self, org: &OrgSlug, user: &str) -> Option<&Membership> {
+        self.by_org_user.get(&(org.clone(), user.to_owned()))
+    }
+
+    /// The orgs each member belongs to, sorted.
+    pub fn orgs_by_user(&self) -> BTreeMap<&str, Vec<&str>> {
+        let mut orgs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (org, user) in self.by_org_user.keys() {
+            orgs.entry(user.as_str()).or_default().push(org.as_str());
+        }
+        for list in orgs.values_mut() {
+            list.sort_unstable();
+        }
+        orgs
+    }
+}
+
+/// One event of a data source's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceEvent {
+    pub time: Micros,
+    /// `Some((type, name))` for a creation, `None` for a deletion.
+    pub created: Option<(String, String)>,
+}
+
+/// A user's logins in the report's orgs up to `as_of`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginRecord {
+    pub logins: i64,
+    /// Distinct ISO weeks with a login.
+    pub weeks: i64,
+    pub last: Micros,
+    /// When the user became activated, if they did by `as_of`.
+    pub activated_at: Option<Micros>,
+}
+
+pub trait Facts {
+    /// Counts of `metric` in each of `months` (none after the month of
+    /// `as_of`; that month only up to `as_of`), zero counts left out.
+    fn counts(&self, metric: Metric, months: &[Month]) -> Vec<Count>;
+
+    /// For each action run in `[from, to]` with an `action_title`, the title
+    /// of the latest (by time, then id, then org).
+    fn action_titles(&self, from: Micros, to: Micros) -> HashMap<String, String>;
+
+    /// Every org with any event.
+    fn orgs(&self) -> Vec<OrgSlug>;
+
+    /// The memberships at `as_of`.
+    fn members(&self) -> Members;
+
+    /// Profiles at `as_of`.
+    fn profiles(&self) -> HashMap<String, Profile>;
+
+    /// Each org's entity counts in force at `t` (`t <= as_of`).
+    fn snapshots_at(&self, t: Micros) -> BTreeMap<OrgSlug, Vec<EntityCount>>;
+
+    /// The time of the earliest snapshot.
+    fn first_snapshot(&self) -> Option<Micros>;
+
+    /// Every data source's events, in state order.
+    fn data_sources(&self) -> BTreeMap<(OrgSlug, String), Vec<SourceEvent>>;
+
+    /// Every user with a login.
+    fn logins(&self) -> BTreeMap<String, LoginRecord>;
+
+    /// For each `(org, user)` and month of `months`: the number of distinct
+    /// days with a login by that user in that org.
+    fn login_days(&self, months: &[Month]) -> HashMap<(OrgSlug, String, Month), i64>;
+
+    /// For each user with a login in `(since, as_of]`: the latest and how many.
+    fn logins_since(&self, since: Micros) -> BTreeMap<String, (Micros, i64)>;
+}
