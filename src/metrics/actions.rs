@@ -22,11 +22,11 @@ pub const OVERVIEW: Widget = Widget {
     compute: overview,
 };
 
-fn overview(cx: &Ctx<'_>) -> Table {
+fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let month = cx.cal.month_of(cx.report.as_of);
     let months = [month.plus(-1), month];
-    let api: Vec<Count> = cx.facts.counts(Metric::ActionRun, &months);
-    let automations: Vec<Count> = cx.facts.counts(Metric::AutomationRun, &months);
+    let api: Vec<Count> = cx.facts.counts(Metric::ActionRun, &months)?;
+    let automations: Vec<Count> = cx.facts.counts(Metric::AutomationRun, &months)?;
     let total_in = |m| {
         let api: i64 = api
             .iter()
@@ -56,20 +56,20 @@ fn overview(cx: &Ctx<'_>) -> Table {
         Cell::Int(api_now + automations_now),
         Cell::Int(api_before + automations_before),
     ]);
-    table
+    Ok(table)
 }
 
-fn report_orgs(cx: &Ctx<'_>) -> Vec<OrgSlug> {
+fn report_orgs(cx: &Ctx<'_>) -> anyhow::Result<Vec<OrgSlug>> {
     match &cx.report.orgs {
-        Some(orgs) => orgs.iter().cloned().collect(),
+        Some(orgs) => Ok(orgs.iter().cloned().collect()),
         None => cx.facts.orgs(),
     }
 }
 
 /// Runs per month and org, with a `*` total row each month.
-fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> Table {
-    let orgs = report_orgs(cx);
-    let counts = cx.facts.counts(metric, &cx.period());
+fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> anyhow::Result<Table> {
+    let orgs = report_orgs(cx)?;
+    let counts = cx.facts.counts(metric, &cx.period())?;
     let mut table = Table::new(&["month", "org", "runs"]);
     for month in cx.report.months() {
         let mut runs: BTreeMap<&OrgSlug, i64> = orgs.iter().map(|o| (o, 0)).collect();
@@ -90,7 +90,7 @@ fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> Table {
             .rows
             .push(vec![Cell::Month(month), Cell::text("*"), Cell::Int(total)]);
     }
-    table
+    Ok(table)
 }
 
 pub const AUTOMATIONS_MONTHLY: Widget = Widget {
@@ -136,9 +136,9 @@ pub const TOP: Widget = Widget {
     compute: top,
 };
 
-fn top(cx: &Ctx<'_>) -> Table {
+fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut actions: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::ActionRun, &cx.period()) {
+    for count in cx.facts.counts(Metric::ActionRun, &cx.period())? {
         let Some(action) = count.a else { continue };
         let entry = actions.entry(action).or_default();
         entry.0 += count.n;
@@ -146,7 +146,7 @@ fn top(cx: &Ctx<'_>) -> Table {
     }
     let titles = cx
         .facts
-        .action_titles(cx.start(cx.report.from), cx.end(cx.report.to));
+        .action_titles(cx.start(cx.report.from), cx.end(cx.report.to))?;
     let mut table = Table::new(&["action", "title", "runs", "users"]);
     table.rows = actions
         .into_iter()
@@ -165,7 +165,7 @@ fn top(cx: &Ctx<'_>) -> Table {
         .collect();
     table.sort(&[(2, Order::Desc)]);
     table.rows.truncate(cx.settings.top_actions as usize);
-    table
+    Ok(table)
 }
 
 pub const LOG_BY_USER: Widget = Widget {
@@ -184,9 +184,9 @@ pub const LOG_BY_USER: Widget = Widget {
     compute: log_by_user,
 };
 
-fn log_by_user(cx: &Ctx<'_>) -> Table {
+fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut users: BTreeMap<Option<String>, (i64, i64, i64)> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::ActionRun, &cx.period()) {
+    for count in cx.facts.counts(Metric::ActionRun, &cx.period())? {
         let entry = users.entry(count.user).or_default();
         entry.0 += count.n;
         if count.b.as_deref() == Some("api") {
@@ -195,7 +195,7 @@ fn log_by_user(cx: &Ctx<'_>) -> Table {
             entry.2 += count.n;
         }
     }
-    let profiles = cx.facts.profiles();
+    let profiles = cx.facts.profiles()?;
     let mut table = Table::new(&["user", "name", "runs", "api_runs", "ui_runs"]);
     for (user, (runs, api, ui)) in users {
         let name = user
@@ -211,7 +211,7 @@ fn log_by_user(cx: &Ctx<'_>) -> Table {
         ]);
     }
     table.sort(&[(2, Order::Desc)]);
-    table
+    Ok(table)
 }
 
 pub const LOG_BY_ROLE_TEAM: Widget = Widget {
@@ -229,10 +229,10 @@ pub const LOG_BY_ROLE_TEAM: Widget = Widget {
     compute: log_by_role_team,
 };
 
-fn log_by_role_team(cx: &Ctx<'_>) -> Table {
-    let members = cx.facts.members();
+fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
+    let members = cx.facts.members()?;
     let mut groups: BTreeMap<(&str, OrgSlug, String), i64> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::ActionRun, &cx.period()) {
+    for count in cx.facts.counts(Metric::ActionRun, &cx.period())? {
         match count
             .user
             .as_deref()
@@ -271,5 +271,5 @@ fn log_by_role_team(cx: &Ctx<'_>) -> Table {
         })
         .collect();
     table.sort(&[(3, Order::Desc)]);
-    table
+    Ok(table)
 }

@@ -21,10 +21,10 @@ pub const INTERACTIONS_MONTHLY: Widget = Widget {
     compute: interactions_monthly,
 };
 
-fn interactions_monthly(cx: &Ctx<'_>) -> Table {
+fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
-    let agents = cx.facts.counts(Metric::AiInvocation, &period);
-    let mcp = cx.facts.counts(Metric::McpCall, &period);
+    let agents = cx.facts.counts(Metric::AiInvocation, &period)?;
+    let mcp = cx.facts.counts(Metric::McpCall, &period)?;
     let sum = |counts: &[Count], m| {
         counts
             .iter()
@@ -42,15 +42,15 @@ fn interactions_monthly(cx: &Ctx<'_>) -> Table {
             Cell::Int(a + m),
         ]);
     }
-    table
+    Ok(table)
 }
 
 fn monthly_by(
     cx: &Ctx<'_>,
     columns: &'static [&'static str],
     key: fn(&Count) -> Option<&str>,
-) -> Table {
-    let counts = cx.facts.counts(Metric::AiInvocation, &cx.period());
+) -> anyhow::Result<Table> {
+    let counts = cx.facts.counts(Metric::AiInvocation, &cx.period())?;
     let mut table = Table::new(columns);
     for month in cx.report.months() {
         let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
@@ -66,7 +66,7 @@ fn monthly_by(
         super::table::sort_rows(&mut rows, &[(2, Order::Desc)]);
         table.rows.extend(rows);
     }
-    table
+    Ok(table)
 }
 
 pub const BY_SOURCE: Widget = Widget {
@@ -115,9 +115,9 @@ pub const MCP_MONTHLY: Widget = Widget {
     compute: mcp_monthly,
 };
 
-fn mcp_monthly(cx: &Ctx<'_>) -> Table {
+fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
-    let counts = cx.facts.counts(Metric::McpCall, &period);
+    let counts = cx.facts.counts(Metric::McpCall, &period)?;
     let mut table = Table::new(&["month", "calls", "users"]);
     for month in period {
         let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == month).collect();
@@ -128,7 +128,7 @@ fn mcp_monthly(cx: &Ctx<'_>) -> Table {
             Cell::int(users.len()),
         ]);
     }
-    table
+    Ok(table)
 }
 
 pub const BY_SOURCE_ORG: Widget = Widget {
@@ -145,9 +145,9 @@ pub const BY_SOURCE_ORG: Widget = Widget {
     compute: by_source_org,
 };
 
-fn by_source_org(cx: &Ctx<'_>) -> Table {
+fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<(String, OrgSlug), i64> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::AiInvocation, &cx.period()) {
+    for count in cx.facts.counts(Metric::AiInvocation, &cx.period())? {
         if let Some(source) = count.b {
             *sums.entry((source, count.org)).or_default() += count.n;
         }
@@ -158,7 +158,7 @@ fn by_source_org(cx: &Ctx<'_>) -> Table {
         .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o.as_str()), Cell::Int(n)])
         .collect();
     table.sort(&[(2, Order::Desc)]);
-    table
+    Ok(table)
 }
 
 pub const BY_USER_TYPE: Widget = Widget {
@@ -176,14 +176,14 @@ pub const BY_USER_TYPE: Widget = Widget {
     compute: by_user_type,
 };
 
-fn by_user_type(cx: &Ctx<'_>) -> Table {
+fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<(Option<String>, String), i64> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::AiInvocation, &cx.period()) {
+    for count in cx.facts.counts(Metric::AiInvocation, &cx.period())? {
         if let Some(agent_type) = count.a {
             *sums.entry((count.user, agent_type)).or_default() += count.n;
         }
     }
-    let profiles = cx.facts.profiles();
+    let profiles = cx.facts.profiles()?;
     let mut table = Table::new(&["user", "name", "agent_type", "invocations"]);
     for ((user, agent_type), n) in sums {
         let name = user
@@ -198,5 +198,5 @@ fn by_user_type(cx: &Ctx<'_>) -> Table {
         ]);
     }
     table.sort(&[(3, Order::Desc)]);
-    table
+    Ok(table)
 }

@@ -28,8 +28,8 @@ pub const MONTHLY: Widget = Widget {
     compute: monthly,
 };
 
-fn monthly(cx: &Ctx<'_>) -> Table {
-    let sources = cx.facts.data_sources();
+fn monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
+    let sources = cx.facts.data_sources()?;
     let total_at = |t: Micros| {
         sources
             .values()
@@ -45,7 +45,7 @@ fn monthly(cx: &Ctx<'_>) -> Table {
             Cell::Int(total - total_at(cx.end(month.plus(-1)))),
         ]);
     }
-    table
+    Ok(table)
 }
 
 pub const LOG: Widget = Widget {
@@ -66,7 +66,7 @@ pub const LOG: Widget = Widget {
     compute: log,
 };
 
-fn log(cx: &Ctx<'_>) -> Table {
+fn log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::new(&[
         "org",
         "data_source",
@@ -76,7 +76,7 @@ fn log(cx: &Ctx<'_>) -> Table {
         "deleted_at",
         "status",
     ]);
-    for ((org, source), events) in cx.facts.data_sources() {
+    for ((org, source), events) in cx.facts.data_sources()? {
         let creations: Vec<(Micros, &(String, String))> = events
             .iter()
             .filter_map(|e| e.created.as_ref().map(|c| (e.time, c)))
@@ -103,5 +103,5 @@ fn log(cx: &Ctx<'_>) -> Table {
         ]);
     }
     table.sort(&[(4, Order::Desc), (0, Order::Asc), (1, Order::Asc)]);
-    table
+    Ok(table)
 }

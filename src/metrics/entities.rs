@@ -7,13 +7,14 @@ use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Table, Widget};
 use crate::event::OrgSlug;
 use crate::time::Micros;
 
-fn total_at(cx: &Ctx<'_>, t: Micros) -> i64 {
-    cx.facts
-        .snapshots_at(t)
+fn total_at(cx: &Ctx<'_>, t: Micros) -> anyhow::Result<i64> {
+    Ok(cx
+        .facts
+        .snapshots_at(t)?
         .values()
         .flat_map(|counts| counts.iter())
         .map(|c| c.count as i64)
-        .sum()
+        .sum())
 }
 
 pub const MONTHLY: Widget = Widget {
@@ -30,18 +31,18 @@ pub const MONTHLY: Widget = Widget {
     compute: monthly,
 };
 
-fn monthly(cx: &Ctx<'_>) -> Table {
+fn monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::new(&["month", "total", "change"]);
     for month in cx.report.months() {
-        let total = total_at(cx, cx.end(month));
-        let previous = total_at(cx, cx.end(month.plus(-1)));
+        let total = total_at(cx, cx.end(month))?;
+        let previous = total_at(cx, cx.end(month.plus(-1)))?;
         table.rows.push(vec![
             Cell::Month(month),
             Cell::Int(total),
             Cell::Int(total - previous),
         ]);
     }
-    table
+    Ok(table)
 }
 
 pub const CURRENT: Widget = Widget {
@@ -57,15 +58,15 @@ pub const CURRENT: Widget = Widget {
     compute: current,
 };
 
-fn current(cx: &Ctx<'_>) -> Table {
+fn current(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::new(&["total", "first_month"]);
     table.rows.push(vec![
-        Cell::Int(total_at(cx, cx.report.as_of)),
+        Cell::Int(total_at(cx, cx.report.as_of)?),
         cx.facts
-            .first_snapshot()
+            .first_snapshot()?
             .map_or(Cell::Null, |t| Cell::Month(cx.cal.month_of(t))),
     ]);
-    table
+    Ok(table)
 }
 
 pub const BY_BLUEPRINT: Widget = Widget {
@@ -81,9 +82,9 @@ pub const BY_BLUEPRINT: Widget = Widget {
     compute: by_blueprint,
 };
 
-fn by_blueprint(cx: &Ctx<'_>) -> Table {
+fn by_blueprint(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<String, i64> = BTreeMap::new();
-    for counts in cx.facts.snapshots_at(cx.report.as_of).into_values() {
+    for counts in cx.facts.snapshots_at(cx.report.as_of)?.into_values() {
         for c in counts {
             *sums.entry(c.blueprint).or_default() += c.count as i64;
         }
@@ -95,7 +96,7 @@ fn by_blueprint(cx: &Ctx<'_>) -> Table {
         .map(|(b, n)| vec![Cell::text(b), Cell::Int(n)])
         .collect();
     table.sort(&[(1, Order::Desc)]);
-    table
+    Ok(table)
 }
 
 pub const BY_SOURCE_BLUEPRINT: Widget = Widget {
@@ -115,11 +116,11 @@ pub const BY_SOURCE_BLUEPRINT: Widget = Widget {
     compute: by_source_blueprint,
 };
 
-fn by_source_blueprint(cx: &Ctx<'_>) -> Table {
+fn by_source_blueprint(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let previous_end = cx.cal.month_end(cx.cal.month_of(cx.report.as_of).plus(-1));
     let mut triples: BTreeMap<(OrgSlug, String, String), (i64, i64)> = BTreeMap::new();
     for (t, slot) in [(cx.report.as_of, 0), (previous_end, 1)] {
-        for (org, counts) in cx.facts.snapshots_at(t) {
+        for (org, counts) in cx.facts.snapshots_at(t)? {
             for c in counts {
                 let entry = triples
                     .entry((org.clone(), c.blueprint, c.data_source))
@@ -153,5 +154,5 @@ fn by_source_blueprint(cx: &Ctx<'_>) -> Table {
         }
     }
     table.sort(&[]);
-    table
+    Ok(table)
 }

@@ -99,37 +99,40 @@ pub struct LoginRecord {
 pub trait Facts {
     /// Counts of `metric` in each of `months` (none after the month of
     /// `as_of`; that month only up to `as_of`), zero counts left out.
-    fn counts(&self, metric: Metric, months: &[Month]) -> Vec<Count>;
+    fn counts(&self, metric: Metric, months: &[Month]) -> anyhow::Result<Vec<Count>>;
 
     /// For each action run in `[from, to]` with an `action_title`, the title
     /// of the latest (by time, then id, then org).
-    fn action_titles(&self, from: Micros, to: Micros) -> HashMap<String, String>;
+    fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>>;
 
     /// Every org with any event.
-    fn orgs(&self) -> Vec<OrgSlug>;
+    fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>>;
 
     /// The memberships at `as_of`.
-    fn members(&self) -> Members;
+    fn members(&self) -> anyhow::Result<Members>;
 
     /// Profiles at `as_of`.
-    fn profiles(&self) -> HashMap<String, Profile>;
+    fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>>;
 
     /// Each org's entity counts in force at `t` (`t <= as_of`).
-    fn snapshots_at(&self, t: Micros) -> BTreeMap<OrgSlug, Vec<EntityCount>>;
+    fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>>;
 
     /// The time of the earliest snapshot.
-    fn first_snapshot(&self) -> Option<Micros>;
+    fn first_snapshot(&self) -> anyhow::Result<Option<Micros>>;
 
     /// Every data source's events, in state order.
-    fn data_sources(&self) -> BTreeMap<(OrgSlug, String), Vec<SourceEvent>>;
+    fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>>;
 
     /// Every user with a login.
-    fn logins(&self) -> BTreeMap<String, LoginRecord>;
+    fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>>;
 
     /// For each `(org, user)` and month of `months`: the number of distinct
     /// days with a login by that user in that org.
-    fn login_days(&self, months: &[Month]) -> HashMap<(OrgSlug, String, Month), i64>;
+    fn login_days(
+        &self,
+        months: &[Month],
+    ) -> anyhow::Result<HashMap<(OrgSlug, String, Month), i64>>;
 
     /// For each user with a login in `(since, as_of]`: the latest and how many.
-    fn logins_since(&self, since: Micros) -> BTreeMap<String, (Micros, i64)>;
+    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>>;
 }

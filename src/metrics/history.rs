@@ -111,8 +111,9 @@ pub fn count_keys(metric: Metric, body: &EventBody) -> Option<CountKeys<'_>> {
     }
 }
 
-impl Facts for History {
-    fn counts(&self, metric: Metric, months: &[Month]) -> Vec<Count> {
+/// The answers, computed from the events.
+impl History {
+    pub fn counts(&self, metric: Metric, months: &[Month]) -> Vec<Count> {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
         let mut counts: BTreeMap<(Month, &OrgSlug, CountKeys<'_>), i64> = BTreeMap::new();
         for event in &self.events {
@@ -137,7 +138,7 @@ impl Facts for History {
             .collect()
     }
 
-    fn action_titles(&self, from: Micros, to: Micros) -> HashMap<String, String> {
+    pub fn action_titles(&self, from: Micros, to: Micros) -> HashMap<String, String> {
         let mut titles = HashMap::new();
         for event in self
             .events
@@ -156,12 +157,12 @@ impl Facts for History {
         titles
     }
 
-    fn orgs(&self) -> Vec<OrgSlug> {
+    pub fn orgs(&self) -> Vec<OrgSlug> {
         let orgs: BTreeSet<&OrgSlug> = self.events.iter().map(|e| &e.org).collect();
         orgs.into_iter().cloned().collect()
     }
 
-    fn members(&self) -> Members {
+    pub fn members(&self) -> Members {
         let mut by_org_user = BTreeMap::new();
         for event in &self.events {
             match &event.body {
@@ -185,7 +186,7 @@ impl Facts for History {
         Members { by_org_user }
     }
 
-    fn profiles(&self) -> HashMap<String, Profile> {
+    pub fn profiles(&self) -> HashMap<String, Profile> {
         let mut profiles: HashMap<String, Profile> = HashMap::new();
         for event in &self.events {
             if let EventBody::MemberUpserted {
@@ -204,7 +205,7 @@ impl Facts for History {
         profiles
     }
 
-    fn snapshots_at(&self, t: Micros) -> BTreeMap<OrgSlug, Vec<EntityCount>> {
+    pub fn snapshots_at(&self, t: Micros) -> BTreeMap<OrgSlug, Vec<EntityCount>> {
         let mut latest = BTreeMap::new();
         for event in self.events.iter().take_while(|e| e.time <= t) {
             if let EventBody::EntitySnapshot { counts } = &event.body {
@@ -214,14 +215,14 @@ impl Facts for History {
         latest
     }
 
-    fn first_snapshot(&self) -> Option<Micros> {
+    pub fn first_snapshot(&self) -> Option<Micros> {
         self.events
             .iter()
             .find(|e| matches!(e.body, EventBody::EntitySnapshot { .. }))
             .map(|e| e.time)
     }
 
-    fn data_sources(&self) -> BTreeMap<(OrgSlug, String), Vec<SourceEvent>> {
+    pub fn data_sources(&self) -> BTreeMap<(OrgSlug, String), Vec<SourceEvent>> {
         let mut sources: BTreeMap<(OrgSlug, String), Vec<SourceEvent>> = BTreeMap::new();
         for event in &self.events {
             let (source, created) = match &event.body {
@@ -244,7 +245,7 @@ impl Facts for History {
         sources
     }
 
-    fn logins(&self) -> BTreeMap<String, LoginRecord> {
+    pub fn logins(&self) -> BTreeMap<String, LoginRecord> {
         let min_logins = i64::from(self.settings.activation_min_logins);
         let min_weeks = self.settings.activation_min_weeks as usize;
         let mut weeks: HashMap<&str, BTreeSet<_>> = HashMap::new();
@@ -271,7 +272,7 @@ impl Facts for History {
         records
     }
 
-    fn login_days(&self, months: &[Month]) -> HashMap<(OrgSlug, String, Month), i64> {
+    pub fn login_days(&self, months: &[Month]) -> HashMap<(OrgSlug, String, Month), i64> {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
         let mut days: BTreeSet<(&OrgSlug, &str, Day)> = BTreeSet::new();
         for (org, user, time) in self.logins_iter() {
@@ -289,7 +290,7 @@ impl Facts for History {
         counts
     }
 
-    fn logins_since(&self, since: Micros) -> BTreeMap<String, (Micros, i64)> {
+    pub fn logins_since(&self, since: Micros) -> BTreeMap<String, (Micros, i64)> {
         let mut recent: BTreeMap<String, (Micros, i64)> = BTreeMap::new();
         for (_, user, time) in self
             .logins_iter()
@@ -300,5 +301,54 @@ impl Facts for History {
             entry.1 += 1;
         }
         recent
+    }
+}
+
+impl Facts for History {
+    fn counts(&self, metric: Metric, months: &[Month]) -> anyhow::Result<Vec<Count>> {
+        Ok(History::counts(self, metric, months))
+    }
+
+    fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {
+        Ok(History::action_titles(self, from, to))
+    }
+
+    fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>> {
+        Ok(History::orgs(self))
+    }
+
+    fn members(&self) -> anyhow::Result<Members> {
+        Ok(History::members(self))
+    }
+
+    fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>> {
+        Ok(History::profiles(self))
+    }
+
+    fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>> {
+        Ok(History::snapshots_at(self, t))
+    }
+
+    fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {
+        Ok(History::first_snapshot(self))
+    }
+
+    fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>> {
+        Ok(History::data_sources(self))
+    }
+
+    fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
+        Ok(History::logins(self))
+    }
+
+    fn login_days(
+        &self,
+        months: &[Month],
+    ) -> anyhow::Result<HashMap<(OrgSlug, String, Month), i64>> {
+        Ok(History::login_days(self, months))
+    }
+
+    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
+        Ok(History::logins_since(self, since))
     }
 }

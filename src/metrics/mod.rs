@@ -167,7 +167,7 @@ pub struct Widget {
     pub chart: Chart,
     /// The columns and their types; `compute` returns exactly these.
     pub columns: &'static [(&'static str, ColumnType)],
-    pub compute: fn(&Ctx<'_>) -> Table,
+    pub compute: fn(&Ctx<'_>) -> anyhow::Result<Table>,
 }
 
 /// The type of a column's values, for API users and the dashboard.
@@ -270,7 +270,7 @@ mod tests {
         for widget in WIDGETS {
             let declared: Vec<&str> = widget.columns.iter().map(|(name, _)| *name).collect();
             assert_eq!(
-                (widget.compute)(&cx).columns,
+                (widget.compute)(&cx).unwrap().columns,
                 declared.as_slice(),
                 "{}",
                 widget.id

@@ -34,10 +34,10 @@ pub const ACTIVATED_MONTHLY: Widget = Widget {
     compute: activated_monthly,
 };
 
-fn activated_monthly(cx: &Ctx<'_>) -> Table {
+fn activated_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let activations: Vec<Micros> = cx
         .facts
-        .logins()
+        .logins()?
         .values()
         .filter_map(|l| l.activated_at)
         .collect();
@@ -61,7 +61,7 @@ fn activated_monthly(cx: &Ctx<'_>) -> Table {
             change,
         ]);
     }
-    table
+    Ok(table)
 }
 
 pub const ACTIVATED_LOG: Widget = Widget {
@@ -83,9 +83,9 @@ pub const ACTIVATED_LOG: Widget = Widget {
     compute: activated_log,
 };
 
-fn activated_log(cx: &Ctx<'_>) -> Table {
-    let profiles = cx.facts.profiles();
-    let members = cx.facts.members();
+fn activated_log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
+    let profiles = cx.facts.profiles()?;
+    let members = cx.facts.members()?;
     let orgs = members.orgs_by_user();
     let mut table = Table::new(&[
         "user",
@@ -97,7 +97,7 @@ fn activated_log(cx: &Ctx<'_>) -> Table {
         "weeks",
         "last_login",
     ]);
-    for (user, record) in cx.facts.logins() {
+    for (user, record) in cx.facts.logins()? {
         let Some(activated_at) = record.activated_at else {
             continue;
         };
@@ -114,7 +114,7 @@ fn activated_log(cx: &Ctx<'_>) -> Table {
         ]);
     }
     table.sort(&[(4, Order::Desc)]);
-    table
+    Ok(table)
 }
 
 pub const TEAM_ENGAGEMENT: Widget = Widget {
@@ -134,9 +134,9 @@ pub const TEAM_ENGAGEMENT: Widget = Widget {
     compute: team_engagement,
 };
 
-fn team_engagement(cx: &Ctx<'_>) -> Table {
+fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let as_of_day = cx.cal.day_of(cx.report.as_of);
-    let members = cx.facts.members();
+    let members = cx.facts.members()?;
     let mut teams: BTreeMap<(&OrgSlug, &str), Vec<&str>> = BTreeMap::new();
     for ((org, user), membership) in &members.by_org_user {
         for team in &membership.teams {
@@ -149,7 +149,7 @@ fn team_engagement(cx: &Ctx<'_>) -> Table {
     let period = cx.period();
     let mut months = period.clone();
     months.extend(period.first().map(|m| m.plus(-1)));
-    let login_days = cx.facts.login_days(&months);
+    let login_days = cx.facts.login_days(&months)?;
     let daily = |org: &OrgSlug, users: &[&str], month: Month| -> Ratio {
         let days = if month == as_of_day.month() {
             as_of_day.0 - month.first_day().0 + 1
@@ -189,7 +189,7 @@ fn team_engagement(cx: &Ctx<'_>) -> Table {
             }
         }
     }
-    table
+    Ok(table)
 }
 
 pub const INACTIVE: Widget = Widget {
@@ -209,14 +209,14 @@ pub const INACTIVE: Widget = Widget {
     compute: inactive,
 };
 
-fn inactive(cx: &Ctx<'_>) -> Table {
+fn inactive(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let as_of = cx.report.as_of;
     let threshold = cx
         .cal
         .months_before(as_of, cx.settings.inactive_after_months.into());
-    let logins = cx.facts.logins();
-    let profiles = cx.facts.profiles();
-    let members = cx.facts.members();
+    let logins = cx.facts.logins()?;
+    let profiles = cx.facts.profiles()?;
+    let members = cx.facts.members()?;
     let mut table = Table::new(&[
         "user",
         "name",
@@ -244,7 +244,7 @@ fn inactive(cx: &Ctx<'_>) -> Table {
         ]);
     }
     table.sort(&[(4, Order::Asc), (0, Order::Asc)]);
-    table
+    Ok(table)
 }
 
 pub const LATEST_LOGINS: Widget = Widget {
@@ -263,14 +263,14 @@ pub const LATEST_LOGINS: Widget = Widget {
     compute: latest_logins,
 };
 
-fn latest_logins(cx: &Ctx<'_>) -> Table {
+fn latest_logins(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let as_of = cx.report.as_of;
     let since = Micros(as_of.0 - i64::from(cx.settings.latest_logins_days) * 24 * MICROS_PER_HOUR);
-    let profiles = cx.facts.profiles();
-    let members = cx.facts.members();
+    let profiles = cx.facts.profiles()?;
+    let members = cx.facts.members()?;
     let orgs = members.orgs_by_user();
     let mut table = Table::new(&["user", "name", "orgs", "last_login", "logins"]);
-    for (user, (last, count)) in cx.facts.logins_since(since) {
+    for (user, (last, count)) in cx.facts.logins_since(since)? {
         table.rows.push(vec![
             Cell::text(user.as_str()),
             Cell::text(profile(&profiles, &user).0),
@@ -280,7 +280,7 @@ fn latest_logins(cx: &Ctx<'_>) -> Table {
         ]);
     }
     table.sort(&[(3, Order::Desc)]);
-    table
+    Ok(table)
 }
 
 pub const POPULAR_PAGES: Widget = Widget {
@@ -298,10 +298,10 @@ pub const POPULAR_PAGES: Widget = Widget {
     compute: popular_pages,
 };
 
-fn popular_pages(cx: &Ctx<'_>) -> Table {
-    let members = cx.facts.members();
+fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
+    let members = cx.facts.members()?;
     let mut pages: BTreeMap<(&str, String), (i64, BTreeSet<String>)> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::PageView, &cx.period()) {
+    for count in cx.facts.counts(Metric::PageView, &cx.period())? {
         let (Some(user), Some(page)) = (count.user, count.a) else {
             continue;
         };
@@ -332,5 +332,5 @@ fn popular_pages(cx: &Ctx<'_>) -> Table {
         rows.truncate(cx.settings.popular_pages as usize);
         table.rows.extend(rows);
     }
-    table
+    Ok(table)
 }

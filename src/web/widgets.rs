@@ -123,7 +123,7 @@ pub async fn widget(
             settings: &state.settings,
             facts: &history,
         };
-        let table = (widget.compute)(&cx);
+        let table = (widget.compute)(&cx)?;
         Ok(if csv {
             (export::to_csv(&table), "text/csv; charset=utf-8")
         } else {
