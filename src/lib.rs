@@ -12,6 +12,7 @@ pub mod import;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod rollup;
 pub mod server;
 pub mod store;
 pub mod time;
