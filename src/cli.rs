@@ -144,8 +144,15 @@ fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
     .transpose()
 }
 
-fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+/// The store, with its rollups made for the configured settings.
+fn open_store_for_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
     let store = open_store(config)?;
+    store.use_settings(&crate::rollup::RollupSettings::from_config(config)?)?;
+    Ok(store)
+}
+
+fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store_for_rollups(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -181,7 +188,7 @@ async fn shutdown_signal() {
 
 fn import(config: &Config, files: &[PathBuf], org: Option<&str>) -> anyhow::Result<ExitCode> {
     let org = parse_org(org)?;
-    let store = open_store(config)?;
+    let store = open_store_for_rollups(config)?;
     let import = crate::import::Import {
         files,
         org,

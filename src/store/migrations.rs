@@ -8,11 +8,18 @@ pub struct Migration {
     pub sqlite: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events",
-    sqlite: include_str!("../../migrations/sqlite/0001_events.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events",
+        sqlite: include_str!("../../migrations/sqlite/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "rollups",
+        sqlite: include_str!("../../migrations/sqlite/0002_rollups.sql"),
+    },
+];
 
 /// The newest schema this binary knows.
 pub fn latest_version() -> i64 {

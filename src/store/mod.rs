@@ -8,6 +8,8 @@
 mod migrations;
 pub mod row;
 mod sqlite;
+mod sqlite_facts;
+mod sqlite_rollups;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +82,16 @@ pub trait Store: Send + Sync {
     fn event_count(&self) -> anyhow::Result<u64>;
     /// Calls `f` with every stored event, in no particular order.
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// Makes the rollups match `settings` (rebuilding them from the events
+    /// when they were made with others); needed before events are written
+    /// or widgets read. Commands that neither write events nor read widgets
+    /// leave the rollups alone.
+    fn use_settings(&self, settings: &crate::rollup::RollupSettings) -> anyhow::Result<()>;
+    /// The answers widgets read for `report`, from the rollups.
+    fn facts<'s>(
+        &'s self,
+        report: &crate::metrics::Report,
+    ) -> anyhow::Result<Box<dyn crate::metrics::Facts + 's>>;
     /// Bytes the store occupies on disk, for benchmarks.
     fn disk_bytes(&self) -> anyhow::Result<u64>;
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -17,6 +17,8 @@ use super::migrations::{MIGRATIONS, latest_version};
 use super::row::{StoredRow, from_row, to_row};
 use super::{BatchCounts, EventWriter, KeyKind, Store, StoredKey, WriteError};
 use crate::event::{Event, OrgSlug};
+use crate::metrics::{Facts, Report};
+use crate::rollup::RollupSettings;
 use crate::time::Micros;
 
 /// Interned strings kept in the writer's memory before the cache starts over.
@@ -24,7 +26,11 @@ const MAX_CACHED_STRINGS: usize = 1_000_000;
 
 pub struct SqliteStore {
     path: PathBuf,
+    /// Set by [`Store::use_settings`] before rollups are written or read.
+    settings: OnceLock<RollupSettings>,
     reader: Mutex<Connection>,
+    /// Connections for widget reads, reused between requests.
+    pool: Mutex<Vec<Connection>>,
 }
 
 impl SqliteStore {
@@ -38,8 +44,33 @@ impl SqliteStore {
         migrate(&mut conn, path)?;
         Ok(SqliteStore {
             path: path.to_owned(),
+            settings: OnceLock::new(),
             reader: Mutex::new(conn),
+            pool: Mutex::new(Vec::new()),
         })
+    }
+
+    /// A read connection from the pool (or a new one); give it back with
+    /// [`SqliteStore::release`].
+    pub(super) fn acquire(&self) -> anyhow::Result<Connection> {
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => connect(&self.path),
+        }
+    }
+
+    pub(super) fn release(&self, conn: Connection) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+    }
+
+    pub(super) fn settings(&self) -> anyhow::Result<&RollupSettings> {
+        self.settings
+            .get()
+            .context("the store's rollup settings were not set (Store::use_settings)")
     }
 
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -113,6 +144,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteWriter {
             conn: connect(&self.path)?,
             strings: HashMap::new(),
+            settings: self.settings()?.clone(),
         }))
     }
 
@@ -174,37 +206,26 @@ impl Store for SqliteStore {
     }
 
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare(
-            "SELECT o.value, e.id, e.time, e.kind, u.value, s.value, l.value, x.value, e.code, e.list
-               FROM events e
-               JOIN strings o ON o.id = e.org
-               LEFT JOIN strings u ON u.id = e.user
-               LEFT JOIN strings s ON s.id = e.subject
-               LEFT JOIN strings l ON l.id = e.label
-               LEFT JOIN strings x ON x.id = e.extra",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let org: String = r.get(0)?;
-            let body = from_row(StoredRow {
-                kind: r.get(3)?,
-                user: r.get(4)?,
-                subject: r.get(5)?,
-                label: r.get(6)?,
-                extra: r.get(7)?,
-                code: r.get(8)?,
-                list: r.get(9)?,
-            })?;
-            f(Event {
-                org: OrgSlug::parse(&org)
-                    .with_context(|| format!("stored org {org} is not a slug"))?,
-                id: r.get(1)?,
-                time: Micros(r.get(2)?),
-                body,
-            })?;
+        read_events(&self.reader(), f)
+    }
+
+    fn use_settings(&self, settings: &RollupSettings) -> anyhow::Result<()> {
+        if let Some(current) = self.settings.get() {
+            anyhow::ensure!(
+                current.fingerprint() == settings.fingerprint(),
+                "the store already uses other rollup settings"
+            );
+            return Ok(());
         }
+        super::sqlite_rollups::ensure_current(&mut self.reader(), settings)?;
+        let _ = self.settings.set(settings.clone());
         Ok(())
+    }
+
+    fn facts<'s>(&'s self, report: &Report) -> anyhow::Result<Box<dyn Facts + 's>> {
+        Ok(Box::new(super::sqlite_facts::SqliteFacts::new(
+            self, report,
+        )?))
     }
 
     fn disk_bytes(&self) -> anyhow::Result<u64> {
@@ -220,11 +241,60 @@ impl Store for SqliteStore {
     }
 }
 
+/// Calls `f` with every stored event, in no particular order.
+pub(super) fn read_events(
+    conn: &Connection,
+    f: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    read_events_where(conn, "", &[], f)
+}
+
+/// Calls `f` with the stored events matching `filter` (SQL over the
+/// `events` table as `e`, starting with `WHERE`).
+pub(super) fn read_events_where(
+    conn: &Connection,
+    filter: &str,
+    values: &[&dyn rusqlite::ToSql],
+    f: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT o.value, e.id, e.time, e.kind, u.value, s.value, l.value, x.value, e.code, e.list
+               FROM events e
+               JOIN strings o ON o.id = e.org
+               LEFT JOIN strings u ON u.id = e.user
+               LEFT JOIN strings s ON s.id = e.subject
+               LEFT JOIN strings l ON l.id = e.label
+               LEFT JOIN strings x ON x.id = e.extra
+               {filter}"
+    ))?;
+    let mut rows = stmt.query(values)?;
+    while let Some(r) = rows.next()? {
+        let org: String = r.get(0)?;
+        let body = from_row(StoredRow {
+            kind: r.get(3)?,
+            user: r.get(4)?,
+            subject: r.get(5)?,
+            label: r.get(6)?,
+            extra: r.get(7)?,
+            code: r.get(8)?,
+            list: r.get(9)?,
+        })?;
+        f(Event {
+            org: OrgSlug::parse(&org).with_context(|| format!("stored org {org} is not a slug"))?,
+            id: r.get(1)?,
+            time: Micros(r.get(2)?),
+            body,
+        })?;
+    }
+    Ok(())
+}
+
 struct SqliteWriter {
     conn: Connection,
     /// Ids of interned strings that are committed (or in the current
     /// transaction); cleared when a transaction fails.
     strings: HashMap<String, i64>,
+    settings: RollupSettings,
 }
 
 impl EventWriter for SqliteWriter {
@@ -250,6 +320,7 @@ impl SqliteWriter {
             self.strings.clear();
         }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        super::sqlite_rollups::check_settings(&self.conn, &self.settings)?;
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO events (org, id, time, kind, user, subject, label, extra, code, list)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -264,8 +335,9 @@ impl SqliteWriter {
             let mut counts = BatchCounts::default();
             for event in *batch {
                 let row = to_row(&event.body);
+                let org = interner.id(event.org.as_str())?;
                 let changed = insert.execute(params![
-                    interner.id(event.org.as_str())?,
+                    org,
                     event.id,
                     event.time.0,
                     row.kind,
@@ -277,6 +349,13 @@ impl SqliteWriter {
                     row.list,
                 ])?;
                 if changed == 1 {
+                    super::sqlite_rollups::apply(
+                        &self.conn,
+                        &mut interner,
+                        &self.settings,
+                        event,
+                        org,
+                    )?;
                     counts.accepted += 1;
                 } else {
                     counts.duplicates += 1;
@@ -291,13 +370,22 @@ impl SqliteWriter {
 }
 
 /// Finds or creates the id of a string inside the writer's transaction.
-struct Interner<'a> {
+pub(super) struct Interner<'a> {
     conn: &'a Connection,
     cache: &'a mut HashMap<String, i64>,
 }
 
-impl Interner<'_> {
-    fn id(&mut self, value: &str) -> anyhow::Result<i64> {
+impl<'a> Interner<'a> {
+    pub(super) fn new(conn: &'a Connection, cache: &'a mut HashMap<String, i64>) -> Interner<'a> {
+        Interner { conn, cache }
+    }
+
+    /// The id of an optional string, 0 for none (the rollups' "none").
+    pub(super) fn id_or_zero(&mut self, value: Option<&str>) -> anyhow::Result<i64> {
+        Ok(self.id_opt(value)?.unwrap_or(0))
+    }
+
+    pub(super) fn id(&mut self, value: &str) -> anyhow::Result<i64> {
         if let Some(id) = self.cache.get(value) {
             return Ok(*id);
         }
@@ -319,7 +407,7 @@ impl Interner<'_> {
         Ok(id)
     }
 
-    fn id_opt(&mut self, value: Option<&str>) -> anyhow::Result<Option<i64>> {
+    pub(super) fn id_opt(&mut self, value: Option<&str>) -> anyhow::Result<Option<i64>> {
         value.map(|v| self.id(v)).transpose()
     }
 }

@@ -11,7 +11,7 @@ use super::AppState;
 use super::auth::authenticate;
 use super::error::ApiError;
 use crate::export;
-use crate::metrics::{self, Area, Chart, Ctx, History, Report, ReportQuery};
+use crate::metrics::{self, Area, Chart, Ctx, Report, ReportQuery};
 use crate::store::KeyKind;
 
 fn area_name(area: Area) -> &'static str {
@@ -111,17 +111,12 @@ pub async fn widget(
     let report = Report::resolve(&query, (state.clock)(), &state.calendar)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, &'static str)> {
-        let history = History::load(
-            state.store.as_ref(),
-            &report,
-            &state.calendar,
-            &state.settings,
-        )?;
+        let facts = state.store.facts(&report)?;
         let cx = Ctx {
             report: &report,
             cal: &state.calendar,
             settings: &state.settings,
-            facts: &history,
+            facts: facts.as_ref(),
         };
         let table = (widget.compute)(&cx)?;
         Ok(if csv {

@@ -15,10 +15,7 @@ fn importing_the_fixture_gives_the_expected_summary() {
     assert_eq!(stored_count(dir.path()), 18_002);
 
     // Every stored event reads back as it was validated.
-    let store = uptake::store::open(&uptake::store::Location::Sqlite(
-        dir.path().join("uptake.db"),
-    ))
-    .unwrap();
+    let store = open_store(dir.path());
     let mut kinds = std::collections::BTreeMap::new();
     store
         .for_each_event(&mut |e| {

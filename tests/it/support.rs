@@ -150,10 +150,14 @@ impl Drop for Server {
     }
 }
 
+/// Opens the store under `dir` through the library.
+pub fn open_store(dir: &Path) -> std::sync::Arc<dyn uptake::store::Store> {
+    uptake::store::open(&uptake::store::Location::Sqlite(dir.join("uptake.db"))).unwrap()
+}
+
 /// Every stored event as (org, id), read through the library's store.
 pub fn stored_ids(dir: &Path) -> Vec<(String, String)> {
-    let store =
-        uptake::store::open(&uptake::store::Location::Sqlite(dir.join("uptake.db"))).unwrap();
+    let store = open_store(dir);
     let mut ids = Vec::new();
     store
         .for_each_event(&mut |e| {
@@ -166,10 +170,7 @@ pub fn stored_ids(dir: &Path) -> Vec<(String, String)> {
 }
 
 pub fn stored_count(dir: &Path) -> u64 {
-    uptake::store::open(&uptake::store::Location::Sqlite(dir.join("uptake.db")))
-        .unwrap()
-        .event_count()
-        .unwrap()
+    open_store(dir).event_count().unwrap()
 }
 
 /// A login event line.

@@ -1,0 +1,649 @@
+//! The widgets' [`Facts`] answered from the rollups of `0002_rollups.sql`.
+//!
+//! Months before the month of `as_of` are complete in the rollups. The
+//! month of `as_of` may hold events after `as_of` (a report in the past, or
+//! events dated slightly ahead): those cells are corrected with the raw
+//! events after `as_of` in that month, found through the time index, so
+//! the cost of a report grows with what happened after its `as_of`, never
+//! with the length of the history. Partial days at the edges of a window
+//! are read from raw events the same way.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::sqlite::{SqliteStore, read_events_where};
+use super::sqlite_rollups::metric_code;
+use crate::calendar::{Day, Month};
+use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
+use crate::metrics::Report;
+use crate::metrics::facts::{
+    Count, Facts, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+};
+use crate::metrics::history::count_keys;
+use crate::rollup::{LoginState, RollupSettings};
+use crate::time::Micros;
+
+pub struct SqliteFacts<'s> {
+    store: &'s SqliteStore,
+    settings: &'s RollupSettings,
+    conn: Option<Connection>,
+    as_of: Micros,
+    /// The report's orgs as string ids; `None` for every org.
+    orgs: Option<Vec<i64>>,
+}
+
+impl Drop for SqliteFacts<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.store.release(conn);
+        }
+    }
+}
+
+fn kind_of(metric: Metric) -> EventKind {
+    match metric {
+        Metric::ActionRun => EventKind::ActionRun,
+        Metric::AutomationRun => EventKind::AutomationRun,
+        Metric::AiInvocation => EventKind::AiInvocation,
+        Metric::McpCall => EventKind::McpCall,
+        Metric::PageView => EventKind::PageView,
+    }
+}
+
+fn slug(s: String) -> anyhow::Result<OrgSlug> {
+    OrgSlug::parse(&s).with_context(|| format!("stored org `{s}` is not a slug"))
+}
+
+type CountKey = (
+    Month,
+    OrgSlug,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl<'s> SqliteFacts<'s> {
+    pub fn new(store: &'s SqliteStore, report: &Report) -> anyhow::Result<SqliteFacts<'s>> {
+        let settings = store.settings()?;
+        let conn = store.acquire()?;
+        let orgs = match &report.orgs {
+            None => None,
+            Some(slugs) => {
+                let mut ids = Vec::new();
+                for slug in slugs {
+                    let id: Option<i64> = conn
+                        .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
+                        .query_row([slug.as_str()], |r| r.get(0))
+                        .optional()?;
+                    ids.extend(id);
+                }
+                Some(ids)
+            }
+        };
+        Ok(SqliteFacts {
+            store,
+            settings,
+            conn: Some(conn),
+            as_of: report.as_of,
+            orgs,
+        })
+    }
+
+    fn conn(&self) -> &Connection {
+        self.conn.as_ref().expect("held until drop")
+    }
+
+    fn settings(&self) -> &RollupSettings {
+        self.settings
+    }
+
+    /// ` AND <column> IN (...)` for the report's orgs (ids are numbers, so
+    /// they are written into the SQL directly).
+    fn org_filter(&self, column: &str) -> String {
+        match &self.orgs {
+            None => String::new(),
+            Some(ids) if ids.is_empty() => " AND 0".to_owned(),
+            Some(ids) => {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                format!(" AND {column} IN ({})", list.join(","))
+            }
+        }
+    }
+
+    /// Raw events of `kind` with `after < time <= until`, in the report's orgs.
+    fn raw(&self, after: Micros, until: Micros, kind: EventKind) -> anyhow::Result<Vec<Event>> {
+        let mut events = Vec::new();
+        if until <= after {
+            return Ok(events);
+        }
+        let filter = format!(
+            "WHERE e.time > ?1 AND e.time <= ?2 AND e.kind = ?3{}",
+            self.org_filter("e.org")
+        );
+        read_events_where(
+            self.conn(),
+            &filter,
+            &[&after.0, &until.0, &kind.code()],
+            &mut |e| {
+                events.push(e);
+                Ok(())
+            },
+        )?;
+        Ok(events)
+    }
+
+    fn day_start(&self, day: Day) -> Micros {
+        self.settings().calendar.day_start(day)
+    }
+}
+
+impl Facts for SqliteFacts<'_> {
+    fn counts(&self, metric: Metric, months: &[Month]) -> anyhow::Result<Vec<Count>> {
+        let cal = &self.settings().calendar;
+        let as_of_month = cal.month_of(self.as_of);
+        let wanted: BTreeSet<Month> = months
+            .iter()
+            .copied()
+            .filter(|m| *m <= as_of_month)
+            .collect();
+        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT c.month, o.value, u.value, a.value, b.value, c.n
+               FROM month_counts c
+               JOIN strings o ON o.id = c.org
+               LEFT JOIN strings u ON u.id = c.user
+               LEFT JOIN strings a ON a.id = c.a
+               LEFT JOIN strings b ON b.id = c.b
+              WHERE c.metric = ?1 AND c.month BETWEEN ?2 AND ?3{}",
+            self.org_filter("c.org")
+        );
+        let mut counts: BTreeMap<CountKey, i64> = BTreeMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![metric_code(metric), first.0, last.0])?;
+        while let Some(r) = rows.next()? {
+            let month = Month(r.get(0)?);
+            if wanted.contains(&month) {
+                counts.insert(
+                    (month, slug(r.get(1)?)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                    r.get(5)?,
+                );
+            }
+        }
+        if wanted.contains(&as_of_month) {
+            for event in self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))? {
+                if let Some((user, a, b)) = count_keys(metric, &event.body) {
+                    let key = (
+                        as_of_month,
+                        event.org.clone(),
+                        user.map(str::to_owned),
+                        a.map(str::to_owned),
+                        b.map(str::to_owned),
+                    );
+                    if let Some(n) = counts.get_mut(&key) {
+                        *n -= 1;
+                    }
+                }
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((month, org, user, a, b), n)| Count {
+                month,
+                org,
+                user,
+                a,
+                b,
+                n,
+            })
+            .collect())
+    }
+
+    fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {
+        let cal = &self.settings().calendar;
+        let (first_day, last_day) = (cal.day_of(from), cal.day_of(to));
+        let sql = format!(
+            "SELECT t.day, o.value, a.value, t.time, t.id, ti.value
+               FROM action_titles t
+               JOIN strings o ON o.id = t.org
+               JOIN strings a ON a.id = t.action
+               JOIN strings ti ON ti.id = t.title
+              WHERE t.day BETWEEN ?1 AND ?2{}",
+            self.org_filter("t.org")
+        );
+        let mut best: HashMap<String, (i64, String, String, String)> = HashMap::new();
+        let mut offer = |action: String, key: (i64, String, String), title: String| {
+            let entry = best
+                .entry(action)
+                .or_insert_with(|| (i64::MIN, String::new(), String::new(), String::new()));
+            if (key.0, key.1.as_bytes(), key.2.as_bytes())
+                > (entry.0, entry.1.as_bytes(), entry.2.as_bytes())
+            {
+                *entry = (key.0, key.1, key.2, title);
+            }
+        };
+        let mut last_day_from_raw = false;
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![first_day.0, last_day.0])?;
+        while let Some(r) = rows.next()? {
+            let (day, org, action, time, id, title): (i64, String, String, i64, String, String) = (
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            );
+            if time > to.0 {
+                // A run after `to` on the last day hides earlier ones: read that day raw.
+                last_day_from_raw = true;
+                continue;
+            }
+            if day != last_day.0 || !last_day_from_raw {
+                offer(action, (time, id, org), title);
+            }
+        }
+        if last_day_from_raw {
+            let start = Micros(self.day_start(last_day).0.max(from.0) - 1);
+            for event in self.raw(start, to, EventKind::ActionRun)? {
+                if let EventBody::ActionRun {
+                    action,
+                    title: Some(title),
+                    ..
+                } = event.body
+                {
+                    offer(
+                        action,
+                        (event.time.0, event.id, event.org.to_string()),
+                        title,
+                    );
+                }
+            }
+        }
+        Ok(best
+            .into_iter()
+            .map(|(action, (_, _, _, title))| (action, title))
+            .collect())
+    }
+
+    fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>> {
+        let sql = format!(
+            "SELECT o.value FROM org_activity a JOIN strings o ON o.id = a.org WHERE a.first <= ?1{}",
+            self.org_filter("a.org")
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut orgs = stmt
+            .query_map([self.as_of.0], |r| r.get::<_, String>(0))?
+            .map(|r| slug(r?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        orgs.sort();
+        Ok(orgs)
+    }
+
+    fn members(&self) -> anyhow::Result<Members> {
+        let sql = format!(
+            "SELECT m.org, o.value, m.user, u.value, m.time, m.role, m.teams
+               FROM members_now m JOIN strings o ON o.id = m.org JOIN strings u ON u.id = m.user
+              WHERE 1{}",
+            self.org_filter("m.org")
+        );
+        let mut by_org_user = BTreeMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (org_id, org, user_id, user, time): (i64, String, i64, String, i64) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            let (role, teams): (i64, Option<String>) = if time <= self.as_of.0 {
+                (r.get(5)?, r.get(6)?)
+            } else {
+                // Changed after `as_of`: the state then is in the log.
+                let found = self
+                    .conn()
+                    .prepare_cached(
+                        "SELECT role, teams FROM member_log WHERE org = ?1 AND user = ?2 AND time <= ?3
+                         ORDER BY time DESC, id DESC LIMIT 1",
+                    )?
+                    .query_row(params![org_id, user_id, self.as_of.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                found.unwrap_or((0, None))
+            };
+            let Some(role) = Role::from_code(role) else {
+                continue;
+            };
+            let teams: Vec<String> = serde_json::from_str(teams.as_deref().unwrap_or("[]"))?;
+            by_org_user.insert((slug(org)?, user), Membership { role, teams });
+        }
+        Ok(Members { by_org_user })
+    }
+
+    fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>> {
+        let sql = format!(
+            "SELECT m.org, o.value, m.user, u.value, n.value, m.name_time, m.name_id, e.value, m.email_time, m.email_id
+               FROM members_now m
+               JOIN strings o ON o.id = m.org
+               JOIN strings u ON u.id = m.user
+               LEFT JOIN strings n ON n.id = m.name
+               LEFT JOIN strings e ON e.id = m.email
+              WHERE 1{}",
+            self.org_filter("m.org")
+        );
+        // For each user and field: (time, id, org) of the value, and the value.
+        type Latest = Option<((i64, String, String), String)>;
+        let mut latest: HashMap<String, (Latest, Latest)> = HashMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (org_id, org, user_id, user): (i64, String, i64, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let entry = latest.entry(user).or_default();
+            for (slot, value_col, field) in [(&mut entry.0, 4, "name"), (&mut entry.1, 7, "email")]
+            {
+                let value: Option<String> = r.get(value_col)?;
+                let time: Option<i64> = r.get(value_col + 1)?;
+                let id: Option<String> = r.get(value_col + 2)?;
+                let found = match (value, time, id) {
+                    (Some(v), Some(t), Some(id)) if t <= self.as_of.0 => {
+                        Some(((t, id, org.clone()), v))
+                    }
+                    (Some(_), Some(_), Some(_)) => {
+                        let sql = format!(
+                            "SELECT s.value, l.time, l.id FROM member_log l JOIN strings s ON s.id = l.{field}
+                              WHERE l.org = ?1 AND l.user = ?2 AND l.time <= ?3
+                              ORDER BY l.time DESC, l.id DESC LIMIT 1"
+                        );
+                        self.conn()
+                            .prepare_cached(&sql)?
+                            .query_row(params![org_id, user_id, self.as_of.0], |r| {
+                                Ok((
+                                    (r.get::<_, i64>(1)?, r.get::<_, String>(2)?, org.clone()),
+                                    r.get::<_, String>(0)?,
+                                ))
+                            })
+                            .optional()?
+                    }
+                    _ => None,
+                };
+                if let Some((key, value)) = found {
+                    let newer = slot.as_ref().is_none_or(|(k, _)| {
+                        (key.0, key.1.as_bytes(), key.2.as_bytes())
+                            > (k.0, k.1.as_bytes(), k.2.as_bytes())
+                    });
+                    if newer {
+                        *slot = Some((key, value));
+                    }
+                }
+            }
+        }
+        Ok(latest
+            .into_iter()
+            .map(|(user, (name, email))| {
+                (
+                    user,
+                    Profile {
+                        name: name.map(|(_, v)| v).unwrap_or_default(),
+                        email: email.map(|(_, v)| v).unwrap_or_default(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>> {
+        let t = t.min(self.as_of);
+        let sql = format!(
+            "SELECT o.value, (SELECT s.counts FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
+                               ORDER BY s.time DESC, s.id DESC LIMIT 1)
+               FROM (SELECT DISTINCT org FROM snapshots WHERE 1{}) x JOIN strings o ON o.id = x.org",
+            self.org_filter("org")
+        );
+        let mut latest = BTreeMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query([t.0])?;
+        while let Some(r) = rows.next()? {
+            let Some(counts) = r.get::<_, Option<String>>(1)? else {
+                continue;
+            };
+            let list: Vec<(String, String, u64)> = serde_json::from_str(&counts)?;
+            let counts = list
+                .into_iter()
+                .map(|(blueprint, data_source, count)| EntityCount {
+                    blueprint,
+                    data_source,
+                    count,
+                })
+                .collect();
+            latest.insert(slug(r.get(0)?)?, counts);
+        }
+        Ok(latest)
+    }
+
+    fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {
+        let sql = format!(
+            "SELECT min(time) FROM snapshots WHERE time <= ?1{}",
+            self.org_filter("org")
+        );
+        let first: Option<i64> = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row([self.as_of.0], |r| r.get(0))?;
+        Ok(first.map(Micros))
+    }
+
+    fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>> {
+        let sql = format!(
+            "SELECT o.value, s.value, l.time, k.value, n.value
+               FROM source_log l
+               JOIN strings o ON o.id = l.org
+               JOIN strings s ON s.id = l.source
+               LEFT JOIN strings k ON k.id = l.kind
+               LEFT JOIN strings n ON n.id = l.name
+              WHERE l.time <= ?1{}
+              ORDER BY l.org, l.source, l.time, l.id",
+            self.org_filter("l.org")
+        );
+        let mut sources: BTreeMap<(OrgSlug, String), Vec<SourceEvent>> = BTreeMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query([self.as_of.0])?;
+        while let Some(r) = rows.next()? {
+            let created = match (
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ) {
+                (Some(kind), Some(name)) => Some((kind, name)),
+                _ => None,
+            };
+            sources
+                .entry((slug(r.get(0)?)?, r.get(1)?))
+                .or_default()
+                .push(SourceEvent {
+                    time: Micros(r.get(2)?),
+                    created,
+                });
+        }
+        Ok(sources)
+    }
+
+    fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
+        let settings = self.settings();
+        let cal = &settings.calendar;
+        let as_of = self.as_of;
+        let today = cal.day_of(as_of);
+        let week = today.week();
+        let sql = format!(
+            "SELECT u.value, l.user, l.logins, l.last, l.state
+               FROM login_users l JOIN strings u ON u.id = l.user
+              WHERE 1{}",
+            self.org_filter("l.org")
+        );
+        let mut states: BTreeMap<String, (i64, Vec<LoginState>)> = BTreeMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let state = LoginState::decode(r.get(2)?, Micros(r.get(3)?), &r.get::<_, Vec<u8>>(4)?)?;
+            let entry = states
+                .entry(r.get(0)?)
+                .or_insert_with(|| (r.get(1).unwrap_or(0), Vec::new()));
+            entry.1.push(state);
+        }
+        // Logins after `as_of` are in the rollups but not in the report.
+        let mut after: HashMap<String, i64> = HashMap::new();
+        for event in self.raw(as_of, Micros(i64::MAX), EventKind::Login)? {
+            if let EventBody::Login { user } = event.body {
+                *after.entry(user).or_default() += 1;
+            }
+        }
+        // Logins of the day of `as_of`, up to it.
+        let mut today_last: HashMap<String, Micros> = HashMap::new();
+        for event in self.raw(Micros(self.day_start(today).0 - 1), as_of, EventKind::Login)? {
+            if let EventBody::Login { user } = event.body {
+                let last = today_last.entry(user).or_insert(event.time);
+                *last = (*last).max(event.time);
+            }
+        }
+        // Users with a login earlier this week (before today).
+        let sql = format!(
+            "SELECT DISTINCT u.value FROM login_days d JOIN strings u ON u.id = d.user
+              WHERE d.day >= ?1 AND d.day < ?2{}",
+            self.org_filter("d.org")
+        );
+        let this_week: BTreeSet<String> = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_map(params![week.monday().0, today.0], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut records = BTreeMap::new();
+        for (user, (user_id, list)) in states {
+            let merged = LoginState::merge(&list, settings);
+            let logins = merged.logins - after.get(&user).copied().unwrap_or(0);
+            if logins <= 0 {
+                continue;
+            }
+            let last = if merged.last <= as_of {
+                merged.last
+            } else {
+                let sql = format!(
+                    "SELECT max(last) FROM login_days WHERE user = ?1 AND day < ?2{}",
+                    self.org_filter("org")
+                );
+                let before: Option<i64> = self
+                    .conn()
+                    .prepare_cached(&sql)?
+                    .query_row(params![user_id, today.0], |r| r.get(0))?;
+                before
+                    .map(Micros)
+                    .max(today_last.get(&user).copied())
+                    .context("a login before as_of must exist")?
+            };
+            let in_this_week = this_week.contains(&user) || today_last.contains_key(&user);
+            let weeks = merged.weeks.count_before(week)
+                + i64::from(merged.weeks.contains(week) && in_this_week);
+            let activated_at = merged.activated_at(settings).filter(|t| *t <= as_of);
+            records.insert(
+                user,
+                LoginRecord {
+                    logins,
+                    weeks,
+                    last,
+                    activated_at,
+                },
+            );
+        }
+        Ok(records)
+    }
+
+    fn login_days(
+        &self,
+        months: &[Month],
+    ) -> anyhow::Result<HashMap<(OrgSlug, String, Month), i64>> {
+        let cal = &self.settings().calendar;
+        let today = cal.day_of(self.as_of);
+        let as_of_month = today.month();
+        let wanted: BTreeSet<Month> = months
+            .iter()
+            .copied()
+            .filter(|m| *m <= as_of_month)
+            .collect();
+        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+            return Ok(HashMap::new());
+        };
+        let sql = format!(
+            "SELECT m.month, o.value, u.value, m.days
+               FROM login_months m JOIN strings o ON o.id = m.org JOIN strings u ON u.id = m.user
+              WHERE m.month BETWEEN ?1 AND ?2{}",
+            self.org_filter("m.org")
+        );
+        let mut days = HashMap::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![first.0, last.0])?;
+        while let Some(r) = rows.next()? {
+            let month = Month(r.get(0)?);
+            if wanted.contains(&month) {
+                days.insert((slug(r.get(1)?)?, r.get(2)?, month), r.get(3)?);
+            }
+        }
+        if wanted.contains(&as_of_month) {
+            // Days of this month that only have logins after `as_of`.
+            let sql = format!(
+                "SELECT o.value, u.value, d.day, d.first
+                   FROM login_days d JOIN strings o ON o.id = d.org JOIN strings u ON u.id = d.user
+                  WHERE d.day >= ?1 AND d.day < ?2{}",
+                self.org_filter("d.org")
+            );
+            let next_month = as_of_month.plus(1).first_day();
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![today.0, next_month.0])?;
+            while let Some(r) = rows.next()? {
+                let (day, first): (i64, i64) = (r.get(2)?, r.get(3)?);
+                if (day > today.0 || first > self.as_of.0)
+                    && let Some(n) = days.get_mut(&(slug(r.get(0)?)?, r.get(1)?, as_of_month))
+                {
+                    *n -= 1;
+                }
+            }
+        }
+        days.retain(|_, n| *n > 0);
+        Ok(days)
+    }
+
+    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
+        let cal = &self.settings().calendar;
+        let (first_day, today) = (cal.day_of(since), cal.day_of(self.as_of));
+        let mut recent: BTreeMap<String, (Micros, i64)> = BTreeMap::new();
+        let mut add = |user: String, last: Micros, n: i64| {
+            let entry = recent.entry(user).or_insert((last, 0));
+            entry.0 = entry.0.max(last);
+            entry.1 += n;
+        };
+        let raw_ranges = if first_day >= today {
+            vec![(since, self.as_of)]
+        } else {
+            let sql = format!(
+                "SELECT u.value, sum(d.n), max(d.last) FROM login_days d JOIN strings u ON u.id = d.user
+                  WHERE d.day > ?1 AND d.day < ?2{} GROUP BY d.user",
+                self.org_filter("d.org")
+            );
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![first_day.0, today.0])?;
+            while let Some(r) = rows.next()? {
+                add(r.get(0)?, Micros(r.get(2)?), r.get(1)?);
+            }
+            let first_day_end = Micros(self.day_start(Day(first_day.0 + 1)).0 - 1);
+            vec![
+                (since, first_day_end),
+                (Micros(self.day_start(today).0 - 1), self.as_of),
+            ]
+        };
+        for (after, until) in raw_ranges {
+            for event in self.raw(after, until, EventKind::Login)? {
+                if let EventBody::Login { user } = event.body {
+                    add(user, event.time, 1);
+                }
+            }
+        }
+        Ok(recent)
+    }
+}

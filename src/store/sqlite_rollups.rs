@@ -1,0 +1,314 @@
+//! Keeping the rollups of `0002_rollups.sql` in the writer's transaction,
+//! one new event at a time, and rebuilding them when the settings they
+//! depend on change. Every update is commutative or keeps a maximum, so
+//! the result does not depend on the order events arrive in.
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::sqlite::{Interner, read_events};
+use crate::event::{Event, EventBody};
+use crate::metrics::facts::Metric;
+use crate::rollup::{LoginState, RollupSettings};
+use crate::time::Micros;
+
+/// The stored code of each metric in `month_counts`.
+pub fn metric_code(metric: Metric) -> i64 {
+    match metric {
+        Metric::ActionRun => 1,
+        Metric::AutomationRun => 2,
+        Metric::AiInvocation => 3,
+        Metric::McpCall => 4,
+        Metric::PageView => 5,
+    }
+}
+
+const ROLLUP_TABLES: &[&str] = &[
+    "org_activity",
+    "month_counts",
+    "action_titles",
+    "login_days",
+    "login_months",
+    "login_users",
+    "member_log",
+    "members_now",
+    "snapshots",
+    "source_log",
+];
+
+/// Updates the rollups for one newly stored event.
+pub fn apply(
+    conn: &Connection,
+    strings: &mut Interner<'_>,
+    settings: &RollupSettings,
+    event: &Event,
+    org: i64,
+) -> anyhow::Result<()> {
+    let t = event.time.0;
+    conn.prepare_cached(
+        "INSERT INTO org_activity (org, first) VALUES (?1, ?2)
+         ON CONFLICT (org) DO UPDATE SET first = min(first, excluded.first)",
+    )?
+    .execute(params![org, t])?;
+    let day = settings.calendar.day_of(event.time);
+    let month = day.month().0;
+    let count = |metric: Metric, user: i64, a: i64, b: i64| -> anyhow::Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO month_counts (metric, month, org, user, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
+             ON CONFLICT (metric, month, org, user, a, b) DO UPDATE SET n = n + 1, last = max(last, excluded.last)",
+        )?
+        .execute(params![metric_code(metric), month, org, user, a, b, t])?;
+        Ok(())
+    };
+    match &event.body {
+        EventBody::ActionRun {
+            action,
+            trigger,
+            user,
+            title,
+            ..
+        } => {
+            let action = strings.id(action)?;
+            count(
+                Metric::ActionRun,
+                strings.id_or_zero(user.as_deref())?,
+                action,
+                strings.id(trigger.name())?,
+            )?;
+            if let Some(title) = title {
+                conn.prepare_cached(
+                    "INSERT INTO action_titles (day, org, action, time, id, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (day, org, action) DO UPDATE SET time = excluded.time, id = excluded.id, title = excluded.title
+                     WHERE (excluded.time, excluded.id) > (action_titles.time, action_titles.id)",
+                )?
+                .execute(params![day.0, org, action, t, event.id, strings.id(title)?])?;
+            }
+        }
+        EventBody::AutomationRun { .. } => count(Metric::AutomationRun, 0, 0, 0)?,
+        EventBody::AiInvocation {
+            agent_type,
+            source,
+            user,
+            ..
+        } => {
+            let keys = (
+                strings.id_or_zero(user.as_deref())?,
+                strings.id(agent_type)?,
+                strings.id(source)?,
+            );
+            count(Metric::AiInvocation, keys.0, keys.1, keys.2)?;
+        }
+        EventBody::McpCall { user, .. } => {
+            count(Metric::McpCall, strings.id_or_zero(user.as_deref())?, 0, 0)?
+        }
+        EventBody::PageView { user, page, .. } => {
+            let keys = (strings.id(user)?, strings.id(page)?);
+            count(Metric::PageView, keys.0, keys.1, 0)?;
+        }
+        EventBody::Login { user } => login(conn, settings, org, strings.id(user)?, event.time)?,
+        EventBody::MemberUpserted {
+            user,
+            role,
+            name,
+            email,
+            teams,
+        } => {
+            let teams = serde_json::to_string(teams)?;
+            let (name, email) = (
+                strings.id_opt(name.as_deref())?,
+                strings.id_opt(email.as_deref())?,
+            );
+            member(
+                conn,
+                org,
+                strings.id(user)?,
+                event,
+                role.code(),
+                Some(&teams),
+                name,
+                email,
+            )?;
+        }
+        EventBody::MemberRemoved { user } => {
+            member(conn, org, strings.id(user)?, event, 0, None, None, None)?
+        }
+        EventBody::EntitySnapshot { counts } => {
+            let list: Vec<(&str, &str, u64)> = counts
+                .iter()
+                .map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count))
+                .collect();
+            conn.prepare_cached(
+                "INSERT INTO snapshots (org, time, id, counts) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![org, t, event.id, serde_json::to_string(&list)?])?;
+        }
+        EventBody::DataSourceCreated {
+            data_source,
+            data_source_type,
+            name,
+        } => {
+            let keys = (
+                strings.id(data_source)?,
+                strings.id(data_source_type)?,
+                strings.id(name)?,
+            );
+            conn.prepare_cached(
+                "INSERT INTO source_log (org, source, time, id, kind, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![org, keys.0, t, event.id, keys.1, keys.2])?;
+        }
+        EventBody::DataSourceDeleted { data_source } => {
+            conn.prepare_cached(
+                "INSERT INTO source_log (org, source, time, id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![org, strings.id(data_source)?, t, event.id])?;
+        }
+    }
+    Ok(())
+}
+
+fn login(
+    conn: &Connection,
+    settings: &RollupSettings,
+    org: i64,
+    user: i64,
+    time: Micros,
+) -> anyhow::Result<()> {
+    let day = settings.calendar.day_of(time);
+    let n: i64 = conn
+        .prepare_cached(
+            "INSERT INTO login_days (org, user, day, n, first, last) VALUES (?1, ?2, ?3, 1, ?4, ?4)
+             ON CONFLICT (org, user, day) DO UPDATE
+             SET n = n + 1, first = min(first, excluded.first), last = max(last, excluded.last)
+             RETURNING n",
+        )?
+        .query_row(params![org, user, day.0, time.0], |r| r.get(0))?;
+    if n == 1 {
+        conn.prepare_cached(
+            "INSERT INTO login_months (month, org, user, days) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (month, org, user) DO UPDATE SET days = days + 1",
+        )?
+        .execute(params![day.month().0, org, user])?;
+    }
+    let stored: Option<(i64, i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT logins, last, state FROM login_users WHERE org = ?1 AND user = ?2")?
+        .query_row(params![org, user], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let mut state = match stored {
+        Some((logins, last, bytes)) => LoginState::decode(logins, Micros(last), &bytes)?,
+        None => LoginState::default(),
+    };
+    state.add(time, day.week(), settings);
+    conn.prepare_cached(
+        "INSERT INTO login_users (org, user, logins, last, state) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (org, user) DO UPDATE SET logins = excluded.logins, last = excluded.last, state = excluded.state",
+    )?
+    .execute(params![org, user, state.logins, state.last.0, state.encode()])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn member(
+    conn: &Connection,
+    org: i64,
+    user: i64,
+    event: &Event,
+    role: i64,
+    teams: Option<&str>,
+    name: Option<i64>,
+    email: Option<i64>,
+) -> anyhow::Result<()> {
+    let (t, id) = (event.time.0, event.id.as_str());
+    conn.prepare_cached(
+        "INSERT INTO member_log (org, user, time, id, role, teams, name, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![org, user, t, id, role, teams, name, email])?;
+    let when = |field: Option<i64>| field.map(|_| (t, id));
+    conn.prepare_cached(
+        "INSERT INTO members_now (org, user, time, id, role, teams, name, name_time, name_id, email, email_time, email_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (org, user) DO UPDATE SET time = excluded.time, id = excluded.id, role = excluded.role, teams = excluded.teams
+         WHERE (excluded.time, excluded.id) > (members_now.time, members_now.id)",
+    )?
+    .execute(params![
+        org,
+        user,
+        t,
+        id,
+        role,
+        teams,
+        name,
+        when(name).map(|w| w.0),
+        when(name).map(|w| w.1),
+        email,
+        when(email).map(|w| w.0),
+        when(email).map(|w| w.1)
+    ])?;
+    // Each profile field follows its own latest value.
+    for (field, value) in [("name", name), ("email", email)] {
+        let Some(value) = value else { continue };
+        let sql = format!(
+            "UPDATE members_now SET {field} = ?1, {field}_time = ?2, {field}_id = ?3
+             WHERE org = ?4 AND user = ?5 AND ({field}_time IS NULL OR (?2, ?3) > ({field}_time, {field}_id))"
+        );
+        conn.prepare_cached(&sql)?
+            .execute(params![value, t, id, org, user])?;
+    }
+    Ok(())
+}
+
+/// Fails when the stored rollups were made with other settings than the
+/// writer's: another Uptake with another configuration rebuilt them.
+pub fn check_settings(conn: &Connection, settings: &RollupSettings) -> anyhow::Result<()> {
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT value FROM rollup_meta WHERE key = 'settings'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    anyhow::ensure!(
+        stored.as_deref() == Some(settings.fingerprint().as_str()),
+        "the rollups were rebuilt for other settings ({}) by another Uptake process; \
+         run every Uptake on this store with the same configuration and restart this one",
+        stored.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// Rebuilds every rollup from `events` when the stored ones were made with
+/// other settings (or never made). Runs in one transaction.
+pub fn ensure_current(conn: &mut Connection, settings: &RollupSettings) -> anyhow::Result<()> {
+    let fingerprint = settings.fingerprint();
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM rollup_meta WHERE key = 'settings'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if stored.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let events: i64 = tx.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    if events > 0 {
+        tracing::info!(events, settings = %fingerprint, "rebuilding rollups for new settings");
+    }
+    for table in ROLLUP_TABLES {
+        tx.execute(&format!("DELETE FROM {table}"), [])?;
+    }
+    let mut cache = std::collections::HashMap::new();
+    let mut strings = Interner::new(&tx, &mut cache);
+    read_events(&tx, &mut |event| {
+        let org = strings.id(event.org.as_str())?;
+        apply(&tx, &mut strings, settings, &event, org)
+    })
+    .context("failed to rebuild the rollups")?;
+    tx.execute(
+        "INSERT INTO rollup_meta (key, value) VALUES ('settings', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [&fingerprint],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
