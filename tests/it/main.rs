@@ -3,5 +3,6 @@
 mod cli;
 mod durability;
 mod ingest;
+mod rollups;
 mod support;
 mod widgets;

@@ -53,6 +53,11 @@ fn fixture_server(dir: &std::path::Path) -> Server {
         &["import", fixture("events.ndjson").to_str().unwrap()],
         None,
     ));
+    Server::start_with(dir, Some(&fixture_config()))
+}
+
+/// The fixture's `settings.json` as a config file.
+pub fn fixture_config() -> String {
     let text = std::fs::read_to_string(fixture("settings.json")).unwrap();
     let json: Value = serde_json::from_str(&text).unwrap();
     let mut config = format!(
@@ -64,7 +69,7 @@ fn fixture_server(dir: &std::path::Path) -> Server {
             config.push_str(&format!("{key} = {value}\n"));
         }
     }
-    Server::start_with(dir, Some(&config))
+    config
 }
 
 fn get(server: &Server, key: &str, path: &str) -> Response {
@@ -76,7 +81,7 @@ fn get(server: &Server, key: &str, path: &str) -> Response {
 }
 
 /// Compares every widget's JSON and CSV over HTTP with `folder`.
-fn check_folder_over_http(
+pub fn check_folder_over_http(
     server: &Server,
     key: &str,
     folder: &str,

@@ -1,0 +1,223 @@
+//! The rollups answer exactly what the raw history answers: every widget,
+//! for reports at awkward instants, in several time zones and settings,
+//! whatever the arrival order.
+
+use std::io::Write;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use uptake::calendar::Calendar;
+use uptake::config::Settings;
+use uptake::generate::Generator;
+use uptake::metrics::{Ctx, History, Report, ReportQuery, WIDGETS};
+use uptake::rollup::RollupSettings;
+use uptake::time::Micros;
+
+use crate::support::*;
+
+/// The fixture's lines plus generated ones, shuffled.
+fn mixed_events(seed: u64) -> Vec<String> {
+    let text = std::fs::read_to_string(fixture("events.ndjson")).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    let end = Micros::parse_rfc3339("2026-10-21T12:00:00Z").unwrap();
+    let mut generator = Generator::new(seed, 40, Micros(end.0 - 400 * 86_400_000_000), end);
+    lines.extend((0..4000).map(|_| generator.next_line()));
+    lines.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    lines
+}
+
+fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("uptake.toml");
+    let mut text = format!("[company]\ntimezone = \"{timezone}\"\n[metrics]\n");
+    text.push_str(&format!(
+        "activation_min_logins = {}\nactivation_min_weeks = {}\ninactive_after_months = {}\n",
+        settings.activation_min_logins,
+        settings.activation_min_weeks,
+        settings.inactive_after_months
+    ));
+    std::fs::write(&config, text).unwrap();
+    let input = mixed_events(seed).join("\n");
+    let output = uptake(
+        &dir.path().join("data"),
+        &["import", "--config", config.to_str().unwrap(), "-"],
+        Some(input.as_bytes()),
+    );
+    stdout(&output);
+
+    let store = open_store(&dir.path().join("data"));
+    let rollup = RollupSettings::new(timezone, &settings).unwrap();
+    store.use_settings(&rollup).unwrap();
+    let cal = Calendar::new(timezone).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut as_ofs: Vec<String> = [
+        "2026-10-20T18:00:00Z",
+        "2026-10-21T12:00:00Z",
+        "2026-03-29T01:30:00Z",
+        "2026-11-01T09:30:00Z",
+        "2025-12-31T23:00:00Z",
+        "2026-01-01T00:00:00+01:00",
+        "2025-09-15T08:00:00Z",
+        "2027-01-01T00:00:00Z",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // Exactly at local month and day boundaries, and a microsecond before.
+    let start = cal.month_start(uptake::calendar::Month::new(2026, 6));
+    as_ofs.push(start.to_string());
+    as_ofs.push(Micros(start.0 - 1).to_string());
+    as_ofs.push(Micros(rng.random_range(start.0..start.0 + 200 * 86_400_000_000)).to_string());
+    let org_sets: [&[&str]; 4] = [&[], &["acme-eu"], &["acme-us", "acme-labs"], &["nobody"]];
+    let mut failures = Vec::new();
+    for as_of in &as_ofs {
+        for orgs in org_sets {
+            let query = ReportQuery {
+                as_of: Some(as_of.clone()),
+                orgs: orgs.iter().map(|o| o.to_string()).collect(),
+                ..ReportQuery::default()
+            };
+            let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
+            let history = History::load(store.as_ref(), &report, &cal, &settings).unwrap();
+            let facts = store.facts(&report).unwrap();
+            for widget in WIDGETS {
+                let reference = Ctx {
+                    report: &report,
+                    cal: &cal,
+                    settings: &settings,
+                    facts: &history,
+                };
+                let rolled = Ctx {
+                    report: &report,
+                    cal: &cal,
+                    settings: &settings,
+                    facts: facts.as_ref(),
+                };
+                let (want, got) = (
+                    (widget.compute)(&reference).unwrap(),
+                    (widget.compute)(&rolled).unwrap(),
+                );
+                if want != got {
+                    let row = want.rows.iter().zip(&got.rows).position(|(a, b)| a != b);
+                    failures.push(format!(
+                        "{timezone} as_of={as_of} orgs={orgs:?} {}: rows {} vs {}, first difference at {row:?}: {:?} vs {:?}",
+                        widget.id,
+                        want.rows.len(),
+                        got.rows.len(),
+                        row.and_then(|i| want.rows.get(i)),
+                        row.and_then(|i| got.rows.get(i)),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+}
+
+#[test]
+fn rollups_equal_the_history_in_berlin() {
+    check_against_history("Europe/Berlin", Settings::default(), 1);
+}
+
+#[test]
+fn rollups_equal_the_history_in_los_angeles_with_other_settings() {
+    let settings = Settings {
+        activation_min_logins: 5,
+        activation_min_weeks: 2,
+        inactive_after_months: 1,
+        ..Settings::default()
+    };
+    check_against_history("America/Los_Angeles", settings, 2);
+}
+
+#[test]
+fn rollups_equal_the_history_in_kolkata() {
+    let settings = Settings {
+        activation_min_logins: 1,
+        activation_min_weeks: 1,
+        ..Settings::default()
+    };
+    check_against_history("Asia/Kolkata", settings, 3);
+}
+
+/// The fixture's lines in a random order, except that events sharing an
+/// `(org, id)` keep their order: the first to arrive is the one kept, so
+/// their order is the one thing the contract lets matter.
+fn shuffled_fixture(seed: u64) -> Vec<String> {
+    let text = std::fs::read_to_string(fixture("events.ndjson")).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    order.shuffle(&mut rng);
+    let key = |line: &str| {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        Some((
+            value.get("org")?.as_str()?.to_owned(),
+            value.get("id")?.as_str()?.to_owned(),
+        ))
+    };
+    let mut groups: std::collections::HashMap<(String, String), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (position, &line) in order.iter().enumerate() {
+        if let Some(k) = key(lines[line]) {
+            groups.entry(k).or_default().push(position);
+        }
+    }
+    for positions in groups.values() {
+        let mut members: Vec<usize> = positions.iter().map(|p| order[*p]).collect();
+        members.sort_unstable();
+        for (p, line) in positions.iter().zip(members) {
+            order[*p] = line;
+        }
+    }
+    order.into_iter().map(|i| lines[i].to_owned()).collect()
+}
+
+/// Posts the fixture's events shuffled, in random batch sizes.
+fn post_shuffled(server: &Server, key: &str, seed: u64) {
+    let lines = shuffled_fixture(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rest = lines.as_slice();
+    while !rest.is_empty() {
+        let n = rng.random_range(1..=rest.len().min(3000));
+        let (batch, tail) = rest.split_at(n);
+        let mut body = Vec::new();
+        for line in batch {
+            writeln!(body, "{line}").unwrap();
+        }
+        assert_eq!(server.post(key, "application/x-ndjson", &body).status, 200);
+        rest = tail;
+    }
+}
+
+#[test]
+fn arrival_order_does_not_change_any_widget() {
+    for seed in [7, 8] {
+        let dir = tempfile::tempdir().unwrap();
+        let ingest = create_key(dir.path(), "ingest", None);
+        let read = create_key(dir.path(), "read", None);
+        let server = Server::start_with(dir.path(), Some(&crate::widgets::fixture_config()));
+        post_shuffled(&server, &ingest, seed);
+        let mut failures = crate::widgets::check_folder_over_http(&server, &read, "expected", "");
+        failures.extend(crate::widgets::check_folder_over_http(
+            &server,
+            &read,
+            "expected-org",
+            "&org=acme-eu",
+        ));
+        assert!(
+            failures.is_empty(),
+            "seed {seed}: {} mismatches:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
