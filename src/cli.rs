@@ -63,8 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Measure ingest throughput, memory and disk use.
-    Bench(crate::bench::BenchArgs),
+    /// Measure ingest and dashboard performance on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -112,7 +115,7 @@ pub fn main() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Create { kind, org },
         } => create_key(&config, kind, org.as_deref()),
-        Command::Bench(args) => crate::bench::run(&config, &args),
+        Command::Bench { command } => crate::bench::run(&config, &command),
     };
     match result {
         Ok(code) => code,

@@ -18,8 +18,9 @@ CREATE TABLE org_activity (
 );
 
 -- Counted events per local month: metric, then user and two dimensions
--- (see `store::sqlite_rollups::Metric codes`); `last` is the latest event
--- time in the cell.
+-- (see `store::sqlite_rollups::metric_code`); `last` is the latest event
+-- time in the cell. Every event counts in a cell with user -1 (all users)
+-- and, for metrics with a user, in its per-user cell (user 0: none).
 CREATE TABLE month_counts (
     metric INTEGER NOT NULL,
     month  INTEGER NOT NULL,
@@ -30,6 +31,18 @@ CREATE TABLE month_counts (
     n      INTEGER NOT NULL,
     last   INTEGER NOT NULL,
     PRIMARY KEY (metric, month, org, user, a, b)
+) WITHOUT ROWID;
+
+-- The per-user cells of `month_counts` over all months: a period is then
+-- these minus the months outside it, when that is fewer months to read.
+CREATE TABLE user_totals (
+    metric INTEGER NOT NULL,
+    org    INTEGER NOT NULL,
+    user   INTEGER NOT NULL,
+    a      INTEGER NOT NULL,
+    b      INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (metric, org, user, a, b)
 ) WITHOUT ROWID;
 
 -- The latest titled run of each action per local day.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::facts::{Count, Metric};
+use super::facts::{Count, Keys, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -25,17 +25,21 @@ pub const OVERVIEW: Widget = Widget {
 fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let month = cx.cal.month_of(cx.report.as_of);
     let months = [month.plus(-1), month];
-    let api: Vec<Count> = cx.facts.counts(Metric::ActionRun, &months)?;
-    let automations: Vec<Count> = cx.facts.counts(Metric::AutomationRun, &months)?;
+    let api: Vec<Count> = cx
+        .facts
+        .counts(Metric::ActionRun, &months, Keys::ORG.month().b())?;
+    let automations: Vec<Count> =
+        cx.facts
+            .counts(Metric::AutomationRun, &months, Keys::ORG.month())?;
     let total_in = |m| {
         let api: i64 = api
             .iter()
-            .filter(|c| c.month == m && c.b.as_deref() == Some("api"))
+            .filter(|c| c.month == Some(m) && c.b.as_deref() == Some("api"))
             .map(|c| c.n)
             .sum();
         let automations: i64 = automations
             .iter()
-            .filter(|c| c.month == m)
+            .filter(|c| c.month == Some(m))
             .map(|c| c.n)
             .sum();
         (api, automations)
@@ -69,11 +73,11 @@ fn report_orgs(cx: &Ctx<'_>) -> anyhow::Result<Vec<OrgSlug>> {
 /// Runs per month and org, with a `*` total row each month.
 fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> anyhow::Result<Table> {
     let orgs = report_orgs(cx)?;
-    let counts = cx.facts.counts(metric, &cx.period())?;
+    let counts = cx.facts.counts(metric, &cx.period(), Keys::ORG.month())?;
     let mut table = Table::new(&["month", "org", "runs"]);
     for month in cx.report.months() {
         let mut runs: BTreeMap<&OrgSlug, i64> = orgs.iter().map(|o| (o, 0)).collect();
-        for count in counts.iter().filter(|c| c.month == month) {
+        for count in counts.iter().filter(|c| c.month == Some(month)) {
             if let Some(n) = runs.get_mut(&count.org) {
                 *n += count.n;
             }
@@ -138,7 +142,10 @@ pub const TOP: Widget = Widget {
 
 fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut actions: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::ActionRun, &cx.period())? {
+    for count in cx
+        .facts
+        .counts(Metric::ActionRun, &cx.period(), Keys::ORG.user().a())?
+    {
         let Some(action) = count.a else { continue };
         let entry = actions.entry(action).or_default();
         entry.0 += count.n;
@@ -186,7 +193,10 @@ pub const LOG_BY_USER: Widget = Widget {
 
 fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut users: BTreeMap<Option<String>, (i64, i64, i64)> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::ActionRun, &cx.period())? {
+    for count in cx
+        .facts
+        .counts(Metric::ActionRun, &cx.period(), Keys::ORG.user().b())?
+    {
         let entry = users.entry(count.user).or_default();
         entry.0 += count.n;
         if count.b.as_deref() == Some("api") {
@@ -232,7 +242,10 @@ pub const LOG_BY_ROLE_TEAM: Widget = Widget {
 fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
     let mut groups: BTreeMap<(&str, OrgSlug, String), i64> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::ActionRun, &cx.period())? {
+    for count in cx
+        .facts
+        .counts(Metric::ActionRun, &cx.period(), Keys::ORG.user())?
+    {
         match count
             .user
             .as_deref()

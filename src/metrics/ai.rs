@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::facts::{Count, Metric};
+use super::facts::{Count, Keys, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -23,12 +23,16 @@ pub const INTERACTIONS_MONTHLY: Widget = Widget {
 
 fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
-    let agents = cx.facts.counts(Metric::AiInvocation, &period)?;
-    let mcp = cx.facts.counts(Metric::McpCall, &period)?;
+    let agents = cx
+        .facts
+        .counts(Metric::AiInvocation, &period, Keys::ORG.month())?;
+    let mcp = cx
+        .facts
+        .counts(Metric::McpCall, &period, Keys::ORG.month())?;
     let sum = |counts: &[Count], m| {
         counts
             .iter()
-            .filter(|c| c.month == m)
+            .filter(|c| c.month == Some(m))
             .map(|c| c.n)
             .sum::<i64>()
     };
@@ -48,13 +52,14 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
 fn monthly_by(
     cx: &Ctx<'_>,
     columns: &'static [&'static str],
+    keys: Keys,
     key: fn(&Count) -> Option<&str>,
 ) -> anyhow::Result<Table> {
-    let counts = cx.facts.counts(Metric::AiInvocation, &cx.period())?;
+    let counts = cx.facts.counts(Metric::AiInvocation, &cx.period(), keys)?;
     let mut table = Table::new(columns);
     for month in cx.report.months() {
         let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
-        for count in counts.iter().filter(|c| c.month == month) {
+        for count in counts.iter().filter(|c| c.month == Some(month)) {
             if let Some(k) = key(count) {
                 *sums.entry(k).or_default() += count.n;
             }
@@ -80,7 +85,14 @@ pub const BY_SOURCE: Widget = Widget {
         ("source", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, &["month", "source", "invocations"], |c| c.b.as_deref()),
+    compute: |cx| {
+        monthly_by(
+            cx,
+            &["month", "source", "invocations"],
+            Keys::ORG.month().b(),
+            |c| c.b.as_deref(),
+        )
+    },
 };
 
 pub const BY_AGENT_TYPE: Widget = Widget {
@@ -95,9 +107,12 @@ pub const BY_AGENT_TYPE: Widget = Widget {
         ("invocations", ColumnType::Integer),
     ],
     compute: |cx| {
-        monthly_by(cx, &["month", "agent_type", "invocations"], |c| {
-            c.a.as_deref()
-        })
+        monthly_by(
+            cx,
+            &["month", "agent_type", "invocations"],
+            Keys::ORG.month().a(),
+            |c| c.a.as_deref(),
+        )
     },
 };
 
@@ -117,10 +132,12 @@ pub const MCP_MONTHLY: Widget = Widget {
 
 fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
-    let counts = cx.facts.counts(Metric::McpCall, &period)?;
+    let counts = cx
+        .facts
+        .counts(Metric::McpCall, &period, Keys::ORG.month().user())?;
     let mut table = Table::new(&["month", "calls", "users"]);
     for month in period {
-        let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == month).collect();
+        let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == Some(month)).collect();
         let users: BTreeSet<&str> = in_month.iter().filter_map(|c| c.user.as_deref()).collect();
         table.rows.push(vec![
             Cell::Month(month),
@@ -147,7 +164,10 @@ pub const BY_SOURCE_ORG: Widget = Widget {
 
 fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<(String, OrgSlug), i64> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::AiInvocation, &cx.period())? {
+    for count in cx
+        .facts
+        .counts(Metric::AiInvocation, &cx.period(), Keys::ORG.b())?
+    {
         if let Some(source) = count.b {
             *sums.entry((source, count.org)).or_default() += count.n;
         }
@@ -178,7 +198,10 @@ pub const BY_USER_TYPE: Widget = Widget {
 
 fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<(Option<String>, String), i64> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::AiInvocation, &cx.period())? {
+    for count in cx
+        .facts
+        .counts(Metric::AiInvocation, &cx.period(), Keys::ORG.user().a())?
+    {
         if let Some(agent_type) = count.a {
             *sums.entry((count.user, agent_type)).or_default() += count.n;
         }

@@ -28,10 +28,50 @@ pub enum Metric {
     PageView,
 }
 
-/// Events of one metric in one month and org with the same keys.
+/// Which keys of a count a widget needs; the org is always kept. Counts
+/// that differ only in the other keys are added up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keys {
+    pub month: bool,
+    pub user: bool,
+    pub a: bool,
+    pub b: bool,
+}
+
+impl Keys {
+    /// The org alone: totals over the months asked for.
+    pub const ORG: Keys = Keys {
+        month: false,
+        user: false,
+        a: false,
+        b: false,
+    };
+
+    pub const fn month(self) -> Keys {
+        Keys {
+            month: true,
+            ..self
+        }
+    }
+
+    pub const fn user(self) -> Keys {
+        Keys { user: true, ..self }
+    }
+
+    pub const fn a(self) -> Keys {
+        Keys { a: true, ..self }
+    }
+
+    pub const fn b(self) -> Keys {
+        Keys { b: true, ..self }
+    }
+}
+
+/// Events of one metric in one org with the same keys (those not asked
+/// for are `None`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Count {
-    pub month: Month,
+    pub month: Option<Month>,
     pub org: OrgSlug,
     pub user: Option<String>,
     pub a: Option<String>,
@@ -97,9 +137,9 @@ pub struct LoginRecord {
 }
 
 pub trait Facts {
-    /// Counts of `metric` in each of `months` (none after the month of
-    /// `as_of`; that month only up to `as_of`), zero counts left out.
-    fn counts(&self, metric: Metric, months: &[Month]) -> anyhow::Result<Vec<Count>>;
+    /// Counts of `metric` in `months` (none after the month of `as_of`;
+    /// that month only up to `as_of`) by org and `keys`, zeros left out.
+    fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>>;
 
     /// For each action run in `[from, to]` with an `action_title`, the title
     /// of the latest (by time, then id, then org).

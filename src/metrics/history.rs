@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Report;
-use super::facts::{Count, Facts, LoginRecord, Members, Membership, Metric, Profile, SourceEvent};
+use super::facts::{
+    Count, Facts, Keys, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+};
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
 use crate::event::{EntityCount, Event, EventBody, OrgSlug, Trigger};
@@ -113,28 +115,29 @@ pub fn count_keys(metric: Metric, body: &EventBody) -> Option<CountKeys<'_>> {
 
 /// The answers, computed from the events.
 impl History {
-    pub fn counts(&self, metric: Metric, months: &[Month]) -> Vec<Count> {
+    pub fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> Vec<Count> {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
-        let mut counts: BTreeMap<(Month, &OrgSlug, CountKeys<'_>), i64> = BTreeMap::new();
+        let mut counts: BTreeMap<Count, i64> = BTreeMap::new();
         for event in &self.events {
             let Some((user, a, b)) = count_keys(metric, &event.body) else {
                 continue;
             };
             let month = self.cal.month_of(event.time);
             if wanted.contains(&month) {
-                *counts.entry((month, &event.org, (user, a, b))).or_default() += 1;
+                let key = Count {
+                    month: keys.month.then_some(month),
+                    org: event.org.clone(),
+                    user: user.filter(|_| keys.user).map(str::to_owned),
+                    a: a.filter(|_| keys.a).map(str::to_owned),
+                    b: b.filter(|_| keys.b).map(str::to_owned),
+                    n: 0,
+                };
+                *counts.entry(key).or_default() += 1;
             }
         }
         counts
             .into_iter()
-            .map(|((month, org, (user, a, b)), n)| Count {
-                month,
-                org: org.clone(),
-                user: user.map(str::to_owned),
-                a: a.map(str::to_owned),
-                b: b.map(str::to_owned),
-                n,
-            })
+            .map(|(count, n)| Count { n, ..count })
             .collect()
     }
 
@@ -305,8 +308,8 @@ impl History {
 }
 
 impl Facts for History {
-    fn counts(&self, metric: Metric, months: &[Month]) -> anyhow::Result<Vec<Count>> {
-        Ok(History::counts(self, metric, months))
+    fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>> {
+        Ok(History::counts(self, metric, months, keys))
     }
 
     fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {

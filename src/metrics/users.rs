@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::facts::{Metric, Profile};
+use super::facts::{Keys, Metric, Profile};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
 use crate::calendar::Month;
 use crate::event::{OrgSlug, Role};
@@ -301,7 +301,10 @@ pub const POPULAR_PAGES: Widget = Widget {
 fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
     let mut pages: BTreeMap<(&str, String), (i64, BTreeSet<String>)> = BTreeMap::new();
-    for count in cx.facts.counts(Metric::PageView, &cx.period())? {
+    for count in cx
+        .facts
+        .counts(Metric::PageView, &cx.period(), Keys::ORG.user().a())?
+    {
         let (Some(user), Some(page)) = (count.user, count.a) else {
             continue;
         };

@@ -14,12 +14,12 @@ use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::{SqliteStore, read_events_where};
-use super::sqlite_rollups::metric_code;
+use super::sqlite_rollups::{ALL_USERS, metric_code};
 use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
 use crate::metrics::Report;
 use crate::metrics::facts::{
-    Count, Facts, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+    Count, Facts, Keys, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
 };
 use crate::metrics::history::count_keys;
 use crate::rollup::{LoginState, RollupSettings};
@@ -55,14 +55,6 @@ fn kind_of(metric: Metric) -> EventKind {
 fn slug(s: String) -> anyhow::Result<OrgSlug> {
     OrgSlug::parse(&s).with_context(|| format!("stored org `{s}` is not a slug"))
 }
-
-type CountKey = (
-    Month,
-    OrgSlug,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
 
 impl<'s> SqliteFacts<'s> {
     pub fn new(store: &'s SqliteStore, report: &Report) -> anyhow::Result<SqliteFacts<'s>> {
@@ -134,13 +126,32 @@ impl<'s> SqliteFacts<'s> {
         Ok(events)
     }
 
+    /// The strings behind `ids`.
+    fn names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, String>> {
+        let mut names = HashMap::with_capacity(ids.len());
+        let ids: Vec<i64> = ids.iter().copied().collect();
+        for chunk in ids.chunks(500) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let sql = format!(
+                "SELECT id, value FROM strings WHERE id IN ({})",
+                list.join(",")
+            );
+            let mut stmt = self.conn().prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                names.insert(r.get(0)?, r.get(1)?);
+            }
+        }
+        Ok(names)
+    }
+
     fn day_start(&self, day: Day) -> Micros {
         self.settings().calendar.day_start(day)
     }
 }
 
 impl Facts for SqliteFacts<'_> {
-    fn counts(&self, metric: Metric, months: &[Month]) -> anyhow::Result<Vec<Count>> {
+    fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>> {
         let cal = &self.settings().calendar;
         let as_of_month = cal.month_of(self.as_of);
         let wanted: BTreeSet<Month> = months
@@ -148,41 +159,104 @@ impl Facts for SqliteFacts<'_> {
             .copied()
             .filter(|m| *m <= as_of_month)
             .collect();
-        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+        if wanted.is_empty() {
             return Ok(Vec::new());
-        };
-        let sql = format!(
-            "SELECT c.month, o.value, u.value, a.value, b.value, c.n
-               FROM month_counts c
-               JOIN strings o ON o.id = c.org
-               LEFT JOIN strings u ON u.id = c.user
-               LEFT JOIN strings a ON a.id = c.a
-               LEFT JOIN strings b ON b.id = c.b
-              WHERE c.metric = ?1 AND c.month BETWEEN ?2 AND ?3{}",
-            self.org_filter("c.org")
-        );
-        let mut counts: BTreeMap<CountKey, i64> = BTreeMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![metric_code(metric), first.0, last.0])?;
-        while let Some(r) = rows.next()? {
-            let month = Month(r.get(0)?);
-            if wanted.contains(&month) {
-                counts.insert(
-                    (month, slug(r.get(1)?)?, r.get(2)?, r.get(3)?, r.get(4)?),
-                    r.get(5)?,
-                );
+        }
+        let months_list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
+        let column = |keep: bool, name: &str| {
+            if keep {
+                format!("c.{name}")
+            } else {
+                "0".to_owned()
             }
+        };
+        let (first, last) = (
+            *wanted.first().expect("not empty"),
+            *wanted.last().expect("not empty"),
+        );
+        // Per-user counts over a contiguous run of months: the all-time cells
+        // minus the months outside the run, when that reads fewer months.
+        let span: Option<(i64, i64)> = self
+            .conn()
+            .prepare_cached("SELECT min(month), max(month) FROM month_counts WHERE metric = ?1")?
+            .query_row([metric_code(metric)], |r| {
+                Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
+            })?;
+        let contiguous = (last.0 - first.0 + 1) as usize == wanted.len();
+        let outside = span.map_or(0, |(lo, hi)| (first.0 - lo).max(0) + (hi - last.0).max(0));
+        let sql = if keys.user && !keys.month && contiguous && outside < wanted.len() as i64 {
+            format!(
+                "SELECT 0, org, user, x.a, x.b, sum(x.n) FROM (
+                    SELECT org, user, {projection_a} AS a, {projection_b} AS b, n FROM user_totals c
+                     WHERE metric = ?1{org}
+                    UNION ALL
+                    SELECT org, user, {projection_a}, {projection_b}, -n FROM month_counts c
+                     WHERE metric = ?1 AND user != {ALL_USERS} AND (month < {first} OR month > {last}){org}
+                 ) x GROUP BY 1, 2, 3, 4, 5",
+                projection_a = if keys.a { "c.a" } else { "0" },
+                projection_b = if keys.b { "c.b" } else { "0" },
+                first = first.0,
+                last = last.0,
+                org = self.org_filter("c.org"),
+            )
+        } else {
+            format!(
+                "SELECT {}, c.org, {}, {}, {}, sum(c.n)
+                   FROM month_counts c
+                  WHERE c.metric = ?1 AND c.month IN ({}) AND c.user {} {ALL_USERS}{}
+                  GROUP BY 1, 2, 3, 4, 5",
+                column(keys.month, "month"),
+                column(keys.user, "user"),
+                column(keys.a, "a"),
+                column(keys.b, "b"),
+                months_list.join(","),
+                if keys.user { "!=" } else { "=" },
+                self.org_filter("c.org")
+            )
+        };
+        let mut grouped: Vec<[i64; 6]> = Vec::new();
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query([metric_code(metric)])?;
+        while let Some(r) = rows.next()? {
+            grouped.push([
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ]);
+        }
+        let ids: BTreeSet<i64> = grouped
+            .iter()
+            .flat_map(|g| [g[1], g[2], g[3], g[4]])
+            .filter(|id| *id != 0)
+            .collect();
+        let names = self.names(&ids)?;
+        let name = |id: i64| -> Option<String> { names.get(&id).cloned() };
+        let mut counts: BTreeMap<Count, i64> = BTreeMap::new();
+        for [month, org, user, a, b, n] in grouped {
+            let key = Count {
+                month: keys.month.then_some(Month(month)),
+                org: slug(name(org).context("an org without a name")?)?,
+                user: name(user),
+                a: name(a),
+                b: name(b),
+                n: 0,
+            };
+            counts.insert(key, n);
         }
         if wanted.contains(&as_of_month) {
             for event in self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))? {
                 if let Some((user, a, b)) = count_keys(metric, &event.body) {
-                    let key = (
-                        as_of_month,
-                        event.org.clone(),
-                        user.map(str::to_owned),
-                        a.map(str::to_owned),
-                        b.map(str::to_owned),
-                    );
+                    let key = Count {
+                        month: keys.month.then_some(as_of_month),
+                        org: event.org.clone(),
+                        user: user.filter(|_| keys.user).map(str::to_owned),
+                        a: a.filter(|_| keys.a).map(str::to_owned),
+                        b: b.filter(|_| keys.b).map(str::to_owned),
+                        n: 0,
+                    };
                     if let Some(n) = counts.get_mut(&key) {
                         *n -= 1;
                     }
@@ -192,14 +266,7 @@ impl Facts for SqliteFacts<'_> {
         Ok(counts
             .into_iter()
             .filter(|(_, n)| *n > 0)
-            .map(|((month, org, user, a, b), n)| Count {
-                month,
-                org,
-                user,
-                a,
-                b,
-                n,
-            })
+            .map(|(count, n)| Count { n, ..count })
             .collect())
     }
 

@@ -12,6 +12,9 @@ use crate::metrics::facts::Metric;
 use crate::rollup::{LoginState, RollupSettings};
 use crate::time::Micros;
 
+/// The `user` of the cells that count every user.
+pub const ALL_USERS: i64 = -1;
+
 /// The stored code of each metric in `month_counts`.
 pub fn metric_code(metric: Metric) -> i64 {
     match metric {
@@ -26,6 +29,7 @@ pub fn metric_code(metric: Metric) -> i64 {
 const ROLLUP_TABLES: &[&str] = &[
     "org_activity",
     "month_counts",
+    "user_totals",
     "action_titles",
     "login_days",
     "login_months",
@@ -52,12 +56,23 @@ pub fn apply(
     .execute(params![org, t])?;
     let day = settings.calendar.day_of(event.time);
     let month = day.month().0;
-    let count = |metric: Metric, user: i64, a: i64, b: i64| -> anyhow::Result<()> {
-        conn.prepare_cached(
+    // Each counted event adds to its cell for all users (user -1), which
+    // the widgets without a user dimension read, and, when the metric has a
+    // user, to its per-user cell (user 0 for none).
+    let count = |metric: Metric, user: Option<i64>, a: i64, b: i64| -> anyhow::Result<()> {
+        let mut upsert = conn.prepare_cached(
             "INSERT INTO month_counts (metric, month, org, user, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
              ON CONFLICT (metric, month, org, user, a, b) DO UPDATE SET n = n + 1, last = max(last, excluded.last)",
-        )?
-        .execute(params![metric_code(metric), month, org, user, a, b, t])?;
+        )?;
+        upsert.execute(params![metric_code(metric), month, org, ALL_USERS, a, b, t])?;
+        if let Some(user) = user {
+            upsert.execute(params![metric_code(metric), month, org, user, a, b, t])?;
+            conn.prepare_cached(
+                "INSERT INTO user_totals (metric, org, user, a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                 ON CONFLICT (metric, org, user, a, b) DO UPDATE SET n = n + 1",
+            )?
+            .execute(params![metric_code(metric), org, user, a, b])?;
+        }
         Ok(())
     };
     match &event.body {
@@ -71,7 +86,7 @@ pub fn apply(
             let action = strings.id(action)?;
             count(
                 Metric::ActionRun,
-                strings.id_or_zero(user.as_deref())?,
+                Some(strings.id_or_zero(user.as_deref())?),
                 action,
                 strings.id(trigger.name())?,
             )?;
@@ -84,7 +99,7 @@ pub fn apply(
                 .execute(params![day.0, org, action, t, event.id, strings.id(title)?])?;
             }
         }
-        EventBody::AutomationRun { .. } => count(Metric::AutomationRun, 0, 0, 0)?,
+        EventBody::AutomationRun { .. } => count(Metric::AutomationRun, None, 0, 0)?,
         EventBody::AiInvocation {
             agent_type,
             source,
@@ -96,14 +111,17 @@ pub fn apply(
                 strings.id(agent_type)?,
                 strings.id(source)?,
             );
-            count(Metric::AiInvocation, keys.0, keys.1, keys.2)?;
+            count(Metric::AiInvocation, Some(keys.0), keys.1, keys.2)?;
         }
-        EventBody::McpCall { user, .. } => {
-            count(Metric::McpCall, strings.id_or_zero(user.as_deref())?, 0, 0)?
-        }
+        EventBody::McpCall { user, .. } => count(
+            Metric::McpCall,
+            Some(strings.id_or_zero(user.as_deref())?),
+            0,
+            0,
+        )?,
         EventBody::PageView { user, page, .. } => {
             let keys = (strings.id(user)?, strings.id(page)?);
-            count(Metric::PageView, keys.0, keys.1, 0)?;
+            count(Metric::PageView, Some(keys.0), keys.1, 0)?;
         }
         EventBody::Login { user } => login(conn, settings, org, strings.id(user)?, event.time)?,
         EventBody::MemberUpserted {

@@ -1,0 +1,162 @@
+//! `uptake bench dashboard`: loads generated histories of several sizes and
+//! times every widget of the default report over HTTP, warm.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::{client, generator, peak_rss, read_listen_address, watch_peak_rss};
+use crate::metrics::WIDGETS;
+use crate::time::Micros;
+
+#[derive(Args, Debug)]
+pub struct DashboardArgs {
+    /// History sizes (events), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+    events: Vec<u64>,
+    /// Timed rounds of all widgets, after one warm-up round.
+    #[arg(long, default_value_t = 40)]
+    rounds: usize,
+    /// The company time zone of the benchmark.
+    #[arg(long, default_value = "Europe/Berlin")]
+    timezone: String,
+    /// Work directory (default: a new one under the system temp dir, removed after).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn run(dir: &Path, args: &DashboardArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    println!(
+        "uptake bench dashboard on {} cores, time zone {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        args.timezone
+    );
+    for &events in &args.events {
+        one_size(&exe, dir, args, events)?;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow::Result<()> {
+    let data = dir.join(format!("dashboard-{events}"));
+    let config = dir.join(format!("dashboard-{events}.toml"));
+    std::fs::write(
+        &config,
+        format!("[company]\ntimezone = \"{}\"\n", args.timezone),
+    )?;
+    let file = dir.join(format!("dashboard-{events}.ndjson"));
+    let now = Micros::now();
+    {
+        let mut out = BufWriter::new(File::create(&file)?);
+        let mut generator = generator(3, events, now, false);
+        for _ in 0..events {
+            writeln!(out, "{}", generator.next_line())?;
+        }
+        out.flush()?;
+    }
+    let started = Instant::now();
+    let mut import = Command::new(exe)
+        .args(["import", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    watch_peak_rss(&mut import)?;
+    if !import.wait()?.success() {
+        bail!("import of {events} events failed");
+    }
+    let import_secs = started.elapsed().as_secs_f64();
+    std::fs::remove_file(&file)?;
+    let key = String::from_utf8(
+        Command::new(exe)
+            .args(["keys", "create", "--kind", "read", "--data"])
+            .arg(&data)
+            .output()?
+            .stdout,
+    )?
+    .trim()
+    .to_owned();
+    let mut server = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let addr = read_listen_address(&mut server)?;
+    let mut http = client::Client::connect(addr)?;
+    let auth = format!("Bearer {key}");
+    let mut per_widget: Vec<Vec<f64>> = vec![Vec::new(); WIDGETS.len()];
+    let mut rounds = Vec::new();
+    for round in 0..=args.rounds {
+        let round_started = Instant::now();
+        for (i, widget) in WIDGETS.iter().enumerate() {
+            let started = Instant::now();
+            let response = http.request(
+                "GET",
+                &format!("/api/v1/widgets/{}", widget.id),
+                &[("authorization", &auth)],
+                b"",
+            )?;
+            if response.status != 200 {
+                bail!(
+                    "{} answered {}: {}",
+                    widget.id,
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                );
+            }
+            if round > 0 {
+                per_widget[i].push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        if round > 0 {
+            rounds.push(round_started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let peak = peak_rss(server.id()).unwrap_or(0);
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    server.wait()?;
+    rounds.sort_by(f64::total_cmp);
+    println!(
+        "{events} events (imported in {import_secs:.0} s): all {} widgets p50 {:.1} ms, p95 {:.1} ms over {} rounds; server peak RSS {:.1} MiB",
+        WIDGETS.len(),
+        percentile(&rounds, 0.5),
+        percentile(&rounds, 0.95),
+        rounds.len(),
+        peak as f64 / 1048576.0
+    );
+    let mut slowest: Vec<(f64, &str)> = per_widget
+        .iter_mut()
+        .zip(WIDGETS)
+        .map(|(times, w)| {
+            times.sort_by(f64::total_cmp);
+            (percentile(times, 0.95), w.id)
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> = slowest
+        .iter()
+        .map(|(ms, id)| format!("{id} {ms:.1} ms"))
+        .collect();
+    println!("  slowest widgets (p95): {}", top.join(", "));
+    Ok(())
+}
