@@ -40,21 +40,37 @@ fn text_of(cell: &Cell) -> String {
     }
 }
 
+/// A widget's JSON answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WidgetAnswer {
+    /// The widget id.
+    pub widget: String,
+    /// The report's `as_of`, RFC 3339 in UTC.
+    pub as_of: String,
+    /// The first month of the period, `YYYY-MM`.
+    pub from: String,
+    /// The last month of the period, `YYYY-MM` (cut at the month of `as_of`).
+    pub to: String,
+    pub columns: Vec<String>,
+    /// One array per row, a cell per column: text, number or null.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
+    pub rows: Vec<Vec<Value>>,
+}
+
 /// `{"widget", "as_of", "from", "to", "columns", "rows"}`.
-pub fn to_json(widget: &str, report: &Report, table: &Table) -> Value {
-    let rows: Vec<Value> = table
-        .rows
-        .iter()
-        .map(|row| Value::Array(row.iter().map(json_cell).collect()))
-        .collect();
-    json!({
-        "widget": widget,
-        "as_of": report.as_of.to_string(),
-        "from": report.from.to_string(),
-        "to": report.to.to_string(),
-        "columns": table.columns,
-        "rows": rows,
-    })
+pub fn to_json(widget: &str, report: &Report, table: &Table) -> WidgetAnswer {
+    WidgetAnswer {
+        widget: widget.to_owned(),
+        as_of: report.as_of.to_string(),
+        from: report.from.to_string(),
+        to: report.to.to_string(),
+        columns: table.columns.iter().map(|c| c.to_string()).collect(),
+        rows: table
+            .rows
+            .iter()
+            .map(|row| row.iter().map(json_cell).collect())
+            .collect(),
+    }
 }
 
 /// RFC 4180 with CRLF after every line; text that a spreadsheet would run

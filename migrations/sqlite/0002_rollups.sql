@@ -4,7 +4,9 @@
 -- they were built with, and a change rebuilds them from `events`.
 -- All references to strings are `strings.id`; 0 stands for "none".
 
-CREATE INDEX events_by_time ON events (time);
+-- Raw events of one kind in a time range: the corrections after `as_of`
+-- and the partial days at the edges of a window.
+CREATE INDEX events_by_kind_time ON events (kind, time);
 
 CREATE TABLE rollup_meta (
     key   TEXT PRIMARY KEY,
@@ -118,6 +120,7 @@ CREATE TABLE snapshots (
     org    INTEGER NOT NULL,
     time   INTEGER NOT NULL,
     id     TEXT    NOT NULL,
+    total  INTEGER NOT NULL, -- the sum of the counts
     counts TEXT    NOT NULL,
     PRIMARY KEY (org, time, id)
 ) WITHOUT ROWID;

@@ -16,7 +16,7 @@ use crate::time::{MICROS_PER_HOUR, Micros};
 pub const EARLIEST_TIME: Micros = Micros(946_684_800 * 1_000_000);
 
 /// The error codes of a rejected event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidJson,
@@ -28,8 +28,9 @@ pub enum ErrorCode {
 }
 
 /// Why one event of a batch was not stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
+    /// The event's `id`, whenever it is a JSON string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub error: ErrorCode,

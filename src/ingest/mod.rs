@@ -15,9 +15,11 @@ use crate::store::BatchCounts;
 pub use writer::{Ingestor, SubmitError, WriterHandle};
 
 /// The response of an ingest request or an import.
-#[derive(Debug, Default, Serialize, PartialEq)]
+#[derive(Debug, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Summary {
+    /// Events stored by this request.
     pub accepted: u64,
+    /// Events whose `(org, id)` was already stored, or repeated in the request.
     pub duplicates: u64,
     pub rejected: Vec<RejectedEvent>,
 }
@@ -29,8 +31,10 @@ impl Summary {
     }
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+/// An event that was not stored, and why.
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RejectedEvent {
+    /// 0-based position in the request (array index, or non-blank line).
     pub index: u64,
     #[serde(flatten)]
     pub rejection: Rejection,

@@ -8,13 +8,7 @@ use crate::event::OrgSlug;
 use crate::time::Micros;
 
 fn total_at(cx: &Ctx<'_>, t: Micros) -> anyhow::Result<i64> {
-    Ok(cx
-        .facts
-        .snapshots_at(t)?
-        .values()
-        .flat_map(|counts| counts.iter())
-        .map(|c| c.count as i64)
-        .sum())
+    cx.facts.entity_total_at(t)
 }
 
 pub const MONTHLY: Widget = Widget {

@@ -157,6 +157,16 @@ pub trait Facts {
     /// Each org's entity counts in force at `t` (`t <= as_of`).
     fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>>;
 
+    /// The sum of every org's entity counts in force at `t`.
+    fn entity_total_at(&self, t: Micros) -> anyhow::Result<i64> {
+        Ok(self
+            .snapshots_at(t)?
+            .values()
+            .flatten()
+            .map(|c| c.count as i64)
+            .sum())
+    }
+
     /// The time of the earliest snapshot.
     fn first_snapshot(&self) -> anyhow::Result<Option<Micros>>;
 

@@ -56,7 +56,13 @@ impl SqliteStore {
         let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
             Some(conn) => Ok(conn),
-            None => connect(&self.path),
+            None => {
+                let conn = connect(&self.path)?;
+                // Readers share the OS page cache; a small cache each keeps
+                // the server's memory bounded with several readers.
+                conn.execute_batch("PRAGMA cache_size = -8192;")?;
+                Ok(conn)
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! Months before the month of `as_of` are complete in the rollups. The
 //! month of `as_of` may hold events after `as_of` (a report in the past, or
 //! events dated slightly ahead): those cells are corrected with the raw
-//! events after `as_of` in that month, found through the time index, so
+//! events after `as_of` in that month, found through the (kind, time) index, so
 //! the cost of a report grows with what happened after its `as_of`, never
 //! with the length of the history. Partial days at the edges of a window
 //! are read from raw events the same way.
@@ -274,46 +274,53 @@ impl Facts for SqliteFacts<'_> {
         let cal = &self.settings().calendar;
         let (first_day, last_day) = (cal.day_of(from), cal.day_of(to));
         let sql = format!(
-            "SELECT t.day, o.value, a.value, t.time, t.id, ti.value
-               FROM action_titles t
-               JOIN strings o ON o.id = t.org
-               JOIN strings a ON a.id = t.action
-               JOIN strings ti ON ti.id = t.title
-              WHERE t.day BETWEEN ?1 AND ?2{}",
+            "SELECT t.org, t.action, t.time, t.id, t.title FROM action_titles t WHERE t.day BETWEEN ?1 AND ?2{}",
             self.org_filter("t.org")
         );
-        let mut best: HashMap<String, (i64, String, String, String)> = HashMap::new();
-        let mut offer = |action: String, key: (i64, String, String), title: String| {
-            let entry = best
-                .entry(action)
-                .or_insert_with(|| (i64::MIN, String::new(), String::new(), String::new()));
-            if (key.0, key.1.as_bytes(), key.2.as_bytes())
-                > (entry.0, entry.1.as_bytes(), entry.2.as_bytes())
-            {
-                *entry = (key.0, key.1, key.2, title);
-            }
-        };
+        // By action id: (time, id, org id, title id) of the latest titled run.
+        let mut rows_by_action: HashMap<i64, (i64, String, i64, i64)> = HashMap::new();
+        let mut org_names: BTreeSet<i64> = BTreeSet::new();
         let mut last_day_from_raw = false;
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![first_day.0, last_day.0])?;
-        while let Some(r) = rows.next()? {
-            let (day, org, action, time, id, title): (i64, String, String, i64, String, String) = (
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            );
-            if time > to.0 {
-                // A run after `to` on the last day hides earlier ones: read that day raw.
-                last_day_from_raw = true;
-                continue;
+        {
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![first_day.0, last_day.0])?;
+            let mut candidates: Vec<(i64, i64, i64, String, i64)> = Vec::new();
+            while let Some(r) = rows.next()? {
+                let (org, action, time, id, title) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+                if time > to.0 {
+                    // A run after `to` on the last day hides earlier ones: read that day raw.
+                    last_day_from_raw = true;
+                    continue;
+                }
+                org_names.insert(org);
+                candidates.push((org, action, time, id, title));
             }
-            if day != last_day.0 || !last_day_from_raw {
-                offer(action, (time, id, org), title);
+            let orgs = self.names(&org_names)?;
+            let org_name = |id: i64| orgs.get(&id).map(String::as_str).unwrap_or("");
+            for (org, action, time, id, title) in candidates {
+                let newer = rows_by_action.get(&action).is_none_or(|best| {
+                    (time, id.as_bytes(), org_name(org).as_bytes())
+                        > (best.0, best.1.as_bytes(), org_name(best.2).as_bytes())
+                });
+                if newer {
+                    rows_by_action.insert(action, (time, id, org, title));
+                }
             }
         }
+        let ids: BTreeSet<i64> = rows_by_action
+            .iter()
+            .flat_map(|(action, best)| [*action, best.2, best.3])
+            .collect();
+        let names = self.names(&ids)?;
+        let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
+        // (time, id, org, title) by action name.
+        let mut best: HashMap<String, (i64, String, String, String)> = rows_by_action
+            .iter()
+            .map(|(action, (time, id, org, title))| {
+                (name(action), (*time, id.clone(), name(org), name(title)))
+            })
+            .collect();
         if last_day_from_raw {
             let start = Micros(self.day_start(last_day).0.max(from.0) - 1);
             for event in self.raw(start, to, EventKind::ActionRun)? {
@@ -323,11 +330,14 @@ impl Facts for SqliteFacts<'_> {
                     ..
                 } = event.body
                 {
-                    offer(
-                        action,
-                        (event.time.0, event.id, event.org.to_string()),
-                        title,
-                    );
+                    let key = (event.time.0, event.id, event.org.to_string());
+                    let newer = best.get(&action).is_none_or(|b| {
+                        (key.0, key.1.as_bytes(), key.2.as_bytes())
+                            > (b.0, b.1.as_bytes(), b.2.as_bytes())
+                    });
+                    if newer {
+                        best.insert(action, (key.0, key.1, key.2, title));
+                    }
                 }
             }
         }
@@ -464,7 +474,7 @@ impl Facts for SqliteFacts<'_> {
         let sql = format!(
             "SELECT o.value, (SELECT s.counts FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
                                ORDER BY s.time DESC, s.id DESC LIMIT 1)
-               FROM (SELECT DISTINCT org FROM snapshots WHERE 1{}) x JOIN strings o ON o.id = x.org",
+               FROM (SELECT org FROM org_activity WHERE 1{}) x JOIN strings o ON o.id = x.org",
             self.org_filter("org")
         );
         let mut latest = BTreeMap::new();
@@ -486,6 +496,20 @@ impl Facts for SqliteFacts<'_> {
             latest.insert(slug(r.get(0)?)?, counts);
         }
         Ok(latest)
+    }
+
+    fn entity_total_at(&self, t: Micros) -> anyhow::Result<i64> {
+        let sql = format!(
+            "SELECT sum((SELECT s.total FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
+                          ORDER BY s.time DESC, s.id DESC LIMIT 1))
+               FROM (SELECT org FROM org_activity WHERE 1{}) x",
+            self.org_filter("org")
+        );
+        let total: Option<i64> = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row([t.min(self.as_of).0], |r| r.get(0))?;
+        Ok(total.unwrap_or(0))
     }
 
     fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {

@@ -155,10 +155,17 @@ pub fn apply(
                 .iter()
                 .map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count))
                 .collect();
+            let total: u64 = counts.iter().map(|c| c.count).sum();
             conn.prepare_cached(
-                "INSERT INTO snapshots (org, time, id, counts) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO snapshots (org, time, id, total, counts) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![org, t, event.id, serde_json::to_string(&list)?])?;
+            .execute(params![
+                org,
+                t,
+                event.id,
+                total as i64,
+                serde_json::to_string(&list)?
+            ])?;
         }
         EventBody::DataSourceCreated {
             data_source,

@@ -15,10 +15,13 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    detail: &'a str,
+/// Every error answer: a stable code and a sentence for people.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable code, such as `unauthorized` or `invalid_period`.
+    pub error: &'a str,
+    /// What happened and what to do.
+    pub detail: &'a str,
 }
 
 impl ApiError {
@@ -59,7 +62,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_string(&Body {
+        let body = serde_json::to_string(&ErrorBody {
             error: self.code,
             detail: &self.detail,
         })

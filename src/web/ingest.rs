@@ -10,13 +10,37 @@ use axum::http::{HeaderMap, StatusCode, header};
 
 use super::auth::authenticate;
 use super::body::{gunzip, read_limited, too_large};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::{AppState, PERMIT_WAIT};
 use crate::event::framing::Format;
 use crate::event::validate::Context;
 use crate::ingest::{RequestError, SubmitError, Summary, decode_request};
 use crate::store::{KeyKind, StoredKey};
 
+/// Stores events. Valid events are stored even when others are rejected;
+/// the answer comes once they are durable.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "ingest",
+    request_body(
+        description = "Events as a JSON array, or as NDJSON (one event per line); optionally `Content-Encoding: gzip`",
+        content(
+            (Vec<serde_json::Value> = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every accepted event is durably stored", body = Summary),
+        (status = 400, description = "Not a JSON array or NDJSON, or too many events (`invalid_body`, `too_many_events`)", body = ErrorBody),
+        (status = 401, description = "No valid ingest key", body = ErrorBody),
+        (status = 408, description = "The request took too long to arrive", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Another content type or encoding", body = ErrorBody),
+        (status = 503, description = "The store cannot take writes now; retry after `Retry-After` seconds", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn post_events(
     State(state): State<AppState>,
     request: Request,

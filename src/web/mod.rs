@@ -5,6 +5,7 @@ mod auth;
 mod body;
 mod error;
 mod ingest;
+mod openapi;
 mod widgets;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/events", post(ingest::post_events))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/widgets", get(widgets::catalogue))
         .route("/api/v1/widgets/{name}", get(widgets::widget))
         .fallback(not_found)
@@ -77,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `200 ok` once the store is open.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server is up", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }

@@ -5,12 +5,13 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::authenticate;
-use super::error::ApiError;
-use crate::export;
+use super::error::{ApiError, ErrorBody};
+use crate::export::{self, WidgetAnswer};
 use crate::metrics::{self, Area, Chart, Ctx, Report, ReportQuery};
 use crate::store::KeyKind;
 
@@ -35,36 +36,88 @@ fn chart_name(chart: Chart) -> &'static str {
     }
 }
 
+/// The widget catalogue.
+#[derive(Serialize, ToSchema)]
+pub struct Catalogue {
+    pub widgets: Vec<WidgetInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WidgetInfo {
+    /// The id to ask for: `GET /api/v1/widgets/<id>` (`.csv` for CSV).
+    pub id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The dashboard tab: users, entities, actions, datasources or ai.
+    pub area: &'static str,
+    /// How the dashboard draws it: line, bars, stacked_bars, pie, number or table.
+    pub chart: &'static str,
+    pub columns: Vec<ColumnInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ColumnInfo {
+    pub name: &'static str,
+    /// text, integer, decimal, instant, date or month.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
 /// The widgets, their columns and how to draw them. Public: it is the same
 /// for every deployment and holds no data.
-pub async fn catalogue() -> Json<Value> {
-    let widgets: Vec<Value> = metrics::WIDGETS
+#[utoipa::path(
+    get,
+    path = "/api/v1/widgets",
+    tag = "widgets",
+    responses((status = 200, description = "Every widget", body = Catalogue))
+)]
+pub async fn catalogue() -> Json<Catalogue> {
+    let widgets = metrics::WIDGETS
         .iter()
-        .map(|w| {
-            json!({
-                "id": w.id,
-                "title": w.title,
-                "description": w.description,
-                "area": area_name(w.area),
-                "chart": chart_name(w.chart),
-                "columns": w.columns.iter().map(|(name, kind)| json!({"name": name, "type": kind.name()})).collect::<Vec<_>>(),
-            })
+        .map(|w| WidgetInfo {
+            id: w.id,
+            title: w.title,
+            description: w.description,
+            area: area_name(w.area),
+            chart: chart_name(w.chart),
+            columns: w
+                .columns
+                .iter()
+                .map(|(name, kind)| ColumnInfo {
+                    name,
+                    kind: kind.name(),
+                })
+                .collect(),
         })
         .collect();
-    Json(json!({ "widgets": widgets }))
+    Json(Catalogue { widgets })
+}
+
+/// The report parameters of `metrics.md`.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// RFC 3339 instant; only events at or before it count [default: now].
+    pub as_of: Option<String>,
+    /// First month of the period, `YYYY-MM` [default: 11 months before `to`].
+    pub from: Option<String>,
+    /// Last month of the period, `YYYY-MM` [default: the month of `as_of`].
+    pub to: Option<String>,
+    /// Restrict to these orgs (repeat the parameter) [default: every org].
+    pub org: Option<Vec<String>>,
 }
 
 /// Parses `as_of`, `from`, `to` and repeated `org`; anything else is refused
 /// so that a typo does not silently give another report.
 fn parse_query(raw: Option<&str>) -> Result<ReportQuery, ApiError> {
-    let mut query = ReportQuery::default();
+    let mut params = ReportParams::default();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let value = value.into_owned();
         match key.as_ref() {
-            "as_of" => query.as_of = Some(value),
-            "from" => query.from = Some(value),
-            "to" => query.to = Some(value),
-            "org" => query.orgs.push(value),
+            "as_of" => params.as_of = Some(value),
+            "from" => params.from = Some(value),
+            "to" => params.to = Some(value),
+            "org" => params.org.get_or_insert_with(Vec::new).push(value),
             other => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -76,9 +129,35 @@ fn parse_query(raw: Option<&str>) -> Result<ReportQuery, ApiError> {
             }
         }
     }
-    Ok(query)
+    Ok(ReportQuery {
+        as_of: params.as_of,
+        from: params.from,
+        to: params.to,
+        orgs: params.org.unwrap_or_default(),
+    })
 }
 
+/// One widget's rows for a report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/widgets/{name}",
+    tag = "widgets",
+    params(
+        ("name" = String, Path, description = "A widget id (see the catalogue); add `.csv` for CSV"),
+        ReportParams,
+    ),
+    responses(
+        (status = 200, description = "The widget's rows", content(
+            (WidgetAnswer = "application/json"),
+            (String = "text/csv", example = "month,total,change\r\n2026-10,3082,33\r\n"),
+        )),
+        (status = 400, description = "A bad parameter (`invalid_parameter`, `invalid_period`)", body = ErrorBody),
+        (status = 401, description = "No valid read key", body = ErrorBody),
+        (status = 403, description = "The key may not read that org", body = ErrorBody),
+        (status = 404, description = "No such widget", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn widget(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -123,7 +202,7 @@ pub async fn widget(
             (export::to_csv(&table), "text/csv; charset=utf-8")
         } else {
             (
-                export::to_json(widget.id, &report, &table).to_string(),
+                serde_json::to_string(&export::to_json(widget.id, &report, &table))?,
                 "application/json",
             )
         })
