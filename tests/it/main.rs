@@ -5,4 +5,5 @@ mod durability;
 mod ingest;
 mod rollups;
 mod support;
+mod widget_cases;
 mod widgets;
