@@ -26,13 +26,13 @@ CREATE TABLE org_activity (
 CREATE TABLE month_counts (
     metric INTEGER NOT NULL,
     month  INTEGER NOT NULL,
+    user   INTEGER NOT NULL, -- before org, so that the all-users cells of a month are one range
     org    INTEGER NOT NULL,
-    user   INTEGER NOT NULL,
     a      INTEGER NOT NULL,
     b      INTEGER NOT NULL,
     n      INTEGER NOT NULL,
     last   INTEGER NOT NULL,
-    PRIMARY KEY (metric, month, org, user, a, b)
+    PRIMARY KEY (metric, month, user, org, a, b)
 ) WITHOUT ROWID;
 
 -- The per-user cells of `month_counts` over all months: a period is then

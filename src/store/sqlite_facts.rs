@@ -126,6 +126,23 @@ impl<'s> SqliteFacts<'s> {
         Ok(events)
     }
 
+    /// `(org, user, time)` of the login events with `after < time <= until`,
+    /// as string ids: lighter than decoding whole events.
+    fn raw_logins(&self, after: Micros, until: Micros) -> anyhow::Result<Vec<(i64, i64, Micros)>> {
+        if until <= after {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT e.org, e.user, e.time FROM events e WHERE e.kind = ?1 AND e.time > ?2 AND e.time <= ?3{}",
+            self.org_filter("e.org")
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![EventKind::Login.code(), after.0, until.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, Micros(r.get(2)?)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The strings behind `ids`.
     fn names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, String>> {
         let mut names = HashMap::with_capacity(ids.len());
@@ -191,7 +208,10 @@ impl Facts for SqliteFacts<'_> {
                      WHERE metric = ?1{org}
                     UNION ALL
                     SELECT org, user, {projection_a}, {projection_b}, -n FROM month_counts c
-                     WHERE metric = ?1 AND user != {ALL_USERS} AND (month < {first} OR month > {last}){org}
+                     WHERE metric = ?1 AND month < {first} AND user != {ALL_USERS}{org}
+                    UNION ALL
+                    SELECT org, user, {projection_a}, {projection_b}, -n FROM month_counts c
+                     WHERE metric = ?1 AND month > {last} AND user != {ALL_USERS}{org}
                  ) x GROUP BY 1, 2, 3, 4, 5",
                 projection_a = if keys.a { "c.a" } else { "0" },
                 projection_b = if keys.b { "c.b" } else { "0" },
@@ -565,49 +585,39 @@ impl Facts for SqliteFacts<'_> {
         let today = cal.day_of(as_of);
         let week = today.week();
         let sql = format!(
-            "SELECT u.value, l.user, l.logins, l.last, l.state
-               FROM login_users l JOIN strings u ON u.id = l.user
-              WHERE 1{}",
+            "SELECT l.user, l.logins, l.last, l.state FROM login_users l WHERE 1{}",
             self.org_filter("l.org")
         );
-        let mut states: BTreeMap<String, (i64, Vec<LoginState>)> = BTreeMap::new();
+        let mut states: BTreeMap<i64, Vec<LoginState>> = BTreeMap::new();
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let state = LoginState::decode(r.get(2)?, Micros(r.get(3)?), &r.get::<_, Vec<u8>>(4)?)?;
-            let entry = states
-                .entry(r.get(0)?)
-                .or_insert_with(|| (r.get(1).unwrap_or(0), Vec::new()));
-            entry.1.push(state);
+            let state = LoginState::decode(r.get(1)?, Micros(r.get(2)?), &r.get::<_, Vec<u8>>(3)?)?;
+            states.entry(r.get(0)?).or_default().push(state);
         }
         // Logins after `as_of` are in the rollups but not in the report.
-        let mut after: HashMap<String, i64> = HashMap::new();
-        for event in self.raw(as_of, Micros(i64::MAX), EventKind::Login)? {
-            if let EventBody::Login { user } = event.body {
-                *after.entry(user).or_default() += 1;
-            }
+        let mut after: HashMap<i64, i64> = HashMap::new();
+        for (_, user, _) in self.raw_logins(as_of, Micros(i64::MAX))? {
+            *after.entry(user).or_default() += 1;
         }
         // Logins of the day of `as_of`, up to it.
-        let mut today_last: HashMap<String, Micros> = HashMap::new();
-        for event in self.raw(Micros(self.day_start(today).0 - 1), as_of, EventKind::Login)? {
-            if let EventBody::Login { user } = event.body {
-                let last = today_last.entry(user).or_insert(event.time);
-                *last = (*last).max(event.time);
-            }
+        let mut today_last: HashMap<i64, Micros> = HashMap::new();
+        for (_, user, time) in self.raw_logins(Micros(self.day_start(today).0 - 1), as_of)? {
+            let last = today_last.entry(user).or_insert(time);
+            *last = (*last).max(time);
         }
         // Users with a login earlier this week (before today).
         let sql = format!(
-            "SELECT DISTINCT u.value FROM login_days d JOIN strings u ON u.id = d.user
-              WHERE d.day >= ?1 AND d.day < ?2{}",
+            "SELECT DISTINCT d.user FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
             self.org_filter("d.org")
         );
-        let this_week: BTreeSet<String> = self
+        let this_week: BTreeSet<i64> = self
             .conn()
             .prepare_cached(&sql)?
             .query_map(params![week.monday().0, today.0], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        let mut records = BTreeMap::new();
-        for (user, (user_id, list)) in states {
+        let mut by_id = Vec::with_capacity(states.len());
+        for (user, list) in states {
             let merged = LoginState::merge(&list, settings);
             let logins = merged.logins - after.get(&user).copied().unwrap_or(0);
             if logins <= 0 {
@@ -623,7 +633,7 @@ impl Facts for SqliteFacts<'_> {
                 let before: Option<i64> = self
                     .conn()
                     .prepare_cached(&sql)?
-                    .query_row(params![user_id, today.0], |r| r.get(0))?;
+                    .query_row(params![user, today.0], |r| r.get(0))?;
                 before
                     .map(Micros)
                     .max(today_last.get(&user).copied())
@@ -633,7 +643,7 @@ impl Facts for SqliteFacts<'_> {
             let weeks = merged.weeks.count_before(week)
                 + i64::from(merged.weeks.contains(week) && in_this_week);
             let activated_at = merged.activated_at(settings).filter(|t| *t <= as_of);
-            records.insert(
+            by_id.push((
                 user,
                 LoginRecord {
                     logins,
@@ -641,9 +651,13 @@ impl Facts for SqliteFacts<'_> {
                     last,
                     activated_at,
                 },
-            );
+            ));
         }
-        Ok(records)
+        let names = self.names(&by_id.iter().map(|(id, _)| *id).collect())?;
+        Ok(by_id
+            .into_iter()
+            .filter_map(|(id, record)| Some((names.get(&id)?.clone(), record)))
+            .collect())
     }
 
     fn login_days(
@@ -658,30 +672,25 @@ impl Facts for SqliteFacts<'_> {
             .copied()
             .filter(|m| *m <= as_of_month)
             .collect();
-        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+        if wanted.is_empty() {
             return Ok(HashMap::new());
-        };
+        }
+        let list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
         let sql = format!(
-            "SELECT m.month, o.value, u.value, m.days
-               FROM login_months m JOIN strings o ON o.id = m.org JOIN strings u ON u.id = m.user
-              WHERE m.month BETWEEN ?1 AND ?2{}",
+            "SELECT m.month, m.org, m.user, m.days FROM login_months m WHERE m.month IN ({}){}",
+            list.join(","),
             self.org_filter("m.org")
         );
-        let mut days = HashMap::new();
+        let mut days: HashMap<(i64, i64, Month), i64> = HashMap::new();
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![first.0, last.0])?;
+        let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let month = Month(r.get(0)?);
-            if wanted.contains(&month) {
-                days.insert((slug(r.get(1)?)?, r.get(2)?, month), r.get(3)?);
-            }
+            days.insert((r.get(1)?, r.get(2)?, Month(r.get(0)?)), r.get(3)?);
         }
         if wanted.contains(&as_of_month) {
             // Days of this month that only have logins after `as_of`.
             let sql = format!(
-                "SELECT o.value, u.value, d.day, d.first
-                   FROM login_days d JOIN strings o ON o.id = d.org JOIN strings u ON u.id = d.user
-                  WHERE d.day >= ?1 AND d.day < ?2{}",
+                "SELECT d.org, d.user, d.day, d.first FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
                 self.org_filter("d.org")
             );
             let next_month = as_of_month.plus(1).first_day();
@@ -690,21 +699,30 @@ impl Facts for SqliteFacts<'_> {
             while let Some(r) = rows.next()? {
                 let (day, first): (i64, i64) = (r.get(2)?, r.get(3)?);
                 if (day > today.0 || first > self.as_of.0)
-                    && let Some(n) = days.get_mut(&(slug(r.get(0)?)?, r.get(1)?, as_of_month))
+                    && let Some(n) = days.get_mut(&(r.get(0)?, r.get(1)?, as_of_month))
                 {
                     *n -= 1;
                 }
             }
         }
         days.retain(|_, n| *n > 0);
-        Ok(days)
+        let names = self.names(&days.keys().flat_map(|(o, u, _)| [*o, *u]).collect())?;
+        let name = |id: &i64| {
+            names
+                .get(id)
+                .cloned()
+                .context("a stored id without its string")
+        };
+        days.into_iter()
+            .map(|((org, user, month), n)| Ok(((slug(name(&org)?)?, name(&user)?, month), n)))
+            .collect()
     }
 
     fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
         let cal = &self.settings().calendar;
         let (first_day, today) = (cal.day_of(since), cal.day_of(self.as_of));
-        let mut recent: BTreeMap<String, (Micros, i64)> = BTreeMap::new();
-        let mut add = |user: String, last: Micros, n: i64| {
+        let mut recent: HashMap<i64, (Micros, i64)> = HashMap::new();
+        let mut add = |user: i64, last: Micros, n: i64| {
             let entry = recent.entry(user).or_insert((last, 0));
             entry.0 = entry.0.max(last);
             entry.1 += n;
@@ -713,8 +731,7 @@ impl Facts for SqliteFacts<'_> {
             vec![(since, self.as_of)]
         } else {
             let sql = format!(
-                "SELECT u.value, sum(d.n), max(d.last) FROM login_days d JOIN strings u ON u.id = d.user
-                  WHERE d.day > ?1 AND d.day < ?2{} GROUP BY d.user",
+                "SELECT d.user, sum(d.n), max(d.last) FROM login_days d WHERE d.day > ?1 AND d.day < ?2{} GROUP BY d.user",
                 self.org_filter("d.org")
             );
             let mut stmt = self.conn().prepare_cached(&sql)?;
@@ -729,12 +746,14 @@ impl Facts for SqliteFacts<'_> {
             ]
         };
         for (after, until) in raw_ranges {
-            for event in self.raw(after, until, EventKind::Login)? {
-                if let EventBody::Login { user } = event.body {
-                    add(user, event.time, 1);
-                }
+            for (_, user, time) in self.raw_logins(after, until)? {
+                add(user, time, 1);
             }
         }
-        Ok(recent)
+        let names = self.names(&recent.keys().copied().collect())?;
+        Ok(recent
+            .into_iter()
+            .filter_map(|(id, value)| Some((names.get(&id)?.clone(), value)))
+            .collect())
     }
 }

@@ -62,7 +62,7 @@ pub fn apply(
     let count = |metric: Metric, user: Option<i64>, a: i64, b: i64| -> anyhow::Result<()> {
         let mut upsert = conn.prepare_cached(
             "INSERT INTO month_counts (metric, month, org, user, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
-             ON CONFLICT (metric, month, org, user, a, b) DO UPDATE SET n = n + 1, last = max(last, excluded.last)",
+             ON CONFLICT (metric, month, user, org, a, b) DO UPDATE SET n = n + 1, last = max(last, excluded.last)",
         )?;
         upsert.execute(params![metric_code(metric), month, org, ALL_USERS, a, b, t])?;
         if let Some(user) = user {
