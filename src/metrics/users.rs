@@ -149,27 +149,42 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
     let mut months = period.clone();
     months.extend(period.first().map(|m| m.plus(-1)));
+    // Each member's login days per month, then each team's (member, day) pairs.
+    let mut by_member: HashMap<(&OrgSlug, &str), Vec<(Month, i64)>> = HashMap::new();
     let login_days = cx.facts.login_days(&months)?;
-    let daily = |org: &OrgSlug, users: &[&str], month: Month| -> Ratio {
+    for ((org, user, month), n) in &login_days {
+        by_member
+            .entry((org, user.as_str()))
+            .or_default()
+            .push((*month, *n));
+    }
+    let mut pairs: HashMap<(&OrgSlug, &str, Month), i64> = HashMap::new();
+    for (&(org, team), users) in &teams {
+        for user in users {
+            for (month, n) in by_member.get(&(org, *user)).into_iter().flatten() {
+                *pairs.entry((org, team, *month)).or_default() += n;
+            }
+        }
+    }
+    let daily = |org: &OrgSlug, team: &str, month: Month| -> Ratio {
         let days = if month == as_of_day.month() {
             as_of_day.0 - month.first_day().0 + 1
         } else {
             month.days()
         };
-        let pairs: i64 = users
-            .iter()
-            .filter_map(|u| login_days.get(&(org.clone(), (*u).to_owned(), month)))
-            .sum();
-        Ratio::new(pairs.into(), days.into())
+        Ratio::new(
+            pairs.get(&(org, team, month)).copied().unwrap_or(0).into(),
+            days.into(),
+        )
     };
     let limit = cx.settings.engaged_teams as usize;
     let mut table = Table::new(&["month", "rank", "org", "team", "daily_logins", "change"]);
     for month in period {
         let mut scored: Vec<(Ratio, Ratio, &OrgSlug, &str)> = teams
-            .iter()
-            .map(|(&(org, team), users)| {
-                let now = daily(org, users, month);
-                (now, now.minus(daily(org, users, month.plus(-1))), org, team)
+            .keys()
+            .map(|&(org, team)| {
+                let now = daily(org, team, month);
+                (now, now.minus(daily(org, team, month.plus(-1))), org, team)
             })
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| (a.2, a.3).cmp(&(b.2, b.3))));
