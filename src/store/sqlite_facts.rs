@@ -193,15 +193,29 @@ impl Facts for SqliteFacts<'_> {
         );
         // Per-user counts over a contiguous run of months: the all-time cells
         // minus the months outside the run, when that reads fewer months.
-        let span: Option<(i64, i64)> = self
-            .conn()
-            .prepare_cached("SELECT min(month), max(month) FROM month_counts WHERE metric = ?1")?
-            .query_row([metric_code(metric)], |r| {
-                Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
-            })?;
         let contiguous = (last.0 - first.0 + 1) as usize == wanted.len();
-        let outside = span.map_or(0, |(lo, hi)| (first.0 - lo).max(0) + (hi - last.0).max(0));
-        let sql = if keys.user && !keys.month && contiguous && outside < wanted.len() as i64 {
+        let use_totals = keys.user
+            && !keys.month
+            && contiguous
+            && {
+                // Two index lookups (a single `min(), max()` query would scan).
+                let edge = |order: &str| -> anyhow::Result<Option<i64>> {
+                    let sql = format!(
+                        "SELECT month FROM month_counts WHERE metric = ?1 ORDER BY month {order} LIMIT 1"
+                    );
+                    Ok(self
+                        .conn()
+                        .prepare_cached(&sql)?
+                        .query_row([metric_code(metric)], |r| r.get(0))
+                        .optional()?)
+                };
+                let outside = match (edge("ASC")?, edge("DESC")?) {
+                    (Some(lo), Some(hi)) => (first.0 - lo).max(0) + (hi - last.0).max(0),
+                    _ => 0,
+                };
+                outside < wanted.len() as i64
+            };
+        let sql = if use_totals {
             format!(
                 "SELECT 0, org, user, x.a, x.b, sum(x.n) FROM (
                     SELECT org, user, {projection_a} AS a, {projection_b} AS b, n FROM user_totals c
