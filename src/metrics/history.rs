@@ -69,6 +69,20 @@ impl History {
     }
 }
 
+/// The count cell (with `n` 0) that `event` falls in for `metric` and
+/// `keys`, if it counts.
+pub fn count_cell(metric: Metric, keys: Keys, event: &Event, month: Month) -> Option<Count> {
+    let (user, a, b) = count_keys(metric, &event.body)?;
+    Some(Count {
+        month: keys.month.then_some(month),
+        org: event.org.clone(),
+        user: user.filter(|_| keys.user).map(str::to_owned),
+        a: a.filter(|_| keys.a).map(str::to_owned),
+        b: b.filter(|_| keys.b).map(str::to_owned),
+        n: 0,
+    })
+}
+
 /// The keys an event is counted under: user, then the metric's two dimensions.
 pub type CountKeys<'e> = (Option<&'e str>, Option<&'e str>, Option<&'e str>);
 
@@ -119,20 +133,11 @@ impl History {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
         let mut counts: BTreeMap<Count, i64> = BTreeMap::new();
         for event in &self.events {
-            let Some((user, a, b)) = count_keys(metric, &event.body) else {
-                continue;
-            };
             let month = self.cal.month_of(event.time);
-            if wanted.contains(&month) {
-                let key = Count {
-                    month: keys.month.then_some(month),
-                    org: event.org.clone(),
-                    user: user.filter(|_| keys.user).map(str::to_owned),
-                    a: a.filter(|_| keys.a).map(str::to_owned),
-                    b: b.filter(|_| keys.b).map(str::to_owned),
-                    n: 0,
-                };
-                *counts.entry(key).or_default() += 1;
+            if wanted.contains(&month)
+                && let Some(cell) = count_cell(metric, keys, event, month)
+            {
+                *counts.entry(cell).or_default() += 1;
             }
         }
         counts

@@ -21,7 +21,7 @@ use crate::metrics::Report;
 use crate::metrics::facts::{
     Count, Facts, Keys, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
 };
-use crate::metrics::history::count_keys;
+use crate::metrics::history::count_cell;
 use crate::rollup::{LoginState, RollupSettings};
 use crate::time::Micros;
 
@@ -282,18 +282,10 @@ impl Facts for SqliteFacts<'_> {
         }
         if wanted.contains(&as_of_month) {
             for event in self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))? {
-                if let Some((user, a, b)) = count_keys(metric, &event.body) {
-                    let key = Count {
-                        month: keys.month.then_some(as_of_month),
-                        org: event.org.clone(),
-                        user: user.filter(|_| keys.user).map(str::to_owned),
-                        a: a.filter(|_| keys.a).map(str::to_owned),
-                        b: b.filter(|_| keys.b).map(str::to_owned),
-                        n: 0,
-                    };
-                    if let Some(n) = counts.get_mut(&key) {
-                        *n -= 1;
-                    }
+                if let Some(cell) = count_cell(metric, keys, &event, as_of_month)
+                    && let Some(n) = counts.get_mut(&cell)
+                {
+                    *n -= 1;
                 }
             }
         }
