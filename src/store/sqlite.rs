@@ -332,10 +332,8 @@ impl SqliteWriter {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (org, id) DO NOTHING",
         )?;
-        let mut interner = Interner {
-            conn: &self.conn,
-            cache: &mut self.strings,
-        };
+        let mut interner = Interner::new(&self.conn, &mut self.strings);
+        let mut pending = super::sqlite_rollups::Pending::default();
         let mut all = Vec::with_capacity(batches.len());
         for batch in batches {
             let mut counts = BatchCounts::default();
@@ -357,6 +355,7 @@ impl SqliteWriter {
                 if changed == 1 {
                     super::sqlite_rollups::apply(
                         &self.conn,
+                        &mut pending,
                         &mut interner,
                         &self.settings,
                         event,
@@ -370,6 +369,7 @@ impl SqliteWriter {
             all.push(counts);
         }
         drop(insert);
+        pending.flush(&self.conn, &self.settings)?;
         self.conn.execute_batch("COMMIT")?;
         Ok(all)
     }

@@ -4,9 +4,12 @@
 //! the result does not depend on the order events arrive in.
 
 use anyhow::Context;
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::{Interner, read_events};
+use crate::calendar::Day;
 use crate::event::{Event, EventBody};
 use crate::metrics::facts::Metric;
 use crate::rollup::{LoginState, RollupSettings};
@@ -40,40 +43,111 @@ const ROLLUP_TABLES: &[&str] = &[
     "source_log",
 ];
 
-/// Updates the rollups for one newly stored event.
+/// A `month_counts` key: metric, month, user, org, a, b.
+type CountCell = (i64, i64, i64, i64, i64, i64);
+
+/// The additive rollup updates of one transaction, summed in memory and
+/// written once per cell by [`Pending::flush`] before the commit: the
+/// events of a batch share most of their cells.
+#[derive(Default)]
+pub struct Pending {
+    /// (metric, month, user, org, a, b) -> (n, latest time)
+    counts: HashMap<CountCell, (i64, i64)>,
+    /// (metric, org, user, a, b) -> n
+    totals: HashMap<(i64, i64, i64, i64, i64), i64>,
+    /// org -> earliest time
+    orgs: HashMap<i64, i64>,
+    /// (org, user, day) -> (n, first, last)
+    login_days: HashMap<(i64, i64, i64), (i64, i64, i64)>,
+    /// (org, user) -> login times
+    logins: HashMap<(i64, i64), Vec<Micros>>,
+}
+
+impl Pending {
+    /// Events added since the last flush.
+    pub fn is_large(&self) -> bool {
+        self.counts.len() + self.login_days.len() > 200_000
+    }
+
+    /// Writes what was added up, and starts over.
+    pub fn flush(&mut self, conn: &Connection, settings: &RollupSettings) -> anyhow::Result<()> {
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO month_counts (metric, month, user, org, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (metric, month, user, org, a, b) DO UPDATE SET n = n + excluded.n, last = max(last, excluded.last)",
+        )?;
+        for ((metric, month, user, org, a, b), (n, last)) in self.counts.drain() {
+            upsert.execute(params![metric, month, user, org, a, b, n, last])?;
+        }
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO user_totals (metric, org, user, a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (metric, org, user, a, b) DO UPDATE SET n = n + excluded.n",
+        )?;
+        for ((metric, org, user, a, b), n) in self.totals.drain() {
+            upsert.execute(params![metric, org, user, a, b, n])?;
+        }
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO org_activity (org, first) VALUES (?1, ?2)
+             ON CONFLICT (org) DO UPDATE SET first = min(first, excluded.first)",
+        )?;
+        for (org, first) in self.orgs.drain() {
+            upsert.execute(params![org, first])?;
+        }
+        let mut day_upsert = conn.prepare_cached(
+            "INSERT INTO login_days (org, user, day, n, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org, user, day) DO UPDATE
+             SET n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)
+             RETURNING n",
+        )?;
+        let mut month_upsert = conn.prepare_cached(
+            "INSERT INTO login_months (month, org, user, days) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (month, org, user) DO UPDATE SET days = days + 1",
+        )?;
+        for ((org, user, day), (n, first, last)) in self.login_days.drain() {
+            let stored: i64 =
+                day_upsert.query_row(params![org, user, day, n, first, last], |r| r.get(0))?;
+            // The row holds only this batch's logins: the day is new.
+            if stored == n {
+                month_upsert.execute(params![Day(day).month().0, org, user])?;
+            }
+        }
+        for ((org, user), times) in self.logins.drain() {
+            login_state(conn, settings, org, user, &times)?;
+        }
+        Ok(())
+    }
+}
+
+/// Updates the rollups for one newly stored event: additive updates go to
+/// `pending`, the rest is written at once.
 pub fn apply(
     conn: &Connection,
+    pending: &mut Pending,
     strings: &mut Interner<'_>,
     settings: &RollupSettings,
     event: &Event,
     org: i64,
 ) -> anyhow::Result<()> {
     let t = event.time.0;
-    conn.prepare_cached(
-        "INSERT INTO org_activity (org, first) VALUES (?1, ?2)
-         ON CONFLICT (org) DO UPDATE SET first = min(first, excluded.first)",
-    )?
-    .execute(params![org, t])?;
+    let first = pending.orgs.entry(org).or_insert(t);
+    *first = (*first).min(t);
     let day = settings.calendar.day_of(event.time);
     let month = day.month().0;
     // Each counted event adds to its cell for all users (user -1), which
     // the widgets without a user dimension read, and, when the metric has a
     // user, to its per-user cell (user 0 for none).
-    let count = |metric: Metric, user: Option<i64>, a: i64, b: i64| -> anyhow::Result<()> {
-        let mut upsert = conn.prepare_cached(
-            "INSERT INTO month_counts (metric, month, org, user, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
-             ON CONFLICT (metric, month, user, org, a, b) DO UPDATE SET n = n + 1, last = max(last, excluded.last)",
-        )?;
-        upsert.execute(params![metric_code(metric), month, org, ALL_USERS, a, b, t])?;
-        if let Some(user) = user {
-            upsert.execute(params![metric_code(metric), month, org, user, a, b, t])?;
-            conn.prepare_cached(
-                "INSERT INTO user_totals (metric, org, user, a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-                 ON CONFLICT (metric, org, user, a, b) DO UPDATE SET n = n + 1",
-            )?
-            .execute(params![metric_code(metric), org, user, a, b])?;
+    let mut count = |metric: Metric, user: Option<i64>, a: i64, b: i64| {
+        let code = metric_code(metric);
+        for user in std::iter::once(ALL_USERS).chain(user) {
+            let cell = pending
+                .counts
+                .entry((code, month, user, org, a, b))
+                .or_insert((0, t));
+            cell.0 += 1;
+            cell.1 = cell.1.max(t);
         }
-        Ok(())
+        if let Some(user) = user {
+            *pending.totals.entry((code, org, user, a, b)).or_default() += 1;
+        }
     };
     match &event.body {
         EventBody::ActionRun {
@@ -84,12 +158,11 @@ pub fn apply(
             ..
         } => {
             let action = strings.id(action)?;
-            count(
-                Metric::ActionRun,
-                Some(strings.id_or_zero(user.as_deref())?),
-                action,
+            let keys = (
+                strings.id_or_zero(user.as_deref())?,
                 strings.id(trigger.name())?,
-            )?;
+            );
+            count(Metric::ActionRun, Some(keys.0), action, keys.1);
             if let Some(title) = title {
                 conn.prepare_cached(
                     "INSERT INTO action_titles (day, org, action, time, id, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -99,7 +172,7 @@ pub fn apply(
                 .execute(params![day.0, org, action, t, event.id, strings.id(title)?])?;
             }
         }
-        EventBody::AutomationRun { .. } => count(Metric::AutomationRun, None, 0, 0)?,
+        EventBody::AutomationRun { .. } => count(Metric::AutomationRun, None, 0, 0),
         EventBody::AiInvocation {
             agent_type,
             source,
@@ -111,19 +184,29 @@ pub fn apply(
                 strings.id(agent_type)?,
                 strings.id(source)?,
             );
-            count(Metric::AiInvocation, Some(keys.0), keys.1, keys.2)?;
+            count(Metric::AiInvocation, Some(keys.0), keys.1, keys.2);
         }
-        EventBody::McpCall { user, .. } => count(
-            Metric::McpCall,
-            Some(strings.id_or_zero(user.as_deref())?),
-            0,
-            0,
-        )?,
+        EventBody::McpCall { user, .. } => {
+            let user = strings.id_or_zero(user.as_deref())?;
+            count(Metric::McpCall, Some(user), 0, 0);
+        }
         EventBody::PageView { user, page, .. } => {
             let keys = (strings.id(user)?, strings.id(page)?);
-            count(Metric::PageView, Some(keys.0), keys.1, 0)?;
+            count(Metric::PageView, Some(keys.0), keys.1, 0);
         }
-        EventBody::Login { user } => login(conn, settings, org, strings.id(user)?, event.time)?,
+        EventBody::Login { user } => {
+            let user = strings.id(user)?;
+            let cell = pending
+                .login_days
+                .entry((org, user, day.0))
+                .or_insert((0, t, t));
+            *cell = (cell.0 + 1, cell.1.min(t), cell.2.max(t));
+            pending
+                .logins
+                .entry((org, user))
+                .or_default()
+                .push(event.time);
+        }
         EventBody::MemberUpserted {
             user,
             role,
@@ -192,29 +275,14 @@ pub fn apply(
     Ok(())
 }
 
-fn login(
+/// Adds `times` to the stored login state of `(org, user)`.
+fn login_state(
     conn: &Connection,
     settings: &RollupSettings,
     org: i64,
     user: i64,
-    time: Micros,
+    times: &[Micros],
 ) -> anyhow::Result<()> {
-    let day = settings.calendar.day_of(time);
-    let n: i64 = conn
-        .prepare_cached(
-            "INSERT INTO login_days (org, user, day, n, first, last) VALUES (?1, ?2, ?3, 1, ?4, ?4)
-             ON CONFLICT (org, user, day) DO UPDATE
-             SET n = n + 1, first = min(first, excluded.first), last = max(last, excluded.last)
-             RETURNING n",
-        )?
-        .query_row(params![org, user, day.0, time.0], |r| r.get(0))?;
-    if n == 1 {
-        conn.prepare_cached(
-            "INSERT INTO login_months (month, org, user, days) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (month, org, user) DO UPDATE SET days = days + 1",
-        )?
-        .execute(params![day.month().0, org, user])?;
-    }
     let stored: Option<(i64, i64, Vec<u8>)> = conn
         .prepare_cached("SELECT logins, last, state FROM login_users WHERE org = ?1 AND user = ?2")?
         .query_row(params![org, user], |r| {
@@ -225,7 +293,9 @@ fn login(
         Some((logins, last, bytes)) => LoginState::decode(logins, Micros(last), &bytes)?,
         None => LoginState::default(),
     };
-    state.add(time, day.week(), settings);
+    for time in times {
+        state.add(*time, settings.calendar.week_of(*time), settings);
+    }
     conn.prepare_cached(
         "INSERT INTO login_users (org, user, logins, last, state) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (org, user) DO UPDATE SET logins = excluded.logins, last = excluded.last, state = excluded.state",
@@ -324,11 +394,17 @@ pub fn ensure_current(conn: &mut Connection, settings: &RollupSettings) -> anyho
     }
     let mut cache = std::collections::HashMap::new();
     let mut strings = Interner::new(&tx, &mut cache);
+    let mut pending = Pending::default();
     read_events(&tx, &mut |event| {
         let org = strings.id(event.org.as_str())?;
-        apply(&tx, &mut strings, settings, &event, org)
+        apply(&tx, &mut pending, &mut strings, settings, &event, org)?;
+        if pending.is_large() {
+            pending.flush(&tx, settings)?;
+        }
+        Ok(())
     })
     .context("failed to rebuild the rollups")?;
+    pending.flush(&tx, settings)?;
     tx.execute(
         "INSERT INTO rollup_meta (key, value) VALUES ('settings', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
