@@ -539,8 +539,11 @@ impl Facts for SqliteFacts<'_> {
     }
 
     fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {
+        // Per org through the primary key: a plain `min(time)` would scan.
         let sql = format!(
-            "SELECT min(time) FROM snapshots WHERE time <= ?1{}",
+            "SELECT min((SELECT s.time FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
+                         ORDER BY s.time LIMIT 1))
+               FROM (SELECT org FROM org_activity WHERE 1{}) x",
             self.org_filter("org")
         );
         let first: Option<i64> = self
