@@ -136,6 +136,10 @@ pub struct LoginRecord {
     pub activated_at: Option<Micros>,
 }
 
+/// For each `(org, user)`: the months with their number of distinct days
+/// with a login, oldest first.
+pub type LoginDays = BTreeMap<(OrgSlug, String), Vec<(Month, i64)>>;
+
 pub trait Facts {
     /// Counts of `metric` in `months` (none after the month of `as_of`;
     /// that month only up to `as_of`) by org and `keys`, zeros left out.
@@ -176,12 +180,9 @@ pub trait Facts {
     /// Every user with a login.
     fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>>;
 
-    /// For each `(org, user)` and month of `months`: the number of distinct
-    /// days with a login by that user in that org.
-    fn login_days(
-        &self,
-        months: &[Month],
-    ) -> anyhow::Result<HashMap<(OrgSlug, String, Month), i64>>;
+    /// For each `(org, user)` and month of `months` with a login: the
+    /// number of distinct days with a login by that user in that org.
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays>;
 
     /// For each user with a login in `(since, as_of]`: the latest and how many.
     fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>>;

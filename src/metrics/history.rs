@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Report;
 use super::facts::{
-    Count, Facts, Keys, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+    Count, Facts, Keys, LoginDays, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
 };
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
@@ -280,7 +280,7 @@ impl History {
         records
     }
 
-    pub fn login_days(&self, months: &[Month]) -> HashMap<(OrgSlug, String, Month), i64> {
+    pub fn login_days(&self, months: &[Month]) -> LoginDays {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
         let mut days: BTreeSet<(&OrgSlug, &str, Day)> = BTreeSet::new();
         for (org, user, time) in self.logins_iter() {
@@ -289,11 +289,13 @@ impl History {
                 days.insert((org, user, day));
             }
         }
-        let mut counts = HashMap::new();
+        let mut counts: LoginDays = BTreeMap::new();
         for (org, user, day) in days {
-            *counts
-                .entry((org.clone(), user.to_owned(), day.month()))
-                .or_default() += 1;
+            let months = counts.entry((org.clone(), user.to_owned())).or_default();
+            match months.last_mut() {
+                Some((month, n)) if *month == day.month() => *n += 1,
+                _ => months.push((day.month(), 1)),
+            }
         }
         counts
     }
@@ -349,10 +351,7 @@ impl Facts for History {
         Ok(History::logins(self))
     }
 
-    fn login_days(
-        &self,
-        months: &[Month],
-    ) -> anyhow::Result<HashMap<(OrgSlug, String, Month), i64>> {
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
         Ok(History::login_days(self, months))
     }
 

@@ -149,19 +149,16 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
     let mut months = period.clone();
     months.extend(period.first().map(|m| m.plus(-1)));
-    // Each member's login days per month, then each team's (member, day) pairs.
-    let mut by_member: HashMap<(&OrgSlug, &str), Vec<(Month, i64)>> = HashMap::new();
+    // Each team's (member, day) pairs per month.
     let login_days = cx.facts.login_days(&months)?;
-    for ((org, user, month), n) in &login_days {
-        by_member
-            .entry((org, user.as_str()))
-            .or_default()
-            .push((*month, *n));
-    }
     let mut pairs: HashMap<(&OrgSlug, &str, Month), i64> = HashMap::new();
     for (&(org, team), users) in &teams {
         for user in users {
-            for (month, n) in by_member.get(&(org, *user)).into_iter().flatten() {
+            for (month, n) in login_days
+                .get(&(org.clone(), (*user).to_owned()))
+                .into_iter()
+                .flatten()
+            {
                 *pairs.entry((org, team, *month)).or_default() += n;
             }
         }

@@ -19,7 +19,7 @@ use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
 use crate::metrics::Report;
 use crate::metrics::facts::{
-    Count, Facts, Keys, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+    Count, Facts, Keys, LoginDays, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
 };
 use crate::metrics::history::count_cell;
 use crate::rollup::{LoginState, RollupSettings};
@@ -669,10 +669,7 @@ impl Facts for SqliteFacts<'_> {
             .collect())
     }
 
-    fn login_days(
-        &self,
-        months: &[Month],
-    ) -> anyhow::Result<HashMap<(OrgSlug, String, Month), i64>> {
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
         let cal = &self.settings().calendar;
         let today = cal.day_of(self.as_of);
         let as_of_month = today.month();
@@ -682,7 +679,7 @@ impl Facts for SqliteFacts<'_> {
             .filter(|m| *m <= as_of_month)
             .collect();
         if wanted.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(LoginDays::new());
         }
         let list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
         let sql = format!(
@@ -715,15 +712,23 @@ impl Facts for SqliteFacts<'_> {
             }
         }
         days.retain(|_, n| *n > 0);
-        let names = self.names(&days.keys().flat_map(|(o, u, _)| [*o, *u]).collect())?;
+        let mut by_member: HashMap<(i64, i64), Vec<(Month, i64)>> = HashMap::new();
+        for ((org, user, month), n) in days {
+            by_member.entry((org, user)).or_default().push((month, n));
+        }
+        let names = self.names(&by_member.keys().flat_map(|(o, u)| [*o, *u]).collect())?;
         let name = |id: &i64| {
             names
                 .get(id)
                 .cloned()
                 .context("a stored id without its string")
         };
-        days.into_iter()
-            .map(|((org, user, month), n)| Ok(((slug(name(&org)?)?, name(&user)?, month), n)))
+        by_member
+            .into_iter()
+            .map(|((org, user), mut months)| {
+                months.sort_unstable();
+                Ok(((slug(name(&org)?)?, name(&user)?), months))
+            })
             .collect()
     }
 
