@@ -79,16 +79,10 @@ pub fn to_row(body: &EventBody) -> Row<'_> {
             subject: Some(tool),
             ..row
         },
-        EventBody::EntitySnapshot { counts } => {
-            let list: Vec<(&str, &str, u64)> = counts
-                .iter()
-                .map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count))
-                .collect();
-            Row {
-                list: Some(serde_json::to_string(&list).expect("counts serialize")),
-                ..row
-            }
-        }
+        EventBody::EntitySnapshot { counts } => Row {
+            list: Some(encode_counts(counts)),
+            ..row
+        },
         EventBody::DataSourceCreated {
             data_source,
             data_source_type,
@@ -118,6 +112,27 @@ pub fn to_row(body: &EventBody) -> Row<'_> {
             ..row
         },
     }
+}
+
+/// A snapshot's counts as stored: a JSON array of `[blueprint, data_source, count]`.
+pub fn encode_counts(counts: &[EntityCount]) -> String {
+    let list: Vec<(&str, &str, u64)> = counts
+        .iter()
+        .map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count))
+        .collect();
+    serde_json::to_string(&list).expect("counts serialize")
+}
+
+pub fn decode_counts(text: &str) -> anyhow::Result<Vec<EntityCount>> {
+    let list: Vec<(String, String, u64)> = serde_json::from_str(text)?;
+    Ok(list
+        .into_iter()
+        .map(|(blueprint, data_source, count)| EntityCount {
+            blueprint,
+            data_source,
+            count,
+        })
+        .collect())
 }
 
 /// A stored row read back, with its strings resolved.
@@ -177,18 +192,9 @@ pub fn from_row(row: StoredRow) -> anyhow::Result<EventBody> {
             tool: need(row.subject, "subject")?,
             user: row.user,
         },
-        EventKind::EntitySnapshot => {
-            let list: Vec<(String, String, u64)> = serde_json::from_str(&need(row.list, "list")?)?;
-            let counts = list
-                .into_iter()
-                .map(|(blueprint, data_source, count)| EntityCount {
-                    blueprint,
-                    data_source,
-                    count,
-                })
-                .collect();
-            EventBody::EntitySnapshot { counts }
-        }
+        EventKind::EntitySnapshot => EventBody::EntitySnapshot {
+            counts: decode_counts(&need(row.list, "list")?)?,
+        },
         EventKind::DataSourceCreated => EventBody::DataSourceCreated {
             data_source: need(row.subject, "subject")?,
             data_source_type: need(row.label, "label")?,

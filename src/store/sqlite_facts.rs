@@ -510,16 +510,7 @@ impl Facts for SqliteFacts<'_> {
             let Some(counts) = r.get::<_, Option<String>>(1)? else {
                 continue;
             };
-            let list: Vec<(String, String, u64)> = serde_json::from_str(&counts)?;
-            let counts = list
-                .into_iter()
-                .map(|(blueprint, data_source, count)| EntityCount {
-                    blueprint,
-                    data_source,
-                    count,
-                })
-                .collect();
-            latest.insert(slug(r.get(0)?)?, counts);
+            latest.insert(slug(r.get(0)?)?, super::row::decode_counts(&counts)?);
         }
         Ok(latest)
     }

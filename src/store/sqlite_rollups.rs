@@ -234,10 +234,6 @@ pub fn apply(
             member(conn, org, strings.id(user)?, event, 0, None, None, None)?
         }
         EventBody::EntitySnapshot { counts } => {
-            let list: Vec<(&str, &str, u64)> = counts
-                .iter()
-                .map(|c| (c.blueprint.as_str(), c.data_source.as_str(), c.count))
-                .collect();
             let total: u64 = counts.iter().map(|c| c.count).sum();
             conn.prepare_cached(
                 "INSERT INTO snapshots (org, time, id, total, counts) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -247,7 +243,7 @@ pub fn apply(
                 t,
                 event.id,
                 total as i64,
-                serde_json::to_string(&list)?
+                super::row::encode_counts(counts)
             ])?;
         }
         EventBody::DataSourceCreated {
