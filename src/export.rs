@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::metrics::Report;
 use crate::metrics::table::{Cell, Table};
+use crate::metrics::{Report, Widget};
 
 fn json_cell(cell: &Cell) -> Value {
     match cell {
@@ -58,13 +58,17 @@ pub struct WidgetAnswer {
 }
 
 /// `{"widget", "as_of", "from", "to", "columns", "rows"}`.
-pub fn to_json(widget: &str, report: &Report, table: &Table) -> WidgetAnswer {
+pub fn to_json(widget: &Widget, report: &Report, table: &Table) -> WidgetAnswer {
     WidgetAnswer {
-        widget: widget.to_owned(),
+        widget: widget.id.to_owned(),
         as_of: report.as_of.to_string(),
         from: report.from.to_string(),
         to: report.to.to_string(),
-        columns: table.columns.iter().map(|c| c.to_string()).collect(),
+        columns: widget
+            .columns
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect(),
         rows: table
             .rows
             .iter()
@@ -75,9 +79,13 @@ pub fn to_json(widget: &str, report: &Report, table: &Table) -> WidgetAnswer {
 
 /// RFC 4180 with CRLF after every line; text that a spreadsheet would run
 /// as a formula gets a leading `'`; numbers are never altered.
-pub fn to_csv(table: &Table) -> String {
+pub fn to_csv(widget: &Widget, table: &Table) -> String {
     let mut out = String::new();
-    let header: Vec<Cell> = table.columns.iter().map(|c| Cell::text(*c)).collect();
+    let header: Vec<Cell> = widget
+        .columns
+        .iter()
+        .map(|(name, _)| Cell::text(*name))
+        .collect();
     for row in std::iter::once(&header).chain(&table.rows) {
         for (i, cell) in row.iter().enumerate() {
             if i > 0 {
@@ -107,8 +115,8 @@ mod tests {
 
     #[test]
     fn csv_quotes_escapes_and_formats() {
+        let widget = crate::metrics::widget("actions.automations_monthly").unwrap();
         let table = Table {
-            columns: &["a", "b", "c"],
             rows: vec![
                 vec![
                     Cell::text("=HYPERLINK(\"x\")"),
@@ -128,8 +136,8 @@ mod tests {
             ],
         };
         assert_eq!(
-            to_csv(&table),
-            "a,b,c\r\n\"'=HYPERLINK(\"\"x\"\")\",-1,0.00\r\n\"x,y\",,4.90\r\n'-5,\"line\nbreak\",-0.50\r\n"
+            to_csv(widget, &table),
+            "month,org,runs\r\n\"'=HYPERLINK(\"\"x\"\")\",-1,0.00\r\n\"x,y\",,4.90\r\n'-5,\"line\nbreak\",-0.50\r\n"
         );
     }
 }

@@ -46,13 +46,7 @@ fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     };
     let (api_now, automations_now) = total_in(month);
     let (api_before, automations_before) = total_in(month.plus(-1));
-    let mut table = Table::new(&[
-        "month",
-        "api_actions",
-        "automation_runs",
-        "total",
-        "previous_total",
-    ]);
+    let mut table = Table::default();
     table.rows.push(vec![
         Cell::Month(month),
         Cell::Int(api_now),
@@ -74,7 +68,7 @@ fn report_orgs(cx: &Ctx<'_>) -> anyhow::Result<Vec<OrgSlug>> {
 fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> anyhow::Result<Table> {
     let orgs = report_orgs(cx)?;
     let counts = cx.facts.counts(metric, &cx.period(), Keys::ORG.month())?;
-    let mut table = Table::new(&["month", "org", "runs"]);
+    let mut table = Table::default();
     for month in cx.report.months() {
         let mut runs: BTreeMap<&OrgSlug, i64> = orgs.iter().map(|o| (o, 0)).collect();
         for count in counts.iter().filter(|c| c.month == Some(month)) {
@@ -154,22 +148,23 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let titles = cx
         .facts
         .action_titles(cx.start(cx.report.from), cx.end(cx.report.to))?;
-    let mut table = Table::new(&["action", "title", "runs", "users"]);
-    table.rows = actions
-        .into_iter()
-        .map(|(action, (runs, users))| {
-            let title = titles
-                .get(&action)
-                .cloned()
-                .unwrap_or_else(|| action.clone());
-            vec![
-                Cell::text(action),
-                Cell::text(title),
-                Cell::Int(runs),
-                Cell::int(users.len()),
-            ]
-        })
-        .collect();
+    let mut table = Table {
+        rows: actions
+            .into_iter()
+            .map(|(action, (runs, users))| {
+                let title = titles
+                    .get(&action)
+                    .cloned()
+                    .unwrap_or_else(|| action.clone());
+                vec![
+                    Cell::text(action),
+                    Cell::text(title),
+                    Cell::Int(runs),
+                    Cell::int(users.len()),
+                ]
+            })
+            .collect(),
+    };
     table.sort(&[(2, Order::Desc)]);
     table.rows.truncate(cx.settings.top_actions as usize);
     Ok(table)
@@ -206,7 +201,7 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         }
     }
     let profiles = cx.facts.profiles()?;
-    let mut table = Table::new(&["user", "name", "runs", "api_runs", "ui_runs"]);
+    let mut table = Table::default();
     for (user, (runs, api, ui)) in users {
         let name = user
             .as_ref()
@@ -271,18 +266,19 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             }
         }
     }
-    let mut table = Table::new(&["role", "org", "team", "runs"]);
-    table.rows = groups
-        .into_iter()
-        .map(|((role, org, team), runs)| {
-            vec![
-                Cell::text(role),
-                Cell::text(org.as_str()),
-                Cell::text(team),
-                Cell::Int(runs),
-            ]
-        })
-        .collect();
+    let mut table = Table {
+        rows: groups
+            .into_iter()
+            .map(|((role, org, team), runs)| {
+                vec![
+                    Cell::text(role),
+                    Cell::text(org.as_str()),
+                    Cell::text(team),
+                    Cell::Int(runs),
+                ]
+            })
+            .collect(),
+    };
     table.sort(&[(3, Order::Desc)]);
     Ok(table)
 }

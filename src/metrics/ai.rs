@@ -36,7 +36,7 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .map(|c| c.n)
             .sum::<i64>()
     };
-    let mut table = Table::new(&["month", "agent_invocations", "mcp_calls", "total"]);
+    let mut table = Table::default();
     for month in period {
         let (a, m) = (sum(&agents, month), sum(&mcp, month));
         table.rows.push(vec![
@@ -49,14 +49,9 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     Ok(table)
 }
 
-fn monthly_by(
-    cx: &Ctx<'_>,
-    columns: &'static [&'static str],
-    keys: Keys,
-    key: fn(&Count) -> Option<&str>,
-) -> anyhow::Result<Table> {
+fn monthly_by(cx: &Ctx<'_>, keys: Keys, key: fn(&Count) -> Option<&str>) -> anyhow::Result<Table> {
     let counts = cx.facts.counts(Metric::AiInvocation, &cx.period(), keys)?;
-    let mut table = Table::new(columns);
+    let mut table = Table::default();
     for month in cx.report.months() {
         let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
         for count in counts.iter().filter(|c| c.month == Some(month)) {
@@ -85,14 +80,7 @@ pub const BY_SOURCE: Widget = Widget {
         ("source", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| {
-        monthly_by(
-            cx,
-            &["month", "source", "invocations"],
-            Keys::ORG.month().b(),
-            |c| c.b.as_deref(),
-        )
-    },
+    compute: |cx| monthly_by(cx, Keys::ORG.month().b(), |c| c.b.as_deref()),
 };
 
 pub const BY_AGENT_TYPE: Widget = Widget {
@@ -106,14 +94,7 @@ pub const BY_AGENT_TYPE: Widget = Widget {
         ("agent_type", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| {
-        monthly_by(
-            cx,
-            &["month", "agent_type", "invocations"],
-            Keys::ORG.month().a(),
-            |c| c.a.as_deref(),
-        )
-    },
+    compute: |cx| monthly_by(cx, Keys::ORG.month().a(), |c| c.a.as_deref()),
 };
 
 pub const MCP_MONTHLY: Widget = Widget {
@@ -135,7 +116,7 @@ fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
         .counts(Metric::McpCall, &period, Keys::ORG.month().user())?;
-    let mut table = Table::new(&["month", "calls", "users"]);
+    let mut table = Table::default();
     for month in period {
         let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == Some(month)).collect();
         let users: BTreeSet<&str> = in_month.iter().filter_map(|c| c.user.as_deref()).collect();
@@ -172,11 +153,12 @@ fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             *sums.entry((source, count.org)).or_default() += count.n;
         }
     }
-    let mut table = Table::new(&["source", "org", "invocations"]);
-    table.rows = sums
-        .into_iter()
-        .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o.as_str()), Cell::Int(n)])
-        .collect();
+    let mut table = Table {
+        rows: sums
+            .into_iter()
+            .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o.as_str()), Cell::Int(n)])
+            .collect(),
+    };
     table.sort(&[(2, Order::Desc)]);
     Ok(table)
 }
@@ -207,7 +189,7 @@ fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         }
     }
     let profiles = cx.facts.profiles()?;
-    let mut table = Table::new(&["user", "name", "agent_type", "invocations"]);
+    let mut table = Table::default();
     for ((user, agent_type), n) in sums {
         let name = user
             .as_ref()

@@ -36,7 +36,7 @@ fn monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .filter(|events| exists_at(events, t))
             .count() as i64
     };
-    let mut table = Table::new(&["month", "total", "change"]);
+    let mut table = Table::default();
     for month in cx.report.months() {
         let total = total_at(cx.end(month));
         table.rows.push(vec![
@@ -67,15 +67,7 @@ pub const LOG: Widget = Widget {
 };
 
 fn log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut table = Table::new(&[
-        "org",
-        "data_source",
-        "type",
-        "name",
-        "created_at",
-        "deleted_at",
-        "status",
-    ]);
+    let mut table = Table::default();
     for ((org, source), events) in cx.facts.data_sources()? {
         let creations: Vec<(Micros, &(String, String))> = events
             .iter()

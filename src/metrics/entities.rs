@@ -26,7 +26,7 @@ pub const MONTHLY: Widget = Widget {
 };
 
 fn monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut table = Table::new(&["month", "total", "change"]);
+    let mut table = Table::default();
     for month in cx.report.months() {
         let total = total_at(cx, cx.end(month))?;
         let previous = total_at(cx, cx.end(month.plus(-1)))?;
@@ -53,7 +53,7 @@ pub const CURRENT: Widget = Widget {
 };
 
 fn current(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut table = Table::new(&["total", "first_month"]);
+    let mut table = Table::default();
     table.rows.push(vec![
         Cell::Int(total_at(cx, cx.report.as_of)?),
         cx.facts
@@ -83,12 +83,13 @@ fn by_blueprint(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             *sums.entry(c.blueprint).or_default() += c.count as i64;
         }
     }
-    let mut table = Table::new(&["blueprint", "count"]);
-    table.rows = sums
-        .into_iter()
-        .filter(|(_, n)| *n != 0)
-        .map(|(b, n)| vec![Cell::text(b), Cell::Int(n)])
-        .collect();
+    let mut table = Table {
+        rows: sums
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|(b, n)| vec![Cell::text(b), Cell::Int(n)])
+            .collect(),
+    };
     table.sort(&[(1, Order::Desc)]);
     Ok(table)
 }
@@ -127,14 +128,7 @@ fn by_source_blueprint(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             }
         }
     }
-    let mut table = Table::new(&[
-        "org",
-        "blueprint",
-        "data_source",
-        "count",
-        "previous",
-        "change",
-    ]);
+    let mut table = Table::default();
     for ((org, blueprint, source), (count, previous)) in triples {
         if count != 0 || previous != 0 {
             table.rows.push(vec![

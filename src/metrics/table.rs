@@ -133,21 +133,14 @@ pub enum Order {
     Desc,
 }
 
-/// A widget's answer.
-#[derive(Clone, Debug, PartialEq)]
+/// A widget's answer: its rows, one cell per column that the widget
+/// declares (`Widget::columns`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
-    pub columns: &'static [&'static str],
     pub rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
-    pub fn new(columns: &'static [&'static str]) -> Table {
-        Table {
-            columns,
-            rows: Vec::new(),
-        }
-    }
-
     /// Sorts by `keys`, then by every other column left to right, ascending.
     pub fn sort(&mut self, keys: &[(usize, Order)]) {
         sort_rows(&mut self.rows, keys);

@@ -42,7 +42,7 @@ fn activated_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .filter_map(|l| l.activated_at)
         .collect();
     let total_at = |t: Micros| activations.iter().filter(|a| **a <= t).count() as i64;
-    let mut table = Table::new(&["month", "activated_total", "newly_activated", "change_pct"]);
+    let mut table = Table::default();
     for month in cx.report.months() {
         let total = total_at(cx.end(month));
         let previous = total_at(cx.end(month.plus(-1)));
@@ -87,16 +87,7 @@ fn activated_log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let profiles = cx.facts.profiles()?;
     let members = cx.facts.members()?;
     let orgs = members.orgs_by_user();
-    let mut table = Table::new(&[
-        "user",
-        "name",
-        "email",
-        "orgs",
-        "activated_at",
-        "logins",
-        "weeks",
-        "last_login",
-    ]);
+    let mut table = Table::default();
     for (user, record) in cx.facts.logins()? {
         let Some(activated_at) = record.activated_at else {
             continue;
@@ -175,7 +166,7 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         )
     };
     let limit = cx.settings.engaged_teams as usize;
-    let mut table = Table::new(&["month", "rank", "org", "team", "daily_logins", "change"]);
+    let mut table = Table::default();
     for month in period {
         let mut scored: Vec<(Ratio, Ratio, &OrgSlug, &str)> = teams
             .keys()
@@ -229,14 +220,7 @@ fn inactive(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let logins = cx.facts.logins()?;
     let profiles = cx.facts.profiles()?;
     let members = cx.facts.members()?;
-    let mut table = Table::new(&[
-        "user",
-        "name",
-        "email",
-        "orgs",
-        "last_login",
-        "days_inactive",
-    ]);
+    let mut table = Table::default();
     for (user, orgs) in members.orgs_by_user() {
         let last = logins.get(user).map(|r| r.last);
         if last.is_some_and(|t| t >= threshold) {
@@ -281,7 +265,7 @@ fn latest_logins(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let profiles = cx.facts.profiles()?;
     let members = cx.facts.members()?;
     let orgs = members.orgs_by_user();
-    let mut table = Table::new(&["user", "name", "orgs", "last_login", "logins"]);
+    let mut table = Table::default();
     for (user, (last, count)) in cx.facts.logins_since(since)? {
         table.rows.push(vec![
             Cell::text(user.as_str()),
@@ -329,7 +313,7 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         entry.0 += count.n;
         entry.1.insert(user);
     }
-    let mut table = Table::new(&["role", "page", "views", "users"]);
+    let mut table = Table::default();
     for role in ["admin", "member"] {
         let mut rows: Vec<Vec<Cell>> = pages
             .iter()

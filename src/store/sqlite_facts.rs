@@ -52,6 +52,18 @@ fn kind_of(metric: Metric) -> EventKind {
     }
 }
 
+/// The months asked for that the report can see (none after the month of
+/// `as_of`), and the same as a SQL list.
+fn visible_months(months: &[Month], as_of_month: Month) -> (BTreeSet<Month>, String) {
+    let wanted: BTreeSet<Month> = months
+        .iter()
+        .copied()
+        .filter(|m| *m <= as_of_month)
+        .collect();
+    let list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
+    (wanted, list.join(","))
+}
+
 fn slug(s: String) -> anyhow::Result<OrgSlug> {
     OrgSlug::parse(&s).with_context(|| format!("stored org `{s}` is not a slug"))
 }
@@ -171,15 +183,10 @@ impl Facts for SqliteFacts<'_> {
     fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>> {
         let cal = &self.settings().calendar;
         let as_of_month = cal.month_of(self.as_of);
-        let wanted: BTreeSet<Month> = months
-            .iter()
-            .copied()
-            .filter(|m| *m <= as_of_month)
-            .collect();
+        let (wanted, months_list) = visible_months(months, as_of_month);
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let months_list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
         let column = |keep: bool, name: &str| {
             if keep {
                 format!("c.{name}")
@@ -243,7 +250,7 @@ impl Facts for SqliteFacts<'_> {
                 column(keys.user, "user"),
                 column(keys.a, "a"),
                 column(keys.b, "b"),
-                months_list.join(","),
+                months_list,
                 if keys.user { "!=" } else { "=" },
                 self.org_filter("c.org")
             )
@@ -664,18 +671,13 @@ impl Facts for SqliteFacts<'_> {
         let cal = &self.settings().calendar;
         let today = cal.day_of(self.as_of);
         let as_of_month = today.month();
-        let wanted: BTreeSet<Month> = months
-            .iter()
-            .copied()
-            .filter(|m| *m <= as_of_month)
-            .collect();
+        let (wanted, list) = visible_months(months, as_of_month);
         if wanted.is_empty() {
             return Ok(LoginDays::new());
         }
-        let list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
         let sql = format!(
             "SELECT m.month, m.org, m.user, m.days FROM login_months m WHERE m.month IN ({}){}",
-            list.join(","),
+            list,
             self.org_filter("m.org")
         );
         let mut days: HashMap<(i64, i64, Month), i64> = HashMap::new();

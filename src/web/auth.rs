@@ -20,9 +20,8 @@ pub async fn authenticate(
         .ok_or_else(ApiError::unauthorized)?
         .to_owned();
     let keys = state.keys.clone();
-    let found = tokio::task::spawn_blocking(move || keys.verify(&token, kind))
-        .await
-        .map_err(|e| ApiError::internal(&anyhow::anyhow!("key check failed: {e}")))?
+    let found = super::blocking(move || keys.verify(&token, kind))
+        .await?
         .map_err(|e| ApiError::internal(&e))?;
     found.ok_or_else(ApiError::unauthorized)
 }

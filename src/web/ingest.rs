@@ -77,7 +77,7 @@ pub async fn post_events(
 
     // Decompressing and parsing are CPU work: keep them off the async threads.
     let now = (state.clock)();
-    let decoded = tokio::task::spawn_blocking(move || {
+    let decoded = super::blocking(move || {
         let plain = if gzip {
             gunzip(&raw, limits.max_body_bytes)?
         } else {
@@ -97,8 +97,7 @@ pub async fn post_events(
             }
         })
     })
-    .await
-    .map_err(|e| ApiError::internal(&anyhow::anyhow!("decoding task failed: {e}")))??;
+    .await??;
 
     let mut summary = Summary {
         rejected: decoded.rejected,

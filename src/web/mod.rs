@@ -63,6 +63,16 @@ impl AppState {
     }
 }
 
+/// Runs blocking work (SQL, parsing) off the async threads; a task that
+/// panics is an internal error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(&anyhow::anyhow!("a blocking task failed: {e}")))
+}
+
 /// How long an ingest request waits for a free slot before `503`.
 const PERMIT_WAIT: Duration = Duration::from_secs(10);
 

@@ -189,7 +189,7 @@ pub async fn widget(
     }
     let report = Report::resolve(&query, (state.clock)(), &state.calendar)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
-    let body = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, &'static str)> {
+    let body = super::blocking(move || -> anyhow::Result<(String, &'static str)> {
         let facts = state.store.facts(&report)?;
         let cx = Ctx {
             report: &report,
@@ -199,16 +199,15 @@ pub async fn widget(
         };
         let table = (widget.compute)(&cx)?;
         Ok(if csv {
-            (export::to_csv(&table), "text/csv; charset=utf-8")
+            (export::to_csv(widget, &table), "text/csv; charset=utf-8")
         } else {
             (
-                serde_json::to_string(&export::to_json(widget.id, &report, &table))?,
+                serde_json::to_string(&export::to_json(widget, &report, &table))?,
                 "application/json",
             )
         })
     })
-    .await
-    .map_err(|e| ApiError::internal(&anyhow::anyhow!("widget task failed: {e}")))?
+    .await?
     .map_err(|e| ApiError::internal(&e))?;
     let (text, content_type) = body;
     let mut response =

@@ -100,6 +100,11 @@ fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
                     (widget.compute)(&reference).unwrap(),
                     (widget.compute)(&rolled).unwrap(),
                 );
+                assert!(
+                    got.rows.iter().all(|row| row.len() == widget.columns.len()),
+                    "{}: row width",
+                    widget.id
+                );
                 if want != got {
                     let row = want.rows.iter().zip(&got.rows).position(|(a, b)| a != b);
                     failures.push(format!(

@@ -48,7 +48,7 @@ fn check(events: &[String], as_of: &str, orgs: &[&str], widget: &str, expected: 
             settings: &settings,
             facts,
         };
-        let csv = uptake::export::to_csv(&(widget.compute)(&cx).unwrap());
+        let csv = uptake::export::to_csv(widget, &(widget.compute)(&cx).unwrap());
         let rows: Vec<&str> = csv
             .split("\r\n")
             .skip(1)
