@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::facts::{Count, Keys, Metric};
+use super::facts::{Count, GroupBy, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -27,10 +27,10 @@ fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let months = [month.plus(-1), month];
     let api: Vec<Count> = cx
         .facts
-        .counts(Metric::ActionRun, &months, Keys::ORG.month().b())?;
+        .counts(Metric::ActionRun, &months, GroupBy::ORG.month().b())?;
     let automations: Vec<Count> =
         cx.facts
-            .counts(Metric::AutomationRun, &months, Keys::ORG.month())?;
+            .counts(Metric::AutomationRun, &months, GroupBy::ORG.month())?;
     let total_in = |m| {
         let api: i64 = api
             .iter()
@@ -67,7 +67,9 @@ fn report_orgs(cx: &Ctx<'_>) -> anyhow::Result<Vec<OrgSlug>> {
 /// Runs per month and org, with a `*` total row each month.
 fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> anyhow::Result<Table> {
     let orgs = report_orgs(cx)?;
-    let counts = cx.facts.counts(metric, &cx.period(), Keys::ORG.month())?;
+    let counts = cx
+        .facts
+        .counts(metric, &cx.period(), GroupBy::ORG.month())?;
     let mut table = Table::default();
     for month in cx.report.months() {
         let mut runs: BTreeMap<&OrgSlug, i64> = orgs.iter().map(|o| (o, 0)).collect();
@@ -138,7 +140,7 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut actions: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
     for count in cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), Keys::ORG.user().a())?
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().a())?
     {
         let Some(action) = count.a else { continue };
         let entry = actions.entry(action).or_default();
@@ -190,7 +192,7 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut users: BTreeMap<Option<String>, (i64, i64, i64)> = BTreeMap::new();
     for count in cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), Keys::ORG.user().b())?
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().b())?
     {
         let entry = users.entry(count.user).or_default();
         entry.0 += count.n;
@@ -239,7 +241,7 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut groups: BTreeMap<(&str, OrgSlug, String), i64> = BTreeMap::new();
     for count in cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), Keys::ORG.user())?
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user())?
     {
         match count
             .user

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::facts::{Count, Keys, Metric};
+use super::facts::{Count, GroupBy, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -25,10 +25,10 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
     let agents = cx
         .facts
-        .counts(Metric::AiInvocation, &period, Keys::ORG.month())?;
+        .counts(Metric::AiInvocation, &period, GroupBy::ORG.month())?;
     let mcp = cx
         .facts
-        .counts(Metric::McpCall, &period, Keys::ORG.month())?;
+        .counts(Metric::McpCall, &period, GroupBy::ORG.month())?;
     let sum = |counts: &[Count], m| {
         counts
             .iter()
@@ -49,7 +49,11 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     Ok(table)
 }
 
-fn monthly_by(cx: &Ctx<'_>, keys: Keys, key: fn(&Count) -> Option<&str>) -> anyhow::Result<Table> {
+fn monthly_by(
+    cx: &Ctx<'_>,
+    keys: GroupBy,
+    key: fn(&Count) -> Option<&str>,
+) -> anyhow::Result<Table> {
     let counts = cx.facts.counts(Metric::AiInvocation, &cx.period(), keys)?;
     let mut table = Table::default();
     for month in cx.report.months() {
@@ -80,7 +84,7 @@ pub const BY_SOURCE: Widget = Widget {
         ("source", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, Keys::ORG.month().b(), |c| c.b.as_deref()),
+    compute: |cx| monthly_by(cx, GroupBy::ORG.month().b(), |c| c.b.as_deref()),
 };
 
 pub const BY_AGENT_TYPE: Widget = Widget {
@@ -94,7 +98,7 @@ pub const BY_AGENT_TYPE: Widget = Widget {
         ("agent_type", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, Keys::ORG.month().a(), |c| c.a.as_deref()),
+    compute: |cx| monthly_by(cx, GroupBy::ORG.month().a(), |c| c.a.as_deref()),
 };
 
 pub const MCP_MONTHLY: Widget = Widget {
@@ -115,7 +119,7 @@ fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let period = cx.period();
     let counts = cx
         .facts
-        .counts(Metric::McpCall, &period, Keys::ORG.month().user())?;
+        .counts(Metric::McpCall, &period, GroupBy::ORG.month().user())?;
     let mut table = Table::default();
     for month in period {
         let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == Some(month)).collect();
@@ -147,7 +151,7 @@ fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<(String, OrgSlug), i64> = BTreeMap::new();
     for count in cx
         .facts
-        .counts(Metric::AiInvocation, &cx.period(), Keys::ORG.b())?
+        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.b())?
     {
         if let Some(source) = count.b {
             *sums.entry((source, count.org)).or_default() += count.n;
@@ -182,7 +186,7 @@ fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut sums: BTreeMap<(Option<String>, String), i64> = BTreeMap::new();
     for count in cx
         .facts
-        .counts(Metric::AiInvocation, &cx.period(), Keys::ORG.user().a())?
+        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.user().a())?
     {
         if let Some(agent_type) = count.a {
             *sums.entry((count.user, agent_type)).or_default() += count.n;

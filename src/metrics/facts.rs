@@ -31,39 +31,39 @@ pub enum Metric {
 /// Which keys of a count a widget needs; the org is always kept. Counts
 /// that differ only in the other keys are added up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Keys {
+pub struct GroupBy {
     pub month: bool,
     pub user: bool,
     pub a: bool,
     pub b: bool,
 }
 
-impl Keys {
+impl GroupBy {
     /// The org alone: totals over the months asked for.
-    pub const ORG: Keys = Keys {
+    pub const ORG: GroupBy = GroupBy {
         month: false,
         user: false,
         a: false,
         b: false,
     };
 
-    pub const fn month(self) -> Keys {
-        Keys {
+    pub const fn month(self) -> GroupBy {
+        GroupBy {
             month: true,
             ..self
         }
     }
 
-    pub const fn user(self) -> Keys {
-        Keys { user: true, ..self }
+    pub const fn user(self) -> GroupBy {
+        GroupBy { user: true, ..self }
     }
 
-    pub const fn a(self) -> Keys {
-        Keys { a: true, ..self }
+    pub const fn a(self) -> GroupBy {
+        GroupBy { a: true, ..self }
     }
 
-    pub const fn b(self) -> Keys {
-        Keys { b: true, ..self }
+    pub const fn b(self) -> GroupBy {
+        GroupBy { b: true, ..self }
     }
 }
 
@@ -143,7 +143,8 @@ pub type LoginDays = BTreeMap<(OrgSlug, String), Vec<(Month, i64)>>;
 pub trait Facts {
     /// Counts of `metric` in `months` (none after the month of `as_of`;
     /// that month only up to `as_of`) by org and `keys`, zeros left out.
-    fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>>;
+    fn counts(&self, metric: Metric, months: &[Month], keys: GroupBy)
+    -> anyhow::Result<Vec<Count>>;
 
     /// For each action run in `[from, to]` with an `action_title`, the title
     /// of the latest (by time, then id, then org).

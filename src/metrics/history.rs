@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Report;
 use super::facts::{
-    Count, Facts, Keys, LoginDays, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+    Count, Facts, GroupBy, LoginDays, LoginRecord, Members, Membership, Metric, Profile,
+    SourceEvent,
 };
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
@@ -71,7 +72,7 @@ impl History {
 
 /// The count cell (with `n` 0) that `event` falls in for `metric` and
 /// `keys`, if it counts.
-pub fn count_cell(metric: Metric, keys: Keys, event: &Event, month: Month) -> Option<Count> {
+pub fn count_cell(metric: Metric, keys: GroupBy, event: &Event, month: Month) -> Option<Count> {
     let (user, a, b) = count_keys(metric, &event.body)?;
     Some(Count {
         month: keys.month.then_some(month),
@@ -129,7 +130,7 @@ pub fn count_keys(metric: Metric, body: &EventBody) -> Option<CountKeys<'_>> {
 
 /// The answers, computed from the events.
 impl History {
-    pub fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> Vec<Count> {
+    pub fn counts(&self, metric: Metric, months: &[Month], keys: GroupBy) -> Vec<Count> {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
         let mut counts: BTreeMap<Count, i64> = BTreeMap::new();
         for event in &self.events {
@@ -315,7 +316,12 @@ impl History {
 }
 
 impl Facts for History {
-    fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>> {
+    fn counts(
+        &self,
+        metric: Metric,
+        months: &[Month],
+        keys: GroupBy,
+    ) -> anyhow::Result<Vec<Count>> {
         Ok(History::counts(self, metric, months, keys))
     }
 

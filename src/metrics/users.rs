@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::facts::{Keys, Metric, Profile};
+use super::facts::{GroupBy, Metric, Profile};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
 use crate::calendar::Month;
 use crate::event::{OrgSlug, Role};
@@ -299,7 +299,7 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut pages: BTreeMap<(&str, String), (i64, BTreeSet<String>)> = BTreeMap::new();
     for count in cx
         .facts
-        .counts(Metric::PageView, &cx.period(), Keys::ORG.user().a())?
+        .counts(Metric::PageView, &cx.period(), GroupBy::ORG.user().a())?
     {
         let (Some(user), Some(page)) = (count.user, count.a) else {
             continue;

@@ -19,7 +19,8 @@ use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
 use crate::metrics::Report;
 use crate::metrics::facts::{
-    Count, Facts, Keys, LoginDays, LoginRecord, Members, Membership, Metric, Profile, SourceEvent,
+    Count, Facts, GroupBy, LoginDays, LoginRecord, Members, Membership, Metric, Profile,
+    SourceEvent,
 };
 use crate::metrics::history::count_cell;
 use crate::rollup::{LoginState, RollupSettings};
@@ -180,7 +181,12 @@ impl<'s> SqliteFacts<'s> {
 }
 
 impl Facts for SqliteFacts<'_> {
-    fn counts(&self, metric: Metric, months: &[Month], keys: Keys) -> anyhow::Result<Vec<Count>> {
+    fn counts(
+        &self,
+        metric: Metric,
+        months: &[Month],
+        keys: GroupBy,
+    ) -> anyhow::Result<Vec<Count>> {
         let cal = &self.settings().calendar;
         let as_of_month = cal.month_of(self.as_of);
         let (wanted, months_list) = visible_months(months, as_of_month);
