@@ -58,6 +58,20 @@ enum Command {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Generate a demo company into a fresh store and serve its dashboard.
+    Demo {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "UPTAKE_LISTEN")]
+        listen: Option<String>,
+        /// Events to generate.
+        #[arg(long, default_value_t = 400_000)]
+        events: u64,
+    },
+    /// Manage dashboard logins.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -82,6 +96,19 @@ enum KeysCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a login (or reset its password). The password is read from
+    /// stdin when it is not a terminal, else prompted for.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Make the login a viewer of this org only [default: company admin].
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum KindArg {
     Ingest,
@@ -98,7 +125,7 @@ pub fn main() -> ExitCode {
         data: cli.global.data.clone(),
         store: cli.global.store.clone(),
         listen: match &cli.command {
-            Command::Serve { listen } => listen.clone(),
+            Command::Serve { listen } | Command::Demo { listen, .. } => listen.clone(),
             _ => None,
         },
     };
@@ -111,6 +138,12 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve { .. } => serve(&config),
+        Command::Demo { events, .. } => {
+            crate::demo::run(&config, cli.global.data.is_some(), events)
+        }
+        Command::Users {
+            command: UsersCommand::Add { username, org },
+        } => add_user(&config, &username, org.as_deref()),
         Command::Import { files, org } => import(&config, &files, org.as_deref()),
         Command::Keys {
             command: KeysCommand::Create { kind, org },
@@ -148,7 +181,7 @@ fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
 }
 
 /// The store, with its rollups made for the configured settings.
-fn open_store_for_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
+pub(crate) fn open_store_for_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
     let store = open_store(config)?;
     store.use_settings(&crate::rollup::RollupSettings::from_config(config)?)?;
     Ok(store)
@@ -156,6 +189,18 @@ fn open_store_for_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Stor
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store_for_rollups(config)?;
+    serve_store(config, store, |addr| {
+        println!("listening on http://{addr}");
+    })
+}
+
+/// Serves `store` until SIGTERM or SIGINT; `ready` runs once the socket
+/// listens.
+pub(crate) fn serve_store(
+    config: &Config,
+    store: Arc<dyn store::Store>,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -165,8 +210,7 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let addr = listener.local_addr()?;
-        println!("listening on http://{addr}");
+        ready(listener.local_addr()?);
         std::io::stdout().flush()?;
         let header_timeout = Duration::from_secs(config.ingest.header_timeout_secs);
         crate::server::serve(listener, router(state), header_timeout, shutdown_signal()).await?;
@@ -217,4 +261,37 @@ fn create_key(config: &Config, kind: KindArg, org: Option<&str>) -> anyhow::Resu
     store.insert_key(&stored)?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn add_user(config: &Config, username: &str, org: Option<&str>) -> anyhow::Result<ExitCode> {
+    let org = parse_org(org)?;
+    let password = read_password()?;
+    let store = open_store(config)?;
+    crate::logins::add(store.as_ref(), username, &password, org.clone())?;
+    match org {
+        None => eprintln!("login `{username}` saved: a company admin, who sees every org"),
+        Some(org) => eprintln!("login `{username}` saved: a viewer of org `{org}` only"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The new password: one line of stdin when it is not a terminal, else
+/// typed twice at a prompt that does not echo.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("failed to read the password from stdin")?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ").context("failed to read the password")?;
+    let second =
+        rpassword::prompt_password("Password again: ").context("failed to read the password")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ; nothing was saved");
+    }
+    Ok(first)
 }

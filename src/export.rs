@@ -23,8 +23,8 @@ fn json_cell(cell: &Cell) -> Value {
     }
 }
 
-/// The text of a cell as both forms write it.
-fn text_of(cell: &Cell) -> String {
+/// The text of a cell as both forms write it (and the dashboard shows it).
+pub fn text_of(cell: &Cell) -> String {
     match cell {
         Cell::Null => String::new(),
         Cell::Text(s) => s.clone(),

@@ -10,8 +10,10 @@ use serde_json::json;
 use crate::time::{MICROS_PER_DAY, Micros};
 
 const ORGS: [&str; 3] = ["acme-eu", "acme-us", "acme-labs"];
-const TEAMS: [&str; 6] = [
-    "platform", "data", "mobile", "identity", "search", "payments",
+/// How people spread over the orgs: most in the two large ones.
+const ORG_WEIGHTS: [u32; 3] = [45, 40, 15];
+const TEAMS: [&str; 8] = [
+    "platform", "data", "mobile", "identity", "search", "payments", "frontend", "sre",
 ];
 const PAGES: [&str; 12] = [
     "/",
@@ -27,50 +29,144 @@ const PAGES: [&str; 12] = [
     "/catalog/domain",
     "/automations",
 ];
-const ACTIONS: [&str; 8] = [
-    "deploy_service",
-    "create_service",
-    "rollback",
-    "create_env",
-    "grant_access",
-    "scale_up",
-    "open_incident",
-    "run_pipeline",
+const ACTIONS: [(&str, &str); 8] = [
+    ("deploy_service", "Deploy a service"),
+    ("create_service", "Create a microservice"),
+    ("rollback", "Roll back a deployment"),
+    ("create_env", "Create an environment"),
+    ("grant_access", "Request temporary access"),
+    ("scale_up", "Scale a service"),
+    ("open_incident", "Open an incident"),
+    ("run_pipeline", "Run a pipeline"),
 ];
-const BLUEPRINTS: [&str; 6] = [
-    "service",
-    "deployment",
-    "domain",
-    "environment",
-    "pipeline",
-    "team",
+const AUTOMATIONS: [(&str, &str); 5] = [
+    ("notify_owner", "Notify the owner on failure"),
+    ("sync_teams", "Sync teams from the directory"),
+    ("expire_access", "Expire temporary access"),
+    ("scorecard_alert", "Alert on scorecard drop"),
+    ("cleanup_envs", "Clean up idle environments"),
+];
+/// Each blueprint with the data source that fills it and its size in a
+/// large org at the start of the history.
+const CATALOG: [(&str, &str, u32); 6] = [
+    ("service", "github", 420),
+    ("deployment", "k8s", 900),
+    ("domain", "manual", 25),
+    ("environment", "k8s", 60),
+    ("pipeline", "github", 310),
+    ("team", "manual", 40),
+];
+const DATA_SOURCE_TYPES: [(&str, &str); 6] = [
+    ("github", "GitHub"),
+    ("k8s", "Kubernetes"),
+    ("pagerduty", "PagerDuty"),
+    ("sonarqube", "SonarQube"),
+    ("snyk", "Snyk"),
+    ("jira", "Jira"),
 ];
 const SOURCES: [&str; 5] = ["ai_assistant", "agent_widget", "slack", "api", "mcp"];
+const AGENTS: [(&str, &str); 4] = [
+    ("portal-assistant", "assistant"),
+    ("incident-helper", "incident"),
+    ("code-reviewer", "review"),
+    ("onboarding-guide", "assistant"),
+];
+const MCP_TOOLS: [&str; 4] = [
+    "get_entity",
+    "search_catalog",
+    "run_action",
+    "list_scorecards",
+];
+const FIRST_NAMES: [&str; 16] = [
+    "Ana", "Ben", "Chloé", "Dev", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jun", "Kofi",
+    "Lena", "Mateo", "Nadia", "Omar", "Priya",
+];
+const LAST_NAMES: [&str; 12] = [
+    "Alvarez", "Brown", "Chen", "Dubois", "Eriksen", "Fischer", "García", "Haddad", "Ito",
+    "Jensen", "Kowalski", "Lopez",
+];
+
+/// Someone who uses the portal: always in the same org and teams.
+struct Person {
+    /// When they start and stop using the portal, as parts of the period.
+    joins: f64,
+    leaves: f64,
+    id: String,
+    name: String,
+    org: &'static str,
+    role: &'static str,
+    teams: Vec<&'static str>,
+}
 
 pub struct Generator {
     rng: StdRng,
-    users: Vec<String>,
+    people: Vec<Person>,
     start: Micros,
     end: Micros,
     serial: u64,
     /// Events the generator is expected to produce: times advance through
     /// the period over that many, as a live portal sends them.
     total: u64,
+    /// Whether people join and leave over the period (the demo), or are
+    /// all there throughout (benchmarks and tests).
+    growth: bool,
+    /// People who join later, by join time, latest first: each gets a
+    /// `member_upserted` when the history reaches their join time.
+    joining: Vec<usize>,
 }
 
 impl Generator {
     /// `users` people over the period `[start, end]`.
     pub fn new(seed: u64, users: usize, start: Micros, end: Micros) -> Generator {
-        let users = (0..users.max(1))
-            .map(|i| format!("user{i:05}@acme.example"))
+        let mut rng = StdRng::seed_from_u64(seed);
+        let people = (0..users.max(1))
+            .map(|i| {
+                let org = ORGS[weighted(&mut rng, &ORG_WEIGHTS)];
+                let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
+                let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
+                let mut teams = vec![TEAMS[rng.random_range(0..TEAMS.len())]];
+                if rng.random_bool(0.2) {
+                    let second = TEAMS[rng.random_range(0..TEAMS.len())];
+                    if second != teams[0] {
+                        teams.push(second);
+                    }
+                }
+                // The most active people were there from the start; the
+                // rest join along the way, and about one in ten leaves.
+                let joins = if i < users / 2 || rng.random_bool(0.3) {
+                    0.0
+                } else {
+                    rng.random_range(0.0..0.9)
+                };
+                let leaves = if rng.random_bool(0.1) {
+                    rng.random_range(joins..1.0)
+                } else {
+                    f64::INFINITY
+                };
+                Person {
+                    joins,
+                    leaves,
+                    id: format!("user{i:05}@acme.example"),
+                    name: format!("{first} {last}"),
+                    org,
+                    role: if rng.random_bool(0.08) {
+                        "admin"
+                    } else {
+                        "member"
+                    },
+                    teams,
+                }
+            })
             .collect();
         Generator {
-            rng: StdRng::seed_from_u64(seed),
-            users,
+            rng,
+            people,
             start,
             end,
             serial: 0,
             total: 0,
+            growth: false,
+            joining: Vec::new(),
         }
     }
 
@@ -80,6 +176,56 @@ impl Generator {
         let mut generator = Generator::new(seed, users, Micros(end.0 - 395 * MICROS_PER_DAY), end);
         generator.total = events;
         generator
+    }
+
+    /// `users` people sending about `events` events over the 13 months
+    /// before `end`, in time order.
+    pub fn for_company(seed: u64, users: usize, events: u64, end: Micros) -> Generator {
+        let mut generator = Generator::new(seed, users, Micros(end.0 - 395 * MICROS_PER_DAY), end);
+        generator.total = events;
+        generator.growth = true;
+        let mut joining: Vec<usize> = (0..generator.people.len())
+            .filter(|&i| generator.people[i].joins > 0.0)
+            .collect();
+        joining.sort_by(|a, b| {
+            generator.people[*b]
+                .joins
+                .total_cmp(&generator.people[*a].joins)
+        });
+        generator.joining = joining;
+        generator
+    }
+
+    /// The company as it stood when the history starts: every person a
+    /// member, and each org's first data sources. A demo sends these first.
+    pub fn prologue(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let at = |i: usize| Micros(self.start.0 + i as i64 * 1_000_000).to_string();
+        let mut i = 0;
+        for org in ORGS {
+            for (n, (kind, name)) in DATA_SOURCE_TYPES.iter().take(3).enumerate() {
+                lines.push(
+                    json!({"id": format!("boot-ds-{org}-{n}"), "type": "data_source_created", "org": org,
+                           "time": at(i), "data_source": format!("{org}-{kind}"),
+                           "data_source_type": kind, "name": format!("{name} ({org})")})
+                    .to_string(),
+                );
+                i += 1;
+            }
+        }
+        for (n, p) in self.people.iter().enumerate() {
+            if self.growth && p.joins > 0.0 {
+                continue;
+            }
+            lines.push(
+                json!({"id": format!("boot-member-{n}"), "type": "member_upserted", "org": p.org,
+                       "time": at(i), "user": p.id, "role": p.role, "name": p.name,
+                       "email": p.id, "teams": p.teams})
+                .to_string(),
+            );
+            i += 1;
+        }
+        lines
     }
 
     /// Events arrive roughly in time order, up to an hour late or early;
@@ -97,11 +243,25 @@ impl Generator {
         Micros(t / 1_000_000 * 1_000_000)
     }
 
-    /// A user drawn with power-law weights: a few are very active.
-    fn user(&mut self) -> String {
-        let u: f64 = self.rng.random();
-        let i = ((self.users.len() as f64) * u.powf(2.5)) as usize;
-        self.users[i.min(self.users.len() - 1)].clone()
+    /// How far through the period `t` is, from 0 to 1.
+    fn progress(&self, t: Micros) -> f64 {
+        (t.0 - self.start.0) as f64 / (self.end.0 - self.start.0).max(1) as f64
+    }
+
+    /// A person drawn with power-law weights (a few are very active), among
+    /// those using the portal at `time`.
+    fn person(&mut self, time: Micros) -> usize {
+        let progress = self.progress(time);
+        for _ in 0..20 {
+            let u: f64 = self.rng.random();
+            let i =
+                (((self.people.len() as f64) * u.powf(2.5)) as usize).min(self.people.len() - 1);
+            let p = &self.people[i];
+            if !self.growth || (p.joins <= progress && progress < p.leaves) {
+                return i;
+            }
+        }
+        0
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -133,55 +293,121 @@ impl Generator {
         }
     }
 
+    /// An org's complete entity counts at `time`: the catalog grows by
+    /// about half over the period, the small org's is a quarter the size.
+    fn snapshot(&mut self, org: &str, time: Micros) -> serde_json::Value {
+        let scale = match org {
+            "acme-labs" => 0.25,
+            "acme-us" => 0.8,
+            _ => 1.0,
+        } * (1.0 + 0.5 * self.progress(time));
+        let counts: Vec<_> = CATALOG
+            .iter()
+            .map(|(blueprint, source, size)| {
+                let noise = self.rng.random_range(0.97..1.03);
+                let count = (f64::from(*size) * scale * noise).round() as i64;
+                json!({"blueprint": blueprint, "data_source": source, "count": count})
+            })
+            .collect();
+        json!({"type": "entity_snapshot", "counts": counts})
+    }
+
     /// One event as a JSON line (without the newline).
     pub fn next_line(&mut self) -> String {
         self.serial += 1;
         let time = self.next_time();
-        let org = self.pick(&ORGS);
         let id = self.id(time);
+        if let Some(&next) = self.joining.last()
+            && self.people[next].joins <= self.progress(time)
+        {
+            self.joining.pop();
+            let p = &self.people[next];
+            return json!({"id": id, "type": "member_upserted", "org": p.org, "time": time.to_string(),
+                          "user": p.id, "role": p.role, "name": p.name, "email": p.id, "teams": p.teams})
+            .to_string();
+        }
         let roll = self.rng.random_range(0..10_000u32);
-        let mut event = match roll {
-            0..3_800 => {
-                json!({"type": "page_view", "user": self.user(), "page": self.pick(&PAGES)})
-            }
-            3_800..7_300 => json!({"type": "login", "user": self.user()}),
+        let someone = self.person(time);
+        let (user, user_org) = (self.people[someone].id.clone(), self.people[someone].org);
+        let any_org = ORGS[weighted(&mut self.rng, &ORG_WEIGHTS)];
+        let (org, mut event) = match roll {
+            0..3_800 => (
+                user_org,
+                json!({"type": "page_view", "user": user, "page": self.pick(&PAGES)}),
+            ),
+            3_800..7_300 => (user_org, json!({"type": "login", "user": user})),
             7_300..8_050 => {
-                let action = self.pick(&ACTIONS);
+                let (action, title) =
+                    ACTIONS[weighted(&mut self.rng, &[30, 14, 6, 10, 12, 8, 4, 16])];
                 if self.rng.random_bool(0.5) {
-                    json!({"type": "action_run", "action": action, "trigger": "ui", "user": self.user(),
-                           "action_title": action.replace('_', " "), "status": "success"})
+                    let status = if self.rng.random_bool(0.93) {
+                        "success"
+                    } else {
+                        "failure"
+                    };
+                    (
+                        user_org,
+                        json!({"type": "action_run", "action": action, "trigger": "ui", "user": user,
+                           "action_title": title, "status": status}),
+                    )
                 } else {
-                    json!({"type": "action_run", "action": action, "trigger": "api"})
+                    (
+                        any_org,
+                        json!({"type": "action_run", "action": action, "trigger": "api", "action_title": title}),
+                    )
                 }
             }
             8_050..8_770 => {
-                json!({"type": "automation_run", "automation": self.pick(&ACTIONS), "status": "success"})
+                let (automation, title) = AUTOMATIONS[self.rng.random_range(0..AUTOMATIONS.len())];
+                (
+                    any_org,
+                    json!({"type": "automation_run", "automation": automation,
+                                 "automation_title": title, "status": "success"}),
+                )
             }
             8_770..9_520 => {
-                json!({"type": "ai_invocation", "agent": "portal-assistant", "agent_type": "assistant",
-                                   "source": self.pick(&SOURCES), "user": self.user()})
+                let (agent, agent_type) = AGENTS[self.rng.random_range(0..AGENTS.len())];
+                (
+                    user_org,
+                    json!({"type": "ai_invocation", "agent": agent, "agent_type": agent_type,
+                                  "source": self.pick(&SOURCES), "user": user}),
+                )
             }
-            9_520..9_690 => json!({"type": "mcp_call", "tool": "get_entity", "user": self.user()}),
+            9_520..9_690 => (
+                user_org,
+                json!({"type": "mcp_call", "tool": self.pick(&MCP_TOOLS), "user": user}),
+            ),
             9_690..9_840 => {
-                let teams = vec![self.pick(&TEAMS), self.pick(&TEAMS)];
-                let user = self.user();
-                json!({"type": "member_upserted", "user": user, "role": "member", "name": user, "teams": teams})
+                // Someone joins another team, or changes role.
+                let person = &mut self.people[someone];
+                if self.rng.random_bool(0.5) {
+                    let team = TEAMS[self.rng.random_range(0..TEAMS.len())];
+                    person.teams = vec![team];
+                }
+                (
+                    person.org,
+                    json!({"type": "member_upserted", "user": person.id, "role": person.role,
+                                    "name": person.name, "email": person.id, "teams": person.teams}),
+                )
             }
-            9_840..9_940 => {
-                let counts: Vec<_> = BLUEPRINTS
-                    .iter()
-                    .map(|b| json!({"blueprint": b, "data_source": "manual", "count": self.rng.random_range(0..500)}))
-                    .collect();
-                json!({"type": "entity_snapshot", "counts": counts})
-            }
-            9_940..9_955 => json!({"type": "member_removed", "user": self.user()}),
+            9_840..9_940 => (any_org, self.snapshot(any_org, time)),
+            9_940..9_955 => (user_org, json!({"type": "member_removed", "user": user})),
             9_955..9_985 => {
-                let n = self.rng.random_range(0..20);
-                json!({"type": "data_source_created", "data_source": format!("ds-{n}"),
-                       "data_source_type": "github", "name": format!("Source {n}")})
+                let n = self.rng.random_range(0..DATA_SOURCE_TYPES.len());
+                let (kind, name) = DATA_SOURCE_TYPES[n];
+                (
+                    any_org,
+                    json!({"type": "data_source_created", "data_source": format!("{any_org}-{kind}"),
+                                 "data_source_type": kind, "name": format!("{name} ({any_org})")}),
+                )
             }
             _ => {
-                json!({"type": "data_source_deleted", "data_source": format!("ds-{}", self.rng.random_range(0..20))})
+                let (kind, _) =
+                    DATA_SOURCE_TYPES[self.rng.random_range(3..DATA_SOURCE_TYPES.len())];
+                (
+                    any_org,
+                    json!({"type": "data_source_deleted", "data_source": format!("{any_org}-{kind}")}),
+                )
             }
         };
         let serde_json::Value::Object(fields) = &mut event else {
@@ -192,6 +418,19 @@ impl Generator {
         fields.insert("time".into(), time.to_string().into());
         event.to_string()
     }
+}
+
+/// An index drawn with the given weights.
+fn weighted(rng: &mut StdRng, weights: &[u32]) -> usize {
+    let total: u32 = weights.iter().sum();
+    let mut roll = rng.random_range(0..total);
+    for (i, w) in weights.iter().enumerate() {
+        if roll < *w {
+            return i;
+        }
+        roll -= w;
+    }
+    weights.len() - 1
 }
 
 #[cfg(test)]

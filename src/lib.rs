@@ -3,14 +3,17 @@
 
 pub mod bench;
 pub mod calendar;
+pub mod chart;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod event;
 pub mod export;
 pub mod generate;
 pub mod import;
 pub mod ingest;
 pub mod keys;
+pub mod logins;
 pub mod metrics;
 pub mod rollup;
 pub mod server;

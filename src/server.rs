@@ -99,7 +99,11 @@ fn serve_connection(
     let counter = read.clone();
     let service = TowerToHyperService::new(app.map_request(move |req: Request<Incoming>| {
         marker.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
-        req.map(axum::body::Body::new)
+        let mut req = req.map(axum::body::Body::new);
+        // The peer's address, for handlers that throttle by client.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        req
     }));
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rollups",
         sqlite: include_str!("../../migrations/sqlite/0002_rollups.sql"),
     },
+    Migration {
+        version: 3,
+        name: "dashboard_users",
+        sqlite: include_str!("../../migrations/sqlite/0003_dashboard_users.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

@@ -53,6 +53,17 @@ impl KeyKind {
     }
 }
 
+/// A dashboard login: a company admin (`org` is `None`) or a viewer of one
+/// org. Only the Argon2id hash of the password is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardUser {
+    pub username: String,
+    /// A PHC string (`$argon2id$...`).
+    pub password_hash: String,
+    pub org: Option<OrgSlug>,
+    pub created_at: crate::time::Micros,
+}
+
 /// How many events of one batch were new and how many were already stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchCounts {
@@ -79,6 +90,9 @@ pub trait Store: Send + Sync {
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>>;
     fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()>;
     fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>>;
+    /// Creates a login, or replaces the password and org of an existing one.
+    fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()>;
+    fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>>;
     fn event_count(&self) -> anyhow::Result<u64>;
     /// Calls `f` with every stored event, in no particular order.
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()>;

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::migrations::{MIGRATIONS, latest_version};
 use super::row::{StoredRow, from_row, to_row};
-use super::{BatchCounts, EventWriter, KeyKind, Store, StoredKey, WriteError};
+use super::{BatchCounts, DashboardUser, EventWriter, KeyKind, Store, StoredKey, WriteError};
 use crate::event::{Event, OrgSlug};
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
@@ -166,6 +166,53 @@ impl Store for SqliteStore {
             ],
         )?;
         Ok(())
+    }
+
+    fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()> {
+        self.reader()
+            .execute(
+                "INSERT INTO dashboard_users (username, password_hash, org, created_at) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, org = excluded.org",
+                params![
+                    user.username,
+                    user.password_hash,
+                    user.org.as_ref().map(OrgSlug::as_str),
+                    user.created_at.0
+                ],
+            )
+            .context("failed to store the dashboard login")?;
+        Ok(())
+    }
+
+    fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
+        let row = self
+            .reader()
+            .query_row(
+                "SELECT password_hash, org, created_at FROM dashboard_users WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((password_hash, org, created_at)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(DashboardUser {
+            username: username.to_owned(),
+            password_hash,
+            org: org
+                .map(|o| {
+                    OrgSlug::parse(&o).with_context(|| format!("stored login has invalid org {o}"))
+                })
+                .transpose()?,
+            created_at: crate::time::Micros(created_at),
+        }))
     }
 
     fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>> {

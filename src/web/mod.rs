@@ -1,11 +1,16 @@
 //! Everything HTTP: the router, the handlers and the error type. The
 //! layers below (`ingest`, `store`, `event`) know nothing of HTTP.
 
+mod assets;
 mod auth;
 mod body;
 mod error;
 mod ingest;
+mod login;
 mod openapi;
+mod pages;
+mod panels;
+mod session;
 mod widgets;
 
 use std::sync::Arc;
@@ -40,6 +45,10 @@ pub struct AppState {
     /// The company calendar and settings the widgets are computed with.
     pub calendar: Arc<Calendar>,
     pub settings: Arc<Settings>,
+    /// The company's name and time zone, shown on every page.
+    pub company: Arc<str>,
+    pub calendar_name: Arc<str>,
+    pub sessions: Arc<session::Sessions>,
 }
 
 impl AppState {
@@ -59,6 +68,9 @@ impl AppState {
             clock,
             calendar: Arc::new(Calendar::new(&config.company.timezone)?),
             settings: Arc::new(config.metrics.clone()),
+            company: config.company.name.as_str().into(),
+            calendar_name: config.company.timezone.as_str().into(),
+            sessions: Arc::new(session::Sessions::new(session::IDLE_TIMEOUT)),
         })
     }
 }
@@ -84,9 +96,42 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/widgets", get(widgets::catalogue))
         .route("/api/v1/widgets/{name}", get(widgets::widget))
+        .route("/", get(pages::home))
+        .route("/dashboard", get(pages::home))
+        .route("/dashboard/{tab}", get(pages::tab))
+        .route("/dashboard/export/{name}", get(pages::export))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/assets/{name}", get(assets::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Headers on every answer: no sniffing, no framing, and a policy that lets
+/// pages run only the scripts and styles served from here (no inline
+/// script, so an injected string cannot run).
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// `200 ok` once the store is open.

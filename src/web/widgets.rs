@@ -1,6 +1,7 @@
 //! `GET /api/v1/widgets` (the catalogue) and `GET /api/v1/widgets/<id>`
 //! (`.csv` for CSV): report parameters in, the widget's rows out.
 
+use anyhow::Context;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,7 +16,45 @@ use crate::export::{self, WidgetAnswer};
 use crate::metrics::{self, Area, Chart, Ctx, Report, ReportQuery};
 use crate::store::KeyKind;
 
-fn area_name(area: Area) -> &'static str {
+/// The tables of `widgets` for `report`, read from one view of the store.
+pub(crate) fn compute(
+    state: &AppState,
+    report: &Report,
+    widgets: &[&'static metrics::Widget],
+) -> anyhow::Result<Vec<metrics::Table>> {
+    let facts = state.store.facts(report)?;
+    let cx = Ctx {
+        report,
+        cal: &state.calendar,
+        settings: &state.settings,
+        facts: facts.as_ref(),
+    };
+    widgets
+        .iter()
+        .map(|w| (w.compute)(&cx).with_context(|| format!("failed to compute {}", w.id)))
+        .collect()
+}
+
+/// Scopes a report to the orgs a caller may see: a caller bound to an org
+/// reads only that org, and naming another is refused.
+pub(crate) fn scope_orgs(
+    query: &mut ReportQuery,
+    bound: Option<&crate::event::OrgSlug>,
+) -> Result<(), ApiError> {
+    if let Some(bound) = bound {
+        if query.orgs.iter().any(|o| o != bound.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("you may only read org `{bound}`"),
+            ));
+        }
+        query.orgs = vec![bound.to_string()];
+    }
+    Ok(())
+}
+
+pub(crate) fn area_name(area: Area) -> &'static str {
     match area {
         Area::Users => "users",
         Area::Entities => "entities",
@@ -109,7 +148,7 @@ pub struct ReportParams {
 
 /// Parses `as_of`, `from`, `to` and repeated `org`; anything else is refused
 /// so that a typo does not silently give another report.
-fn parse_query(raw: Option<&str>) -> Result<ReportQuery, ApiError> {
+pub(crate) fn parse_query(raw: Option<&str>) -> Result<ReportQuery, ApiError> {
     let mut params = ReportParams::default();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let value = value.into_owned();
@@ -177,27 +216,11 @@ pub async fn widget(
     })?;
     let key = authenticate(&state, &headers, KeyKind::Read).await?;
     let mut query = parse_query(raw.as_deref())?;
-    if let Some(bound) = &key.org {
-        if query.orgs.iter().any(|o| o != bound.as_str()) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("this key may only read org `{bound}`"),
-            ));
-        }
-        query.orgs = vec![bound.to_string()];
-    }
+    scope_orgs(&mut query, key.org.as_ref())?;
     let report = Report::resolve(&query, (state.clock)(), &state.calendar)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
     let body = super::blocking(move || -> anyhow::Result<(String, &'static str)> {
-        let facts = state.store.facts(&report)?;
-        let cx = Ctx {
-            report: &report,
-            cal: &state.calendar,
-            settings: &state.settings,
-            facts: facts.as_ref(),
-        };
-        let table = (widget.compute)(&cx)?;
+        let table = compute(&state, &report, &[widget])?.remove(0);
         Ok(if csv {
             (export::to_csv(widget, &table), "text/csv; charset=utf-8")
         } else {
@@ -210,15 +233,25 @@ pub async fn widget(
     .await?
     .map_err(|e| ApiError::internal(&e))?;
     let (text, content_type) = body;
-    let mut response =
-        (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response();
     if csv {
-        let disposition = format!("attachment; filename=\"{}.csv\"", widget.id);
-        if let Ok(value) = HeaderValue::from_str(&disposition) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, value);
-        }
+        return Ok(csv_response(widget, text));
     }
-    Ok(response)
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+/// A widget's CSV as a download named after the widget.
+pub(crate) fn csv_response(widget: &metrics::Widget, csv: String) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        csv,
+    )
+        .into_response();
+    let disposition = format!("attachment; filename=\"{}.csv\"", widget.id);
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }

@@ -1,0 +1,34 @@
+// Uptake dashboard enhancements. The pages work without this file: it
+// only makes menus and the month picker nicer to use.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // One "…" menu open at a time; a click elsewhere or Escape closes it.
+  const menus = Array.from(document.querySelectorAll("details.menu"));
+  for (const menu of menus) {
+    menu.addEventListener("toggle", () => {
+      if (menu.open) {
+        for (const other of menus) {
+          if (other !== menu) other.open = false;
+        }
+      }
+    });
+  }
+  document.addEventListener("click", (event) => {
+    for (const menu of menus) {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      for (const menu of menus) menu.open = false;
+    }
+  });
+
+  // The team engagement month applies as soon as it is picked.
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+    const button = select.form.querySelector("button");
+    if (button) button.hidden = true;
+  }
+});

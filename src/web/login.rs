@@ -1,0 +1,270 @@
+//! `GET`/`POST /login`, `POST /logout`, and the [`Viewer`] extractor that
+//! every dashboard page and export goes through.
+//!
+//! CSRF: the login form carries a token that must equal its cookie (double
+//! submit); forms behind a session carry the session's own token. The
+//! session cookie is `SameSite=Lax` besides, so a cross-site POST arrives
+//! without it.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, new_token};
+
+/// Where to go after logging in, when the login page was reached from a
+/// dashboard page. Only local paths, so the form cannot redirect away.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/dashboard/") && !n.contains("//") && !n.contains('\\') => n,
+        _ => "/dashboard/users",
+    }
+}
+
+fn cookie_header(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// `Secure` when the browser reached us over TLS (through a proxy that
+/// says so): a cookie marked so would not come back over plain HTTP.
+fn secure_attr(headers: &HeaderMap) -> &'static str {
+    let tls = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    if tls { "; Secure" } else { "" }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer, Response> {
+        let token = cookie(cookie_header(&parts.headers), SESSION_COOKIE).unwrap_or("");
+        if let Some(viewer) = state.sessions.find(token) {
+            return Ok(viewer);
+        }
+        let here = parts
+            .uri
+            .path_and_query()
+            .map_or("/dashboard/users", |p| p.as_str());
+        let target = format!(
+            "/login?next={}",
+            form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
+        );
+        Err(Redirect::to(&target).into_response())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginPageQuery {
+    next: Option<String>,
+}
+
+fn login_page(csrf: &str, next: &str, message: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Log in · Uptake" }
+                link rel="stylesheet" href="/assets/uptake.css";
+            }
+            body.login {
+                main.login-box {
+                    h1 { "Uptake" }
+                    p.muted { "Usage and adoption of your developer portal." }
+                    @if let Some(message) = message {
+                        p.error role="alert" { (message) }
+                    }
+                    form method="post" action="/login" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="next" value=(next);
+                        label for="username" { "Username" }
+                        input #username type="text" name="username" autocomplete="username" required autofocus;
+                        label for="password" { "Password" }
+                        input #password type="password" name="password" autocomplete="current-password" required;
+                        button type="submit" { "Log in" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The form, with a fresh CSRF token in a cookie beside it.
+fn login_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    next: &str,
+    message: Option<&str>,
+) -> Response {
+    let csrf = new_token();
+    let page = login_page(&csrf, next, message);
+    let cookie = format!(
+        "{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict{}",
+        secure_attr(headers)
+    );
+    let mut response = (status, page).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    no_store(&mut response);
+    response
+}
+
+pub fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+pub async fn login_form(headers: HeaderMap, Query(q): Query<LoginPageQuery>) -> Response {
+    login_response(StatusCode::OK, &headers, safe_next(q.next.as_deref()), None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let expected = cookie(cookie_header(&headers), LOGIN_CSRF_COOKIE).unwrap_or("");
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
+        return login_response(
+            StatusCode::FORBIDDEN,
+            &headers,
+            &next,
+            Some("The login form expired. Please try again."),
+        );
+    }
+    let address = peer.ip().to_string();
+    if let Some(wait) = state.sessions.throttled(&form.username, &address) {
+        let minutes = wait.as_secs().div_ceil(60);
+        let message = format!(
+            "Too many failed logins. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        return login_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            &next,
+            Some(&message),
+        );
+    }
+    let store = state.store.clone();
+    let (username, password) = (form.username.clone(), form.password);
+    let checked =
+        super::blocking(move || crate::logins::check(store.as_ref(), &username, &password)).await;
+    let user = match checked {
+        Ok(Ok(user)) => user,
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "login check failed");
+            return login_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &headers,
+                &next,
+                Some("The login could not be checked; see the server log."),
+            );
+        }
+        Err(e) => return e.into_response(),
+    };
+    let Some(user) = user else {
+        state.sessions.record_failure(&form.username, &address);
+        return login_response(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            &next,
+            Some("Wrong username or password."),
+        );
+    };
+    state.sessions.clear_failures(&user.username);
+    let token = state.sessions.create(&user);
+    let secure = secure_attr(&headers);
+    let mut response = Redirect::to(&next).into_response();
+    for cookie in [
+        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"),
+        format!("{LOGIN_CSRF_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let token = cookie(cookie_header(&headers), SESSION_COOKIE).unwrap_or("");
+    match state.sessions.find(token) {
+        Some(viewer) if bool::from(viewer.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) => {
+            state.sessions.remove(token);
+        }
+        Some(_) => {
+            return (
+                StatusCode::FORBIDDEN,
+                "The logout form expired; reload the page and try again.",
+            )
+                .into_response();
+        }
+        None => {}
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let cookie = format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        secure_attr(&headers)
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_the_dashboard() {
+        assert_eq!(
+            safe_next(Some("/dashboard/ai?org=x")),
+            "/dashboard/ai?org=x"
+        );
+        assert_eq!(safe_next(Some("https://evil.example/")), "/dashboard/users");
+        assert_eq!(
+            safe_next(Some("/dashboard//evil.example")),
+            "/dashboard/users"
+        );
+        assert_eq!(safe_next(None), "/dashboard/users");
+    }
+}

@@ -1,0 +1,445 @@
+//! The dashboard: five tabs at `/dashboard/<tab>`, and the CSV export of
+//! any widget at `/dashboard/export/<id>.csv`, both behind a login. An org
+//! viewer's report is always scoped to their org.
+//!
+//! The page is complete HTML, readable without JavaScript: filters are a
+//! GET form, sorting and paging of tables are links, menus are
+//! `<details>`. Rendering the widgets is `panels`' job.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{DOCTYPE, Markup, html};
+
+use super::AppState;
+use super::error::ApiError;
+use super::login::no_store;
+use super::panels::{self, PanelCtx, TableView};
+use super::session::Viewer;
+use super::widgets::{compute, parse_query, scope_orgs};
+use crate::calendar::Month;
+use crate::event::OrgSlug;
+use crate::metrics::{self, Area, Report, ReportQuery, Table, Widget};
+
+/// A tab of the dashboard.
+pub struct Tab {
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub area: Area,
+}
+
+/// The tabs, in the order of the areas of `metrics.md`.
+pub const TABS: [Tab; 5] = [
+    Tab {
+        slug: "users",
+        title: "Users activity",
+        area: Area::Users,
+    },
+    Tab {
+        slug: "entities",
+        title: "Entities",
+        area: Area::Entities,
+    },
+    Tab {
+        slug: "actions",
+        title: "Actions and automations",
+        area: Area::Actions,
+    },
+    Tab {
+        slug: "datasources",
+        title: "Data sources",
+        area: Area::DataSources,
+    },
+    Tab {
+        slug: "ai",
+        title: "AI and MCP",
+        area: Area::Ai,
+    },
+];
+
+/// What a tab's URL asks for: the report, and how each table is shown.
+#[derive(Default)]
+struct PageQuery {
+    report: ReportQuery,
+    /// The month team engagement shows.
+    team_month: Option<String>,
+    /// Per widget id: the page of its table (from 1).
+    pages: HashMap<String, usize>,
+    /// Per widget id: the column it is sorted by and whether descending.
+    sorts: HashMap<String, (usize, bool)>,
+}
+
+/// Lenient by design, unlike the API: a page ignores parameters it does not
+/// know, and treats an empty field of the filter form as absent.
+fn parse_page_query(raw: Option<&str>) -> PageQuery {
+    let mut q = PageQuery::default();
+    let mut directions: HashMap<String, bool> = HashMap::new();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let value = value.trim().to_owned();
+        if value.is_empty() {
+            continue;
+        }
+        match key.as_ref() {
+            "as_of" => q.report.as_of = Some(value),
+            "from" => q.report.from = Some(value),
+            "to" => q.report.to = Some(value),
+            "org" => q.report.orgs.push(value),
+            "team_month" => q.team_month = Some(value),
+            other => {
+                if let Some(id) = other.strip_prefix("page.") {
+                    if let Ok(n) = value.parse::<usize>() {
+                        q.pages.insert(id.to_owned(), n.max(1));
+                    }
+                } else if let Some(id) = other.strip_prefix("sort.") {
+                    if let Ok(n) = value.parse::<usize>() {
+                        q.sorts.insert(id.to_owned(), (n, false));
+                    }
+                } else if let Some(id) = other.strip_prefix("dir.") {
+                    directions.insert(id.to_owned(), value == "desc");
+                }
+            }
+        }
+    }
+    for (id, desc) in directions {
+        if let Some(sort) = q.sorts.get_mut(&id) {
+            sort.1 = desc;
+        }
+    }
+    q
+}
+
+/// `/` and `/dashboard` lead to the first tab.
+pub async fn home() -> Redirect {
+    Redirect::to("/dashboard/users")
+}
+
+/// The report a viewer asked for, scoped to what they may see.
+fn viewer_report(
+    state: &AppState,
+    viewer: &Viewer,
+    mut query: ReportQuery,
+) -> Result<Report, ApiError> {
+    scope_orgs(&mut query, viewer.org.as_ref())?;
+    Report::resolve(&query, (state.clock)(), &state.calendar)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))
+}
+
+/// What one tab shows, computed off the async threads.
+struct TabData {
+    tables: Vec<Table>,
+    /// Every org with events (for the filter), whatever the report's orgs.
+    all_orgs: Vec<OrgSlug>,
+    /// The first month with an entity snapshot (the entities tab says so).
+    entity_history_from: Option<Month>,
+}
+
+pub async fn tab(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(tab) = TABS.iter().find(|t| t.slug == slug) else {
+        return (StatusCode::NOT_FOUND, "no such tab").into_response();
+    };
+    let query = parse_page_query(raw.as_deref());
+    let report = match viewer_report(&state, &viewer, query.report.clone()) {
+        Ok(report) => report,
+        Err(e) => {
+            let mut response = (
+                e.status,
+                shell(
+                    &state,
+                    &viewer,
+                    tab,
+                    &query,
+                    None,
+                    html! {
+                        p.error role="alert" { (e.detail) }
+                    },
+                ),
+            )
+                .into_response();
+            no_store(&mut response);
+            return response;
+        }
+    };
+    let widgets: Vec<&'static Widget> = metrics::WIDGETS
+        .iter()
+        .filter(|w| w.area == tab.area)
+        .collect();
+    let work_state = state.clone();
+    let work_report = report.clone();
+    let work_widgets = widgets.clone();
+    let data = super::blocking(move || -> anyhow::Result<TabData> {
+        let tables = compute(&work_state, &work_report, &work_widgets)?;
+        let everything = Report {
+            orgs: None,
+            ..work_report.clone()
+        };
+        let facts = work_state.store.facts(&everything)?;
+        let all_orgs = facts.orgs()?;
+        let entity_history_from = facts
+            .first_snapshot()?
+            .map(|t| work_state.calendar.month_of(t));
+        Ok(TabData {
+            tables,
+            all_orgs,
+            entity_history_from,
+        })
+    })
+    .await;
+    let data = match data {
+        Ok(Ok(data)) => data,
+        Ok(Err(e)) => return ApiError::internal(&e).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let cx = PanelCtx {
+        report: &report,
+        export_query: export_query(&report),
+        page_query: raw.as_deref().unwrap_or(""),
+        team_month: query.team_month.as_deref(),
+    };
+    let content = html! {
+        @if data.all_orgs.is_empty() {
+            section.empty role="status" {
+                h2 { "No events yet" }
+                p {
+                    "Send your portal's usage events to "
+                    code { "POST /api/v1/events" }
+                    " with an ingest key (" code { "uptake keys create --kind ingest" }
+                    "), or load a file with " code { "uptake import FILE" }
+                    ". The API is described at "
+                    a href="/api/v1/openapi.json" { "/api/v1/openapi.json" } "."
+                }
+            }
+        }
+        @if tab.area == Area::Entities {
+            p.note {
+                @match data.entity_history_from {
+                    Some(month) => { "Entity history exists from " strong { (month.to_string()) } "; months before it have no snapshot." }
+                    None => { "No entity snapshot has arrived yet, so the catalog has no history." }
+                }
+            }
+        }
+        div.panels {
+            @for (widget, table) in widgets.iter().zip(&data.tables) {
+                (panels::panel(widget, table, &cx, view_of(&query, widget)))
+            }
+        }
+    };
+    let mut response = shell(
+        &state,
+        &viewer,
+        tab,
+        &query,
+        Some((&report, &data.all_orgs)),
+        content,
+    )
+    .into_response();
+    no_store(&mut response);
+    response
+}
+
+fn view_of(query: &PageQuery, widget: &Widget) -> TableView {
+    TableView {
+        page: query.pages.get(widget.id).copied().unwrap_or(1),
+        sort: query.sorts.get(widget.id).copied(),
+    }
+}
+
+/// The report's own parameters, with `as_of` resolved: an export gives the
+/// numbers on screen even when events arrive in between.
+fn export_query(report: &Report) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    out.append_pair("as_of", &report.as_of.to_string());
+    out.append_pair("from", &report.from.to_string());
+    out.append_pair("to", &report.to.to_string());
+    for org in report.orgs.iter().flatten() {
+        out.append_pair("org", org.as_str());
+    }
+    out.finish()
+}
+
+/// The page around a tab's content: header, tabs, filters.
+fn shell(
+    state: &AppState,
+    viewer: &Viewer,
+    tab: &Tab,
+    query: &PageQuery,
+    report: Option<(&Report, &[OrgSlug])>,
+    content: Markup,
+) -> Markup {
+    let keep = |slug: &str| {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        if let Some(v) = &query.report.as_of {
+            out.append_pair("as_of", v);
+        }
+        if let Some(v) = &query.report.from {
+            out.append_pair("from", v);
+        }
+        if let Some(v) = &query.report.to {
+            out.append_pair("to", v);
+        }
+        for org in &query.report.orgs {
+            out.append_pair("org", org);
+        }
+        let q = out.finish();
+        if q.is_empty() {
+            format!("/dashboard/{slug}")
+        } else {
+            format!("/dashboard/{slug}?{q}")
+        }
+    };
+    let role = match &viewer.org {
+        None => "company admin".to_owned(),
+        Some(org) => format!("viewer of {org}"),
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (tab.title) " · Uptake" }
+                link rel="stylesheet" href="/assets/uptake.css";
+                script src="/assets/uptake.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/dashboard/users" { "Uptake" }
+                    span.company { (state.company) }
+                    span.spacer {}
+                    span.who title=(role) { (viewer.username) " · " (role) }
+                    form.logout method="post" action="/logout" {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        button type="submit" { "Log out" }
+                    }
+                }
+                nav.tabs aria-label="Dashboard areas" {
+                    @for t in &TABS {
+                        @if t.slug == tab.slug {
+                            a href=(keep(t.slug)) aria-current="page" { (t.title) }
+                        } @else {
+                            a href=(keep(t.slug)) { (t.title) }
+                        }
+                    }
+                }
+                main {
+                    h1 { (tab.title) }
+                    (filters(state, viewer, tab, query, report))
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+fn filters(
+    state: &AppState,
+    viewer: &Viewer,
+    tab: &Tab,
+    query: &PageQuery,
+    report: Option<(&Report, &[OrgSlug])>,
+) -> Markup {
+    let from = report.map_or_else(
+        || query.report.from.clone().unwrap_or_default(),
+        |(r, _)| r.from.to_string(),
+    );
+    let to = report.map_or_else(
+        || query.report.to.clone().unwrap_or_default(),
+        |(r, _)| r.to.to_string(),
+    );
+    let chosen = |org: &OrgSlug| query.report.orgs.iter().any(|o| o == org.as_str());
+    html! {
+        form.filters method="get" action=(format!("/dashboard/{}", tab.slug)) {
+            label { "From " input type="month" name="from" value=(from) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
+            label { "To " input type="month" name="to" value=(to) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
+            label {
+                "As of "
+                input type="text" name="as_of" value=(query.report.as_of.clone().unwrap_or_default())
+                    placeholder="now (or 2026-10-20T18:00:00Z)" size="24";
+            }
+            fieldset.orgs {
+                legend { "Organizations" }
+                @match &viewer.org {
+                    Some(org) => { span.fixed { (org.as_str()) } }
+                    None => {
+                        @if let Some((_, orgs)) = report {
+                            @for org in orgs {
+                                label.org {
+                                    input type="checkbox" name="org" value=(org.as_str()) checked[chosen(org)];
+                                    (org.as_str())
+                                }
+                            }
+                            @if orgs.is_empty() { span.muted { "none yet" } }
+                        }
+                    }
+                }
+            }
+            @if let Some(month) = &query.team_month {
+                input type="hidden" name="team_month" value=(month);
+            }
+            button type="submit" { "Apply" }
+        }
+        p.context {
+            "Times and months are in the company time zone, "
+            strong { (state.calendar_name) } ". "
+            @if let Some((report, _)) = report {
+                "Period " (report.from.to_string()) " to " (report.to.to_string())
+                ", counting events up to " time datetime=(report.as_of.to_string()) { (report.as_of.to_string()) } "."
+                @if viewer.org.is_none() && report.orgs.is_none() { " All organizations." }
+            }
+        }
+    }
+}
+
+/// `GET /dashboard/export/<id>.csv`: the widget's CSV exactly as the API
+/// gives it, for the report on screen and the orgs the viewer may see.
+pub async fn export(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let widget = name
+        .strip_suffix(".csv")
+        .and_then(metrics::widget)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_widget",
+                format!("no widget `{name}`; exports are at /dashboard/export/<widget id>.csv"),
+            )
+        })?;
+    let query = parse_query(raw.as_deref())?;
+    let report = viewer_report(&state, &viewer, query)?;
+    let csv = super::blocking(move || -> anyhow::Result<String> {
+        let table = compute(&state, &report, &[widget])?.remove(0);
+        Ok(crate::export::to_csv(widget, &table))
+    })
+    .await?
+    .map_err(|e| ApiError::internal(&e))?;
+    let mut response = super::widgets::csv_response(widget, csv);
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_queries_are_lenient() {
+        let q = parse_page_query(Some(
+            "from=&to=2026-10&org=acme-eu&org=acme-us&page.users.inactive=3&sort.users.inactive=2&dir.users.inactive=desc&x=1",
+        ));
+        assert_eq!(q.report.from, None);
+        assert_eq!(q.report.to.as_deref(), Some("2026-10"));
+        assert_eq!(q.report.orgs, ["acme-eu", "acme-us"]);
+        assert_eq!(q.pages["users.inactive"], 3);
+        assert_eq!(q.sorts["users.inactive"], (2, true));
+    }
+}
