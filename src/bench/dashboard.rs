@@ -43,18 +43,14 @@ pub fn run(dir: &Path, args: &DashboardArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow::Result<()> {
-    let data = dir.join(format!("dashboard-{events}"));
-    let config = dir.join(format!("dashboard-{events}.toml"));
-    std::fs::write(
-        &config,
-        format!("[company]\ntimezone = \"{}\"\n", args.timezone),
-    )?;
+/// Generates `events` events ending now and imports them; returns seconds.
+fn import_history(
+    exe: &Path,
+    data: &Path,
+    config: &Path,
+    dir: &Path,
+    events: u64,
+) -> anyhow::Result<f64> {
     let file = dir.join(format!("dashboard-{events}.ndjson"));
     let now = Micros::now();
     {
@@ -68,9 +64,9 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
     let started = Instant::now();
     let mut import = Command::new(exe)
         .args(["import", "--data"])
-        .arg(&data)
+        .arg(data)
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .arg(&file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -79,8 +75,29 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
     if !import.wait()?.success() {
         bail!("import of {events} events failed");
     }
-    let import_secs = started.elapsed().as_secs_f64();
     std::fs::remove_file(&file)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow::Result<()> {
+    let data = dir.join(format!("dashboard-{events}"));
+    let config = dir.join(format!("dashboard-{events}.toml"));
+    std::fs::write(
+        &config,
+        format!("[company]\ntimezone = \"{}\"\n", args.timezone),
+    )?;
+    // A store left by an earlier run with `--dir` is reused as it is.
+    let import_secs = if data.join("uptake.db").exists() {
+        println!("{events} events: reusing the store in {}", data.display());
+        0.0
+    } else {
+        import_history(exe, &data, &config, dir, events)?
+    };
     let key = String::from_utf8(
         Command::new(exe)
             .args(["keys", "create", "--kind", "read", "--data"])
@@ -129,6 +146,7 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
             rounds.push(round_started.elapsed().as_secs_f64() * 1000.0);
         }
     }
+    let tabs = time_tabs(exe, &data, addr, args.rounds)?;
     let peak = peak_rss(server.id()).unwrap_or(0);
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -158,5 +176,93 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
         .map(|(ms, id)| format!("{id} {ms:.1} ms"))
         .collect();
     println!("  slowest widgets (p95): {}", top.join(", "));
+    for line in tabs {
+        println!("  {line}");
+    }
     Ok(())
+}
+
+/// Logs in as a benchmark user and times each dashboard tab's HTML; also
+/// reports each tab's weight with its stylesheet and script.
+fn time_tabs(
+    exe: &Path,
+    data: &Path,
+    addr: std::net::SocketAddr,
+    rounds: usize,
+) -> anyhow::Result<Vec<String>> {
+    const PASSWORD: &str = "bench password";
+    let mut add = Command::new(exe)
+        .args(["users", "add", "--username", "bench", "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    writeln!(add.stdin.take().expect("piped"), "{PASSWORD}")?;
+    if !add.wait()?.success() {
+        bail!("could not create the benchmark login");
+    }
+    let mut http = client::Client::connect(addr)?;
+    let form_page = http.request("GET", "/login", &[], b"")?;
+    let cookie_of = |r: &client::Response, name: &str| -> Option<String> {
+        r.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .find_map(|(_, v)| {
+                v.split(';')
+                    .next()
+                    .filter(|p| p.starts_with(name))
+                    .map(str::to_owned)
+            })
+    };
+    let csrf_cookie = cookie_of(&form_page, "uptake_login_csrf=").unwrap_or_default();
+    let csrf = csrf_cookie
+        .trim_start_matches("uptake_login_csrf=")
+        .to_owned();
+    let form = format!(
+        "username=bench&password={}&csrf={csrf}",
+        PASSWORD.replace(' ', "+")
+    );
+    let login = http.request(
+        "POST",
+        "/login",
+        &[
+            ("cookie", &csrf_cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+    )?;
+    let session = cookie_of(&login, "uptake_session=")
+        .ok_or_else(|| anyhow::anyhow!("the benchmark login failed ({})", login.status))?;
+    let assets: usize = ["/assets/uptake.css", "/assets/uptake.js"]
+        .iter()
+        .map(|path| http.request("GET", path, &[], b"").map(|r| r.body.len()))
+        .sum::<std::io::Result<usize>>()?;
+    let mut lines = Vec::new();
+    for tab in ["users", "entities", "actions", "datasources", "ai"] {
+        let path = format!("/dashboard/{tab}");
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for round in 0..=rounds {
+            let started = Instant::now();
+            let response = http.request("GET", &path, &[("cookie", &session)], b"")?;
+            if response.status != 200 {
+                bail!("{path} answered {}", response.status);
+            }
+            bytes = response.body.len();
+            if round > 0 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        lines.push(format!(
+            "tab {tab}: HTML p50 {:.1} ms, p95 {:.1} ms; page weight {:.0} KB ({:.0} KB HTML + {:.0} KB CSS and JS)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            (bytes + assets) as f64 / 1024.0,
+            bytes as f64 / 1024.0,
+            assets as f64 / 1024.0
+        ));
+    }
+    Ok(lines)
 }
