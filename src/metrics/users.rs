@@ -1,7 +1,7 @@
 //! The users area: activation, engagement by team, inactivity, recent
 //! logins and popular pages.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::facts::{GroupBy, Metric, Profile};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
@@ -296,23 +296,34 @@ pub const POPULAR_PAGES: Widget = Widget {
 
 fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
-    let mut pages: BTreeMap<(&str, String), (i64, BTreeSet<String>)> = BTreeMap::new();
-    for count in cx
+    // Admins by (org, user); everyone else counts as a member.
+    let admins: HashSet<(&str, &str)> = members
+        .by_org_user
+        .iter()
+        .filter(|(_, m)| m.role == Role::Admin)
+        .map(|((org, user), _)| (org.as_str(), user.as_str()))
+        .collect();
+    let counts = cx
         .facts
-        .counts(Metric::PageView, &cx.period(), GroupBy::ORG.user().a())?
-    {
-        let (Some(user), Some(page)) = (count.user, count.a) else {
+        .counts(Metric::PageView, &cx.period(), GroupBy::ORG.user().a())?;
+    let mut by_page: HashMap<(&str, &str), (i64, HashSet<&str>)> = HashMap::new();
+    for count in &counts {
+        let (Some(user), Some(page)) = (count.user.as_deref(), count.a.as_deref()) else {
             continue;
         };
-        let admin = members
-            .get(&count.org, &user)
-            .is_some_and(|m| m.role == Role::Admin);
-        let entry = pages
-            .entry((if admin { "admin" } else { "member" }, page))
-            .or_default();
+        let role = if admins.contains(&(count.org.as_str(), user)) {
+            "admin"
+        } else {
+            "member"
+        };
+        let entry = by_page.entry((role, page)).or_default();
         entry.0 += count.n;
         entry.1.insert(user);
     }
+    let pages: BTreeMap<(&str, &str), (i64, usize)> = by_page
+        .into_iter()
+        .map(|(key, (views, users))| (key, (views, users.len())))
+        .collect();
     let mut table = Table::default();
     for role in ["admin", "member"] {
         let mut rows: Vec<Vec<Cell>> = pages
@@ -321,9 +332,9 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .map(|((r, page), (views, users))| {
                 vec![
                     Cell::text(*r),
-                    Cell::text(page.as_str()),
+                    Cell::text(*page),
                     Cell::Int(*views),
-                    Cell::int(users.len()),
+                    Cell::int(*users),
                 ]
             })
             .collect();

@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dashboard_users",
         sqlite: include_str!("../../migrations/sqlite/0003_dashboard_users.sql"),
     },
+    Migration {
+        version: 4,
+        name: "login_days_covering",
+        sqlite: include_str!("../../migrations/sqlite/0004_login_days_covering.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

@@ -31,6 +31,9 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Connections for widget reads, reused between requests.
     pool: Mutex<Vec<Connection>>,
+    /// Interned strings already read: an id never changes its string, so
+    /// readers resolve the ids of their rows here before asking SQLite.
+    pub(super) names: Mutex<HashMap<i64, std::sync::Arc<str>>>,
 }
 
 impl SqliteStore {
@@ -47,6 +50,7 @@ impl SqliteStore {
             settings: OnceLock::new(),
             reader: Mutex::new(conn),
             pool: Mutex::new(Vec::new()),
+            names: Mutex::new(HashMap::new()),
         })
     }
 

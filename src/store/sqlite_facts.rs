@@ -158,9 +158,24 @@ impl<'s> SqliteFacts<'s> {
 
     /// The strings behind `ids`.
     fn names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, String>> {
+        /// Past this many cached strings the cache starts over, so a flood
+        /// of distinct names cannot grow the server's memory without bound.
+        const MAX_CACHED: usize = 200_000;
         let mut names = HashMap::with_capacity(ids.len());
-        let ids: Vec<i64> = ids.iter().copied().collect();
-        for chunk in ids.chunks(500) {
+        let mut missing: Vec<i64> = Vec::new();
+        {
+            let cache = self.store.names.lock().unwrap_or_else(|p| p.into_inner());
+            for id in ids {
+                match cache.get(id) {
+                    Some(name) => {
+                        names.insert(*id, name.to_string());
+                    }
+                    None => missing.push(*id),
+                }
+            }
+        }
+        let mut found: Vec<(i64, String)> = Vec::new();
+        for chunk in missing.chunks(500) {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let sql = format!(
                 "SELECT id, value FROM strings WHERE id IN ({})",
@@ -169,7 +184,17 @@ impl<'s> SqliteFacts<'s> {
             let mut stmt = self.conn().prepare(&sql)?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                names.insert(r.get(0)?, r.get(1)?);
+                found.push((r.get(0)?, r.get(1)?));
+            }
+        }
+        if !found.is_empty() {
+            let mut cache = self.store.names.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() + found.len() > MAX_CACHED {
+                cache.clear();
+            }
+            for (id, name) in found {
+                cache.insert(id, name.as_str().into());
+                names.insert(id, name);
             }
         }
         Ok(names)
@@ -228,85 +253,128 @@ impl Facts for SqliteFacts<'_> {
                 };
                 outside < wanted.len() as i64
             };
-        let sql = if use_totals {
-            format!(
-                "SELECT 0, org, user, x.a, x.b, sum(x.n) FROM (
-                    SELECT org, user, {projection_a} AS a, {projection_b} AS b, n FROM user_totals c
-                     WHERE metric = ?1{org}
-                    UNION ALL
-                    SELECT org, user, {projection_a}, {projection_b}, -n FROM month_counts c
-                     WHERE metric = ?1 AND month < {first} AND user != {ALL_USERS}{org}
-                    UNION ALL
-                    SELECT org, user, {projection_a}, {projection_b}, -n FROM month_counts c
-                     WHERE metric = ?1 AND month > {last} AND user != {ALL_USERS}{org}
-                 ) x GROUP BY 1, 2, 3, 4, 5",
-                projection_a = if keys.a { "c.a" } else { "0" },
-                projection_b = if keys.b { "c.b" } else { "0" },
-                first = first.0,
-                last = last.0,
-                org = self.org_filter("c.org"),
-            )
-        } else {
-            format!(
-                "SELECT {}, c.org, {}, {}, {}, sum(c.n)
-                   FROM month_counts c
-                  WHERE c.metric = ?1 AND c.month IN ({}) AND c.user {} {ALL_USERS}{}
-                  GROUP BY 1, 2, 3, 4, 5",
-                column(keys.month, "month"),
-                column(keys.user, "user"),
-                column(keys.a, "a"),
-                column(keys.b, "b"),
-                months_list,
-                if keys.user { "!=" } else { "=" },
-                self.org_filter("c.org")
-            )
+        // The rows are summed here rather than by SQL's GROUP BY, which
+        // sorts them first: a hash map is several times faster for the
+        // per-user cells.
+        let mut sums: HashMap<[i64; 5], i64> = HashMap::new();
+        let projection = |name: &str, keep: bool| {
+            if keep {
+                format!("c.{name}")
+            } else {
+                "0".to_owned()
+            }
         };
-        let mut grouped: Vec<[i64; 6]> = Vec::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([metric_code(metric)])?;
-        while let Some(r) = rows.next()? {
-            grouped.push([
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ]);
+        let (pa, pb) = (projection("a", keys.a), projection("b", keys.b));
+        let org = self.org_filter("c.org");
+        let parts: Vec<(String, i64)> = if use_totals {
+            vec![
+                (
+                    format!(
+                        "SELECT 0, c.org, c.user, {pa}, {pb}, c.n FROM user_totals c WHERE c.metric = ?1{org}"
+                    ),
+                    1,
+                ),
+                (
+                    format!(
+                        "SELECT 0, c.org, c.user, {pa}, {pb}, c.n FROM month_counts c \
+                         WHERE c.metric = ?1 AND c.month < {} AND c.user != {ALL_USERS}{org}",
+                        first.0
+                    ),
+                    -1,
+                ),
+                (
+                    format!(
+                        "SELECT 0, c.org, c.user, {pa}, {pb}, c.n FROM month_counts c \
+                         WHERE c.metric = ?1 AND c.month > {} AND c.user != {ALL_USERS}{org}",
+                        last.0
+                    ),
+                    -1,
+                ),
+            ]
+        } else {
+            vec![(
+                format!(
+                    "SELECT {}, c.org, {}, {pa}, {pb}, c.n FROM month_counts c \
+                     WHERE c.metric = ?1 AND c.month IN ({months_list}) AND c.user {} {ALL_USERS}{org}",
+                    column(keys.month, "month"),
+                    column(keys.user, "user"),
+                    if keys.user { "!=" } else { "=" },
+                ),
+                1,
+            )]
+        };
+        for (sql, sign) in parts {
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let mut rows = stmt.query([metric_code(metric)])?;
+            while let Some(r) = rows.next()? {
+                let key = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?];
+                *sums.entry(key).or_insert(0) += sign * r.get::<_, i64>(5)?;
+            }
         }
-        let ids: BTreeSet<i64> = grouped
-            .iter()
-            .flat_map(|g| [g[1], g[2], g[3], g[4]])
+        let ids: BTreeSet<i64> = sums
+            .keys()
+            .flat_map(|k| [k[1], k[2], k[3], k[4]])
             .filter(|id| *id != 0)
             .collect();
         let names = self.names(&ids)?;
-        let name = |id: i64| -> Option<String> { names.get(&id).cloned() };
-        let mut counts: BTreeMap<Count, i64> = BTreeMap::new();
-        for [month, org, user, a, b, n] in grouped {
-            let key = Count {
-                month: keys.month.then_some(Month(month)),
-                org: slug(name(org).context("an org without a name")?)?,
-                user: name(user),
-                a: name(a),
-                b: name(b),
-                n: 0,
-            };
-            counts.insert(key, n);
-        }
         if wanted.contains(&as_of_month) {
+            // Events after `as_of` in its month are in the cells: take them
+            // out, finding their cells by the ids of their strings (0 is
+            // "no value", as the writer stores it).
+            let ids_by_name: HashMap<&str, i64> = names
+                .iter()
+                .map(|(id, name)| (name.as_str(), *id))
+                .collect();
+            let id_of = |value: &Option<String>| match value {
+                None => Some(0),
+                Some(v) => ids_by_name.get(v.as_str()).copied(),
+            };
+            let month = if keys.month { as_of_month.0 } else { 0 };
             for event in self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))? {
-                if let Some(cell) = count_cell(metric, keys, &event, as_of_month)
-                    && let Some(n) = counts.get_mut(&cell)
+                let Some(cell) = count_cell(metric, keys, &event, as_of_month) else {
+                    continue;
+                };
+                if let (Some(org), Some(user), Some(a), Some(b)) = (
+                    ids_by_name.get(cell.org.as_str()).copied(),
+                    if keys.user {
+                        id_of(&cell.user)
+                    } else {
+                        Some(0)
+                    },
+                    id_of(&cell.a),
+                    id_of(&cell.b),
+                ) && let Some(n) = sums.get_mut(&[month, org, user, a, b])
                 {
                     *n -= 1;
                 }
             }
         }
-        Ok(counts
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(count, n)| Count { n, ..count })
-            .collect())
+        let mut orgs: HashMap<i64, OrgSlug> = HashMap::new();
+        let mut counts = Vec::with_capacity(sums.len());
+        for ([month, org, user, a, b], n) in sums {
+            if n <= 0 {
+                continue;
+            }
+            let org = match orgs.get(&org) {
+                Some(slug) => slug.clone(),
+                None => {
+                    let parsed = slug(names.get(&org).cloned().context("an org without a name")?)?;
+                    orgs.insert(org, parsed.clone());
+                    parsed
+                }
+            };
+            counts.push(Count {
+                month: keys.month.then_some(Month(month)),
+                org,
+                user: names.get(&user).cloned(),
+                a: names.get(&a).cloned(),
+                b: names.get(&b).cloned(),
+                n,
+            });
+        }
+        // One order whatever the hash map's: callers may rely on it.
+        counts.sort_unstable();
+        Ok(counts)
     }
 
     fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {

@@ -170,30 +170,8 @@ pub async fn tab(
         .iter()
         .filter(|w| w.area == tab.area)
         .collect();
-    let work_state = state.clone();
-    let work_report = report.clone();
-    let work_widgets = widgets.clone();
-    let data = super::blocking(move || -> anyhow::Result<TabData> {
-        let tables = compute(&work_state, &work_report, &work_widgets)?;
-        let everything = Report {
-            orgs: None,
-            ..work_report.clone()
-        };
-        let facts = work_state.store.facts(&everything)?;
-        let all_orgs = facts.orgs()?;
-        let entity_history_from = facts
-            .first_snapshot()?
-            .map(|t| work_state.calendar.month_of(t));
-        Ok(TabData {
-            tables,
-            all_orgs,
-            entity_history_from,
-        })
-    })
-    .await;
-    let data = match data {
-        Ok(Ok(data)) => data,
-        Ok(Err(e)) => return ApiError::internal(&e).into_response(),
+    let data = match tab_data(&state, &report, &widgets).await {
+        Ok(data) => data,
         Err(e) => return e.into_response(),
     };
     let cx = PanelCtx {
@@ -241,6 +219,54 @@ pub async fn tab(
     .into_response();
     no_store(&mut response);
     response
+}
+
+/// Computes a tab's widgets, each on its own blocking thread with its own
+/// read connection: a tab's widgets are independent, and a dashboard is
+/// usually one person waiting for one page, so the cores can share it.
+async fn tab_data(
+    state: &AppState,
+    report: &Report,
+    widgets: &[&'static Widget],
+) -> Result<TabData, ApiError> {
+    let tasks: Vec<_> = widgets
+        .iter()
+        .map(|widget| {
+            let (state, report, widget) = (state.clone(), report.clone(), *widget);
+            tokio::task::spawn_blocking(move || {
+                compute(&state, &report, &[widget]).map(|mut t| t.remove(0))
+            })
+        })
+        .collect();
+    let (work_state, everything) = (
+        state.clone(),
+        Report {
+            orgs: None,
+            ..report.clone()
+        },
+    );
+    let context = super::blocking(move || -> anyhow::Result<(Vec<OrgSlug>, Option<Month>)> {
+        let facts = work_state.store.facts(&everything)?;
+        let first = facts
+            .first_snapshot()?
+            .map(|t| work_state.calendar.month_of(t));
+        Ok((facts.orgs()?, first))
+    })
+    .await?
+    .map_err(|e| ApiError::internal(&e))?;
+    let mut tables = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let table = task
+            .await
+            .map_err(|e| ApiError::internal(&anyhow::anyhow!("a widget task failed: {e}")))?
+            .map_err(|e| ApiError::internal(&e))?;
+        tables.push(table);
+    }
+    Ok(TabData {
+        tables,
+        all_orgs: context.0,
+        entity_history_from: context.1,
+    })
 }
 
 fn view_of(query: &PageQuery, widget: &Widget) -> TableView {
