@@ -5,11 +5,13 @@
 //! callers on the async side reach it through a blocking thread (the
 //! writer thread for events, `spawn_blocking` for the rest).
 
+mod event_rows;
+mod facts;
 mod migrations;
+mod rollups;
 pub mod row;
+pub mod sql;
 mod sqlite;
-mod sqlite_facts;
-mod sqlite_rollups;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

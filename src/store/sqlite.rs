@@ -13,8 +13,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use super::event_rows::{self, Interner};
+use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
-use super::row::{StoredRow, from_row, to_row};
+use super::rollups;
+use super::sql::{Arg, Db, Dialect, Row};
 use super::{BatchCounts, DashboardUser, EventWriter, KeyKind, Store, StoredKey, WriteError};
 use crate::event::{Event, OrgSlug};
 use crate::metrics::{Facts, Report};
@@ -33,7 +36,7 @@ pub struct SqliteStore {
     pool: Mutex<Vec<Connection>>,
     /// Interned strings already read: an id never changes its string, so
     /// readers resolve the ids of their rows here before asking SQLite.
-    pub(super) names: Mutex<HashMap<i64, std::sync::Arc<str>>>,
+    names: NameCache,
 }
 
 impl SqliteStore {
@@ -263,7 +266,7 @@ impl Store for SqliteStore {
     }
 
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        read_events(&self.reader(), f)
+        event_rows::for_each_event(&*self.reader(), f)
     }
 
     fn use_settings(&self, settings: &RollupSettings) -> anyhow::Result<()> {
@@ -274,14 +277,27 @@ impl Store for SqliteStore {
             );
             return Ok(());
         }
-        super::sqlite_rollups::ensure_current(&mut self.reader(), settings)?;
+        let mut conn = self.reader();
+        if rollups::stored_settings(&*conn)?.as_deref() != Some(settings.fingerprint().as_str()) {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            rollups::rebuild(&*tx, settings)?;
+            tx.commit()?;
+        }
+        drop(conn);
         let _ = self.settings.set(settings.clone());
         Ok(())
     }
 
     fn facts<'s>(&'s self, report: &Report) -> anyhow::Result<Box<dyn Facts + 's>> {
-        Ok(Box::new(super::sqlite_facts::SqliteFacts::new(
-            self, report,
+        let pooled = Pooled {
+            conn: Some(self.acquire()?),
+            store: self,
+        };
+        Ok(Box::new(SqlFacts::new(
+            Box::new(pooled),
+            self.settings()?,
+            &self.names,
+            report,
         )?))
     }
 
@@ -298,52 +314,40 @@ impl Store for SqliteStore {
     }
 }
 
-/// Calls `f` with every stored event, in no particular order.
-pub(super) fn read_events(
-    conn: &Connection,
-    f: &mut dyn FnMut(Event) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    read_events_where(conn, "", &[], f)
+/// A pooled read connection, given back when the facts are done.
+struct Pooled<'s> {
+    conn: Option<Connection>,
+    store: &'s SqliteStore,
 }
 
-/// Calls `f` with the stored events matching `filter` (SQL over the
-/// `events` table as `e`, starting with `WHERE`).
-pub(super) fn read_events_where(
-    conn: &Connection,
-    filter: &str,
-    values: &[&dyn rusqlite::ToSql],
-    f: &mut dyn FnMut(Event) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT o.value, e.id, e.time, e.kind, u.value, s.value, l.value, x.value, e.code, e.list
-               FROM events e
-               JOIN strings o ON o.id = e.org
-               LEFT JOIN strings u ON u.id = e.user
-               LEFT JOIN strings s ON s.id = e.subject
-               LEFT JOIN strings l ON l.id = e.label
-               LEFT JOIN strings x ON x.id = e.extra
-               {filter}"
-    ))?;
-    let mut rows = stmt.query(values)?;
-    while let Some(r) = rows.next()? {
-        let org: String = r.get(0)?;
-        let body = from_row(StoredRow {
-            kind: r.get(3)?,
-            user: r.get(4)?,
-            subject: r.get(5)?,
-            label: r.get(6)?,
-            extra: r.get(7)?,
-            code: r.get(8)?,
-            list: r.get(9)?,
-        })?;
-        f(Event {
-            org: OrgSlug::parse(&org).with_context(|| format!("stored org {org} is not a slug"))?,
-            id: r.get(1)?,
-            time: Micros(r.get(2)?),
-            body,
-        })?;
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.store.release(conn);
+        }
     }
-    Ok(())
+}
+
+impl Db for Pooled<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
+        self.conn.as_ref().expect("held until drop").exec(sql, args)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.conn
+            .as_ref()
+            .expect("held until drop")
+            .each(sql, args, f)
+    }
 }
 
 struct SqliteWriter {
@@ -377,41 +381,17 @@ impl SqliteWriter {
             self.strings.clear();
         }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        super::sqlite_rollups::check_settings(&self.conn, &self.settings)?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO events (org, id, time, kind, user, subject, label, extra, code, list)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (org, id) DO NOTHING",
-        )?;
-        let mut interner = Interner::new(&self.conn, &mut self.strings);
-        let mut pending = super::sqlite_rollups::Pending::default();
+        let db: &dyn Db = &self.conn;
+        rollups::check_settings(db, &self.settings)?;
+        let mut interner = Interner::new(db, &mut self.strings);
+        let mut pending = rollups::Pending::default();
         let mut all = Vec::with_capacity(batches.len());
         for batch in batches {
             let mut counts = BatchCounts::default();
             for event in *batch {
-                let row = to_row(&event.body);
                 let org = interner.id(event.org.as_str())?;
-                let changed = insert.execute(params![
-                    org,
-                    event.id,
-                    event.time.0,
-                    row.kind,
-                    interner.id_opt(row.user)?,
-                    interner.id_opt(row.subject)?,
-                    interner.id_opt(row.label)?,
-                    interner.id_opt(row.extra)?,
-                    row.code,
-                    row.list,
-                ])?;
-                if changed == 1 {
-                    super::sqlite_rollups::apply(
-                        &self.conn,
-                        &mut pending,
-                        &mut interner,
-                        &self.settings,
-                        event,
-                        org,
-                    )?;
+                if event_rows::insert(db, &mut interner, org, event)? {
+                    rollups::apply(db, &mut pending, &mut interner, &self.settings, event, org)?;
                     counts.accepted += 1;
                 } else {
                     counts.duplicates += 1;
@@ -419,52 +399,8 @@ impl SqliteWriter {
             }
             all.push(counts);
         }
-        drop(insert);
-        pending.flush(&self.conn, &self.settings)?;
+        pending.flush(db, &self.settings)?;
         self.conn.execute_batch("COMMIT")?;
         Ok(all)
-    }
-}
-
-/// Finds or creates the id of a string inside the writer's transaction.
-pub(super) struct Interner<'a> {
-    conn: &'a Connection,
-    cache: &'a mut HashMap<String, i64>,
-}
-
-impl<'a> Interner<'a> {
-    pub(super) fn new(conn: &'a Connection, cache: &'a mut HashMap<String, i64>) -> Interner<'a> {
-        Interner { conn, cache }
-    }
-
-    /// The id of an optional string, 0 for none (the rollups' "none").
-    pub(super) fn id_or_zero(&mut self, value: Option<&str>) -> anyhow::Result<i64> {
-        Ok(self.id_opt(value)?.unwrap_or(0))
-    }
-
-    pub(super) fn id(&mut self, value: &str) -> anyhow::Result<i64> {
-        if let Some(id) = self.cache.get(value) {
-            return Ok(*id);
-        }
-        let found = self
-            .conn
-            .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
-            .query_row([value], |r| r.get(0))
-            .optional()?;
-        let id = match found {
-            Some(id) => id,
-            None => {
-                self.conn
-                    .prepare_cached("INSERT INTO strings (value) VALUES (?1)")?
-                    .execute([value])?;
-                self.conn.last_insert_rowid()
-            }
-        };
-        self.cache.insert(value.to_owned(), id);
-        Ok(id)
-    }
-
-    pub(super) fn id_opt(&mut self, value: Option<&str>) -> anyhow::Result<Option<i64>> {
-        value.map(|v| self.id(v)).transpose()
     }
 }

@@ -9,12 +9,14 @@
 //! are read from raw events the same way.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sqlite::{SqliteStore, read_events_where};
-use super::sqlite_rollups::{ALL_USERS, metric_code};
+use super::event_rows::read_events_where;
+use super::rollups::{ALL_USERS, metric_code};
+use super::sql::{Db, first};
+use crate::args;
 use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
 use crate::metrics::Report;
@@ -26,21 +28,18 @@ use crate::metrics::history::count_cell;
 use crate::rollup::{LoginState, RollupSettings};
 use crate::time::Micros;
 
-pub struct SqliteFacts<'s> {
-    store: &'s SqliteStore,
+/// Interned strings already read: an id never changes its string, so
+/// readers resolve the ids of their rows here before asking the database.
+pub type NameCache = Mutex<HashMap<i64, Arc<str>>>;
+
+/// The facts of one report, read through one connection of either engine.
+pub struct SqlFacts<'s> {
+    db: Box<dyn Db + 's>,
     settings: &'s RollupSettings,
-    conn: Option<Connection>,
+    names: &'s NameCache,
     as_of: Micros,
     /// The report's orgs as string ids; `None` for every org.
     orgs: Option<Vec<i64>>,
-}
-
-impl Drop for SqliteFacts<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.store.release(conn);
-        }
-    }
 }
 
 fn kind_of(metric: Metric) -> EventKind {
@@ -69,35 +68,39 @@ fn slug(s: String) -> anyhow::Result<OrgSlug> {
     OrgSlug::parse(&s).with_context(|| format!("stored org `{s}` is not a slug"))
 }
 
-impl<'s> SqliteFacts<'s> {
-    pub fn new(store: &'s SqliteStore, report: &Report) -> anyhow::Result<SqliteFacts<'s>> {
-        let settings = store.settings()?;
-        let conn = store.acquire()?;
+impl<'s> SqlFacts<'s> {
+    pub fn new(
+        db: Box<dyn Db + 's>,
+        settings: &'s RollupSettings,
+        names: &'s NameCache,
+        report: &Report,
+    ) -> anyhow::Result<SqlFacts<'s>> {
         let orgs = match &report.orgs {
             None => None,
             Some(slugs) => {
                 let mut ids = Vec::new();
                 for slug in slugs {
-                    let id: Option<i64> = conn
-                        .prepare_cached("SELECT id FROM strings WHERE value = ?1")?
-                        .query_row([slug.as_str()], |r| r.get(0))
-                        .optional()?;
-                    ids.extend(id);
+                    ids.extend(first(
+                        db.as_ref(),
+                        "SELECT id FROM strings WHERE value = ?1",
+                        args![slug.as_str()],
+                        |r| r.int(0),
+                    )?);
                 }
                 Some(ids)
             }
         };
-        Ok(SqliteFacts {
-            store,
+        Ok(SqlFacts {
+            db,
             settings,
-            conn: Some(conn),
+            names,
             as_of: report.as_of,
             orgs,
         })
     }
 
-    fn conn(&self) -> &Connection {
-        self.conn.as_ref().expect("held until drop")
+    fn conn(&self) -> &dyn Db {
+        self.db.as_ref()
     }
 
     fn settings(&self) -> &RollupSettings {
@@ -109,7 +112,7 @@ impl<'s> SqliteFacts<'s> {
     fn org_filter(&self, column: &str) -> String {
         match &self.orgs {
             None => String::new(),
-            Some(ids) if ids.is_empty() => " AND 0".to_owned(),
+            Some(ids) if ids.is_empty() => " AND 1 = 0".to_owned(),
             Some(ids) => {
                 let list: Vec<String> = ids.iter().map(i64::to_string).collect();
                 format!(" AND {column} IN ({})", list.join(","))
@@ -130,7 +133,7 @@ impl<'s> SqliteFacts<'s> {
         read_events_where(
             self.conn(),
             &filter,
-            &[&after.0, &until.0, &kind.code()],
+            args![after.0, until.0, kind.code()],
             &mut |e| {
                 events.push(e);
                 Ok(())
@@ -146,14 +149,19 @@ impl<'s> SqliteFacts<'s> {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT e.org, e.user, e.time FROM events e WHERE e.kind = ?1 AND e.time > ?2 AND e.time <= ?3{}",
+            "SELECT e.org, e.\"user\", e.time FROM events e WHERE e.kind = ?1 AND e.time > ?2 AND e.time <= ?3{}",
             self.org_filter("e.org")
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![EventKind::Login.code(), after.0, until.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, Micros(r.get(2)?)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        self.conn().each(
+            &sql,
+            args![EventKind::Login.code(), after.0, until.0],
+            &mut |r| {
+                out.push((r.int(0)?, r.int(1)?, Micros(r.int(2)?)));
+                Ok(())
+            },
+        )?;
+        Ok(out)
     }
 
     /// The strings behind `ids`.
@@ -164,7 +172,7 @@ impl<'s> SqliteFacts<'s> {
         let mut names = HashMap::with_capacity(ids.len());
         let mut missing: Vec<i64> = Vec::new();
         {
-            let cache = self.store.names.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = self.names.lock().unwrap_or_else(|p| p.into_inner());
             for id in ids {
                 match cache.get(id) {
                     Some(name) => {
@@ -181,14 +189,13 @@ impl<'s> SqliteFacts<'s> {
                 "SELECT id, value FROM strings WHERE id IN ({})",
                 list.join(",")
             );
-            let mut stmt = self.conn().prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                found.push((r.get(0)?, r.get(1)?));
-            }
+            self.conn().each(&sql, args![], &mut |r| {
+                found.push((r.int(0)?, r.text(1)?));
+                Ok(())
+            })?;
         }
         if !found.is_empty() {
-            let mut cache = self.store.names.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = self.names.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() + found.len() > MAX_CACHED {
                 cache.clear();
             }
@@ -205,7 +212,7 @@ impl<'s> SqliteFacts<'s> {
     }
 }
 
-impl Facts for SqliteFacts<'_> {
+impl Facts for SqlFacts<'_> {
     fn counts(
         &self,
         metric: Metric,
@@ -220,7 +227,7 @@ impl Facts for SqliteFacts<'_> {
         }
         let column = |keep: bool, name: &str| {
             if keep {
-                format!("c.{name}")
+                format!("c.\"{name}\"")
             } else {
                 "0".to_owned()
             }
@@ -241,11 +248,7 @@ impl Facts for SqliteFacts<'_> {
                     let sql = format!(
                         "SELECT month FROM month_counts WHERE metric = ?1 ORDER BY month {order} LIMIT 1"
                     );
-                    Ok(self
-                        .conn()
-                        .prepare_cached(&sql)?
-                        .query_row([metric_code(metric)], |r| r.get(0))
-                        .optional()?)
+                    super::sql::first(self.conn(), &sql, args![metric_code(metric)], |r| r.int(0))
                 };
                 let outside = match (edge("ASC")?, edge("DESC")?) {
                     (Some(lo), Some(hi)) => (first.0 - lo).max(0) + (hi - last.0).max(0),
@@ -259,7 +262,7 @@ impl Facts for SqliteFacts<'_> {
         let mut sums: HashMap<[i64; 5], i64> = HashMap::new();
         let projection = |name: &str, keep: bool| {
             if keep {
-                format!("c.{name}")
+                format!("c.\"{name}\"")
             } else {
                 "0".to_owned()
             }
@@ -270,22 +273,22 @@ impl Facts for SqliteFacts<'_> {
             vec![
                 (
                     format!(
-                        "SELECT 0, c.org, c.user, {pa}, {pb}, c.n FROM user_totals c WHERE c.metric = ?1{org}"
+                        "SELECT 0, c.org, c.\"user\", {pa}, {pb}, c.n FROM user_totals c WHERE c.metric = ?1{org}"
                     ),
                     1,
                 ),
                 (
                     format!(
-                        "SELECT 0, c.org, c.user, {pa}, {pb}, c.n FROM month_counts c \
-                         WHERE c.metric = ?1 AND c.month < {} AND c.user != {ALL_USERS}{org}",
+                        "SELECT 0, c.org, c.\"user\", {pa}, {pb}, c.n FROM month_counts c \
+                         WHERE c.metric = ?1 AND c.month < {} AND c.\"user\" != {ALL_USERS}{org}",
                         first.0
                     ),
                     -1,
                 ),
                 (
                     format!(
-                        "SELECT 0, c.org, c.user, {pa}, {pb}, c.n FROM month_counts c \
-                         WHERE c.metric = ?1 AND c.month > {} AND c.user != {ALL_USERS}{org}",
+                        "SELECT 0, c.org, c.\"user\", {pa}, {pb}, c.n FROM month_counts c \
+                         WHERE c.metric = ?1 AND c.month > {} AND c.\"user\" != {ALL_USERS}{org}",
                         last.0
                     ),
                     -1,
@@ -295,7 +298,7 @@ impl Facts for SqliteFacts<'_> {
             vec![(
                 format!(
                     "SELECT {}, c.org, {}, {pa}, {pb}, c.n FROM month_counts c \
-                     WHERE c.metric = ?1 AND c.month IN ({months_list}) AND c.user {} {ALL_USERS}{org}",
+                     WHERE c.metric = ?1 AND c.month IN ({months_list}) AND c.\"user\" {} {ALL_USERS}{org}",
                     column(keys.month, "month"),
                     column(keys.user, "user"),
                     if keys.user { "!=" } else { "=" },
@@ -304,12 +307,11 @@ impl Facts for SqliteFacts<'_> {
             )]
         };
         for (sql, sign) in parts {
-            let mut stmt = self.conn().prepare_cached(&sql)?;
-            let mut rows = stmt.query([metric_code(metric)])?;
-            while let Some(r) = rows.next()? {
-                let key = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?];
-                *sums.entry(key).or_insert(0) += sign * r.get::<_, i64>(5)?;
-            }
+            self.db.each(&sql, args![metric_code(metric)], &mut |r| {
+                let key = [r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?, r.int(4)?];
+                *sums.entry(key).or_insert(0) += sign * r.int(5)?;
+                Ok(())
+            })?;
         }
         let ids: BTreeSet<i64> = sums
             .keys()
@@ -389,20 +391,20 @@ impl Facts for SqliteFacts<'_> {
         let mut org_names: BTreeSet<i64> = BTreeSet::new();
         let mut last_day_from_raw = false;
         {
-            let mut stmt = self.conn().prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![first_day.0, last_day.0])?;
             let mut candidates: Vec<(i64, i64, i64, String, i64)> = Vec::new();
-            while let Some(r) = rows.next()? {
-                let (org, action, time, id, title) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-                if time > to.0 {
-                    // A run after `to` on the last day hides earlier ones: read that day raw.
-                    last_day_from_raw = true;
-                    continue;
-                }
-                org_names.insert(org);
-                candidates.push((org, action, time, id, title));
-            }
+            self.db
+                .each(&sql, args![first_day.0, last_day.0], &mut |r| {
+                    let (org, action, time, id, title) =
+                        (r.int(0)?, r.int(1)?, r.int(2)?, r.text(3)?, r.int(4)?);
+                    if time > to.0 {
+                        // A run after `to` on the last day hides earlier ones: read that day raw.
+                        last_day_from_raw = true;
+                        return Ok(());
+                    }
+                    org_names.insert(org);
+                    candidates.push((org, action, time, id, title));
+                    Ok(())
+                })?;
             let orgs = self.names(&org_names)?;
             let org_name = |id: i64| orgs.get(&id).map(String::as_str).unwrap_or("");
             for (org, action, time, id, title) in candidates {
@@ -459,76 +461,71 @@ impl Facts for SqliteFacts<'_> {
             "SELECT o.value FROM org_activity a JOIN strings o ON o.id = a.org WHERE a.first <= ?1{}",
             self.org_filter("a.org")
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut orgs = stmt
-            .query_map([self.as_of.0], |r| r.get::<_, String>(0))?
-            .map(|r| slug(r?))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut orgs = Vec::new();
+        self.conn().each(&sql, args![self.as_of.0], &mut |r| {
+            orgs.push(slug(r.text(0)?)?);
+            Ok(())
+        })?;
         orgs.sort();
         Ok(orgs)
     }
 
     fn members(&self) -> anyhow::Result<Members> {
         let sql = format!(
-            "SELECT m.org, o.value, m.user, u.value, m.time, m.role, m.teams
-               FROM members_now m JOIN strings o ON o.id = m.org JOIN strings u ON u.id = m.user
-              WHERE 1{}",
+            "SELECT m.org, o.value, m.\"user\", u.value, m.time, m.role, m.teams
+               FROM members_now m JOIN strings o ON o.id = m.org JOIN strings u ON u.id = m.\"user\"
+              WHERE 1 = 1{}",
             self.org_filter("m.org")
         );
         let mut by_org_user = BTreeMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (org_id, org, user_id, user, time): (i64, String, i64, String, i64) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        self.db.each(&sql, args![], &mut |r| {
+            let (org_id, org, user_id, user, time) =
+                (r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?, r.int(4)?);
             let (role, teams): (i64, Option<String>) = if time <= self.as_of.0 {
-                (r.get(5)?, r.get(6)?)
+                (r.int(5)?, r.opt_text(6)?)
             } else {
                 // Changed after `as_of`: the state then is in the log.
-                let found = self
-                    .conn()
-                    .prepare_cached(
-                        "SELECT role, teams FROM member_log WHERE org = ?1 AND user = ?2 AND time <= ?3
-                         ORDER BY time DESC, id DESC LIMIT 1",
-                    )?
-                    .query_row(params![org_id, user_id, self.as_of.0], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
+                let found = first(
+                    self.conn(),
+                    "SELECT role, teams FROM member_log WHERE org = ?1 AND \"user\" = ?2 AND time <= ?3
+                     ORDER BY time DESC, id DESC LIMIT 1",
+                    args![org_id, user_id, self.as_of.0],
+                    |r| Ok((r.int(0)?, r.opt_text(1)?)),
+                )?;
                 found.unwrap_or((0, None))
             };
             let Some(role) = Role::from_code(role) else {
-                continue;
+                return Ok(());
             };
             let teams: Vec<String> = serde_json::from_str(teams.as_deref().unwrap_or("[]"))?;
             by_org_user.insert((slug(org)?, user), Membership { role, teams });
-        }
+            Ok(())
+        })?;
         Ok(Members { by_org_user })
     }
 
     fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>> {
         let sql = format!(
-            "SELECT m.org, o.value, m.user, u.value, n.value, m.name_time, m.name_id, e.value, m.email_time, m.email_id
+            "SELECT m.org, o.value, m.\"user\", u.value, n.value, m.name_time, m.name_id, e.value, m.email_time, m.email_id
                FROM members_now m
                JOIN strings o ON o.id = m.org
-               JOIN strings u ON u.id = m.user
+               JOIN strings u ON u.id = m.\"user\"
                LEFT JOIN strings n ON n.id = m.name
                LEFT JOIN strings e ON e.id = m.email
-              WHERE 1{}",
+              WHERE 1 = 1{}",
             self.org_filter("m.org")
         );
         // For each user and field: (time, id, org) of the value, and the value.
         type Latest = Option<((i64, String, String), String)>;
         let mut latest: HashMap<String, (Latest, Latest)> = HashMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (org_id, org, user_id, user): (i64, String, i64, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        self.db.each(&sql, args![], &mut |r| {
+            let (org_id, org, user_id, user) = (r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?);
             let entry = latest.entry(user).or_default();
             for (slot, value_col, field) in [(&mut entry.0, 4, "name"), (&mut entry.1, 7, "email")]
             {
-                let value: Option<String> = r.get(value_col)?;
-                let time: Option<i64> = r.get(value_col + 1)?;
-                let id: Option<String> = r.get(value_col + 2)?;
+                let value = r.opt_text(value_col)?;
+                let time = r.opt_int(value_col + 1)?;
+                let id = r.opt_text(value_col + 2)?;
                 let found = match (value, time, id) {
                     (Some(v), Some(t), Some(id)) if t <= self.as_of.0 => {
                         Some(((t, id, org.clone()), v))
@@ -536,18 +533,12 @@ impl Facts for SqliteFacts<'_> {
                     (Some(_), Some(_), Some(_)) => {
                         let sql = format!(
                             "SELECT s.value, l.time, l.id FROM member_log l JOIN strings s ON s.id = l.{field}
-                              WHERE l.org = ?1 AND l.user = ?2 AND l.time <= ?3
+                              WHERE l.org = ?1 AND l.\"user\" = ?2 AND l.time <= ?3
                               ORDER BY l.time DESC, l.id DESC LIMIT 1"
                         );
-                        self.conn()
-                            .prepare_cached(&sql)?
-                            .query_row(params![org_id, user_id, self.as_of.0], |r| {
-                                Ok((
-                                    (r.get::<_, i64>(1)?, r.get::<_, String>(2)?, org.clone()),
-                                    r.get::<_, String>(0)?,
-                                ))
-                            })
-                            .optional()?
+                        first(self.conn(), &sql, args![org_id, user_id, self.as_of.0], |r| {
+                            Ok(((r.int(1)?, r.text(2)?, org.clone()), r.text(0)?))
+                        })?
                     }
                     _ => None,
                 };
@@ -561,7 +552,8 @@ impl Facts for SqliteFacts<'_> {
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(latest
             .into_iter()
             .map(|(user, (name, email))| {
@@ -581,33 +573,31 @@ impl Facts for SqliteFacts<'_> {
         let sql = format!(
             "SELECT o.value, (SELECT s.counts FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
                                ORDER BY s.time DESC, s.id DESC LIMIT 1)
-               FROM (SELECT org FROM org_activity WHERE 1{}) x JOIN strings o ON o.id = x.org",
+               FROM (SELECT org FROM org_activity WHERE 1 = 1{}) x JOIN strings o ON o.id = x.org",
             self.org_filter("org")
         );
         let mut latest = BTreeMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([t.0])?;
-        while let Some(r) = rows.next()? {
-            let Some(counts) = r.get::<_, Option<String>>(1)? else {
-                continue;
+        self.db.each(&sql, args![t.0], &mut |r| {
+            let Some(counts) = r.opt_text(1)? else {
+                return Ok(());
             };
-            latest.insert(slug(r.get(0)?)?, super::row::decode_counts(&counts)?);
-        }
+            latest.insert(slug(r.text(0)?)?, super::row::decode_counts(&counts)?);
+            Ok(())
+        })?;
         Ok(latest)
     }
 
     fn entity_total_at(&self, t: Micros) -> anyhow::Result<i64> {
         let sql = format!(
-            "SELECT sum((SELECT s.total FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
-                          ORDER BY s.time DESC, s.id DESC LIMIT 1))
-               FROM (SELECT org FROM org_activity WHERE 1{}) x",
+            "SELECT CAST(sum((SELECT s.total FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
+                          ORDER BY s.time DESC, s.id DESC LIMIT 1)) AS BIGINT)
+               FROM (SELECT org FROM org_activity WHERE 1 = 1{}) x",
             self.org_filter("org")
         );
-        let total: Option<i64> = self
-            .conn()
-            .prepare_cached(&sql)?
-            .query_row([t.min(self.as_of).0], |r| r.get(0))?;
-        Ok(total.unwrap_or(0))
+        let total = first(self.conn(), &sql, args![t.min(self.as_of).0], |r| {
+            r.opt_int(0)
+        })?;
+        Ok(total.flatten().unwrap_or(0))
     }
 
     fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {
@@ -615,14 +605,11 @@ impl Facts for SqliteFacts<'_> {
         let sql = format!(
             "SELECT min((SELECT s.time FROM snapshots s WHERE s.org = x.org AND s.time <= ?1
                          ORDER BY s.time LIMIT 1))
-               FROM (SELECT org FROM org_activity WHERE 1{}) x",
+               FROM (SELECT org FROM org_activity WHERE 1 = 1{}) x",
             self.org_filter("org")
         );
-        let first: Option<i64> = self
-            .conn()
-            .prepare_cached(&sql)?
-            .query_row([self.as_of.0], |r| r.get(0))?;
-        Ok(first.map(Micros))
+        let earliest = first(self.conn(), &sql, args![self.as_of.0], |r| r.opt_int(0))?;
+        Ok(earliest.flatten().map(Micros))
     }
 
     fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>> {
@@ -638,24 +625,20 @@ impl Facts for SqliteFacts<'_> {
             self.org_filter("l.org")
         );
         let mut sources: BTreeMap<(OrgSlug, String), Vec<SourceEvent>> = BTreeMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([self.as_of.0])?;
-        while let Some(r) = rows.next()? {
-            let created = match (
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ) {
+        self.db.each(&sql, args![self.as_of.0], &mut |r| {
+            let created = match (r.opt_text(3)?, r.opt_text(4)?) {
                 (Some(kind), Some(name)) => Some((kind, name)),
                 _ => None,
             };
             sources
-                .entry((slug(r.get(0)?)?, r.get(1)?))
+                .entry((slug(r.text(0)?)?, r.text(1)?))
                 .or_default()
                 .push(SourceEvent {
-                    time: Micros(r.get(2)?),
+                    time: Micros(r.int(2)?),
                     created,
                 });
-        }
+            Ok(())
+        })?;
         Ok(sources)
     }
 
@@ -666,16 +649,15 @@ impl Facts for SqliteFacts<'_> {
         let today = cal.day_of(as_of);
         let week = today.week();
         let sql = format!(
-            "SELECT l.user, l.logins, l.last, l.state FROM login_users l WHERE 1{}",
+            "SELECT l.\"user\", l.logins, l.last, l.state FROM login_users l WHERE 1 = 1{}",
             self.org_filter("l.org")
         );
         let mut states: BTreeMap<i64, Vec<LoginState>> = BTreeMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let state = LoginState::decode(r.get(1)?, Micros(r.get(2)?), &r.get::<_, Vec<u8>>(3)?)?;
-            states.entry(r.get(0)?).or_default().push(state);
-        }
+        self.db.each(&sql, args![], &mut |r| {
+            let state = LoginState::decode(r.int(1)?, Micros(r.int(2)?), &r.bytes(3)?)?;
+            states.entry(r.int(0)?).or_default().push(state);
+            Ok(())
+        })?;
         // Logins after `as_of` are in the rollups but not in the report.
         let mut after: HashMap<i64, i64> = HashMap::new();
         for (_, user, _) in self.raw_logins(as_of, Micros(i64::MAX))? {
@@ -689,14 +671,15 @@ impl Facts for SqliteFacts<'_> {
         }
         // Users with a login earlier this week (before today).
         let sql = format!(
-            "SELECT DISTINCT d.user FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
+            "SELECT DISTINCT d.\"user\" FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
             self.org_filter("d.org")
         );
-        let this_week: BTreeSet<i64> = self
-            .conn()
-            .prepare_cached(&sql)?
-            .query_map(params![week.monday().0, today.0], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let mut this_week: BTreeSet<i64> = BTreeSet::new();
+        self.conn()
+            .each(&sql, args![week.monday().0, today.0], &mut |r| {
+                this_week.insert(r.int(0)?);
+                Ok(())
+            })?;
         let mut by_id = Vec::with_capacity(states.len());
         for (user, list) in states {
             let merged = LoginState::merge(&list, settings);
@@ -708,13 +691,11 @@ impl Facts for SqliteFacts<'_> {
                 merged.last
             } else {
                 let sql = format!(
-                    "SELECT max(last) FROM login_days WHERE user = ?1 AND day < ?2{}",
+                    "SELECT max(last) FROM login_days WHERE \"user\" = ?1 AND day < ?2{}",
                     self.org_filter("org")
                 );
-                let before: Option<i64> = self
-                    .conn()
-                    .prepare_cached(&sql)?
-                    .query_row(params![user, today.0], |r| r.get(0))?;
+                let before =
+                    first(self.conn(), &sql, args![user, today.0], |r| r.opt_int(0))?.flatten();
                 before
                     .map(Micros)
                     .max(today_last.get(&user).copied())
@@ -750,33 +731,31 @@ impl Facts for SqliteFacts<'_> {
             return Ok(LoginDays::new());
         }
         let sql = format!(
-            "SELECT m.month, m.org, m.user, m.days FROM login_months m WHERE m.month IN ({}){}",
+            "SELECT m.month, m.org, m.\"user\", m.days FROM login_months m WHERE m.month IN ({}){}",
             list,
             self.org_filter("m.org")
         );
         let mut days: HashMap<(i64, i64, Month), i64> = HashMap::new();
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            days.insert((r.get(1)?, r.get(2)?, Month(r.get(0)?)), r.get(3)?);
-        }
+        self.db.each(&sql, args![], &mut |r| {
+            days.insert((r.int(1)?, r.int(2)?, Month(r.int(0)?)), r.int(3)?);
+            Ok(())
+        })?;
         if wanted.contains(&as_of_month) {
             // Days of this month that only have logins after `as_of`.
             let sql = format!(
-                "SELECT d.org, d.user, d.day, d.first FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
+                "SELECT d.org, d.\"user\", d.day, d.first FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
                 self.org_filter("d.org")
             );
             let next_month = as_of_month.plus(1).first_day();
-            let mut stmt = self.conn().prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![today.0, next_month.0])?;
-            while let Some(r) = rows.next()? {
-                let (day, first): (i64, i64) = (r.get(2)?, r.get(3)?);
+            self.db.each(&sql, args![today.0, next_month.0], &mut |r| {
+                let (day, first) = (r.int(2)?, r.int(3)?);
                 if (day > today.0 || first > self.as_of.0)
-                    && let Some(n) = days.get_mut(&(r.get(0)?, r.get(1)?, as_of_month))
+                    && let Some(n) = days.get_mut(&(r.int(0)?, r.int(1)?, as_of_month))
                 {
                     *n -= 1;
                 }
-            }
+                Ok(())
+            })?;
         }
         days.retain(|_, n| *n > 0);
         let mut by_member: HashMap<(i64, i64), Vec<(Month, i64)>> = HashMap::new();
@@ -812,14 +791,14 @@ impl Facts for SqliteFacts<'_> {
             vec![(since, self.as_of)]
         } else {
             let sql = format!(
-                "SELECT d.user, sum(d.n), max(d.last) FROM login_days d WHERE d.day > ?1 AND d.day < ?2{} GROUP BY d.user",
+                "SELECT d.\"user\", CAST(sum(d.n) AS BIGINT), max(d.last) FROM login_days d WHERE d.day > ?1 AND d.day < ?2{} GROUP BY d.\"user\"",
                 self.org_filter("d.org")
             );
-            let mut stmt = self.conn().prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![first_day.0, today.0])?;
-            while let Some(r) = rows.next()? {
-                add(r.get(0)?, Micros(r.get(2)?), r.get(1)?);
-            }
+            self.conn()
+                .each(&sql, args![first_day.0, today.0], &mut |r| {
+                    add(r.int(0)?, Micros(r.int(2)?), r.int(1)?);
+                    Ok(())
+                })?;
             let first_day_end = Micros(self.day_start(Day(first_day.0 + 1)).0 - 1);
             vec![
                 (since, first_day_end),

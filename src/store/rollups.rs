@@ -6,9 +6,9 @@
 use anyhow::Context;
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::sqlite::{Interner, read_events};
+use super::event_rows::Interner;
+use super::sql::{Db, first};
+use crate::args;
 use crate::calendar::Day;
 use crate::event::{Event, EventBody};
 use crate::metrics::facts::Metric;
@@ -64,63 +64,65 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Events added since the last flush.
-    pub fn is_large(&self) -> bool {
-        self.counts.len() + self.login_days.len() > 200_000
-    }
-
     /// Writes what was added up, and starts over.
-    pub fn flush(&mut self, conn: &Connection, settings: &RollupSettings) -> anyhow::Result<()> {
-        let mut upsert = conn.prepare_cached(
-            "INSERT INTO month_counts (metric, month, user, org, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (metric, month, user, org, a, b) DO UPDATE SET n = n + excluded.n, last = max(last, excluded.last)",
-        )?;
+    pub fn flush(&mut self, db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
+        let (max, min) = (db.dialect().greatest(), db.dialect().least());
+        let sql = format!(
+            "INSERT INTO month_counts (metric, month, \"user\", org, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (metric, month, \"user\", org, a, b) DO UPDATE
+             SET n = month_counts.n + excluded.n, last = {max}(month_counts.last, excluded.last)"
+        );
         for ((metric, month, user, org, a, b), (n, last)) in self.counts.drain() {
-            upsert.execute(params![metric, month, user, org, a, b, n, last])?;
+            db.exec(&sql, args![metric, month, user, org, a, b, n, last])?;
         }
-        let mut upsert = conn.prepare_cached(
-            "INSERT INTO user_totals (metric, org, user, a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (metric, org, user, a, b) DO UPDATE SET n = n + excluded.n",
-        )?;
         for ((metric, org, user, a, b), n) in self.totals.drain() {
-            upsert.execute(params![metric, org, user, a, b, n])?;
+            db.exec(
+                "INSERT INTO user_totals (metric, org, \"user\", a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (metric, org, \"user\", a, b) DO UPDATE SET n = user_totals.n + excluded.n",
+                args![metric, org, user, a, b, n],
+            )?;
         }
-        let mut upsert = conn.prepare_cached(
+        let sql = format!(
             "INSERT INTO org_activity (org, first) VALUES (?1, ?2)
-             ON CONFLICT (org) DO UPDATE SET first = min(first, excluded.first)",
-        )?;
+             ON CONFLICT (org) DO UPDATE SET first = {min}(org_activity.first, excluded.first)"
+        );
         for (org, first) in self.orgs.drain() {
-            upsert.execute(params![org, first])?;
+            db.exec(&sql, args![org, first])?;
         }
-        let mut day_upsert = conn.prepare_cached(
-            "INSERT INTO login_days (org, user, day, n, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (org, user, day) DO UPDATE
-             SET n = n + excluded.n, first = min(first, excluded.first), last = max(last, excluded.last)
-             RETURNING n",
-        )?;
-        let mut month_upsert = conn.prepare_cached(
-            "INSERT INTO login_months (month, org, user, days) VALUES (?1, ?2, ?3, 1)
-             ON CONFLICT (month, org, user) DO UPDATE SET days = days + 1",
-        )?;
+        let day_upsert = format!(
+            "INSERT INTO login_days (org, \"user\", day, n, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org, \"user\", day) DO UPDATE
+             SET n = login_days.n + excluded.n, first = {min}(login_days.first, excluded.first),
+                 last = {max}(login_days.last, excluded.last)
+             RETURNING n"
+        );
         for ((org, user, day), (n, first, last)) in self.login_days.drain() {
-            let stored: i64 =
-                day_upsert.query_row(params![org, user, day, n, first, last], |r| r.get(0))?;
+            let stored = first_row(db, &day_upsert, args![org, user, day, n, first, last])?;
             // The row holds only this batch's logins: the day is new.
-            if stored == n {
-                month_upsert.execute(params![Day(day).month().0, org, user])?;
+            if stored == Some(n) {
+                db.exec(
+                    "INSERT INTO login_months (month, org, \"user\", days) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (month, org, \"user\") DO UPDATE SET days = login_months.days + 1",
+                    args![Day(day).month().0, org, user],
+                )?;
             }
         }
         for ((org, user), times) in self.logins.drain() {
-            login_state(conn, settings, org, user, &times)?;
+            login_state(db, settings, org, user, &times)?;
         }
         Ok(())
     }
 }
 
+/// The first column of the first row, as an integer.
+fn first_row(db: &dyn Db, sql: &str, args: &[super::sql::Arg<'_>]) -> anyhow::Result<Option<i64>> {
+    first(db, sql, args, |r| r.int(0))
+}
+
 /// Updates the rollups for one newly stored event: additive updates go to
 /// `pending`, the rest is written at once.
 pub fn apply(
-    conn: &Connection,
+    db: &dyn Db,
     pending: &mut Pending,
     strings: &mut Interner<'_>,
     settings: &RollupSettings,
@@ -164,12 +166,13 @@ pub fn apply(
             );
             count(Metric::ActionRun, Some(keys.0), action, keys.1);
             if let Some(title) = title {
-                conn.prepare_cached(
+                let title = strings.id(title)?;
+                db.exec(
                     "INSERT INTO action_titles (day, org, action, time, id, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (day, org, action) DO UPDATE SET time = excluded.time, id = excluded.id, title = excluded.title
                      WHERE (excluded.time, excluded.id) > (action_titles.time, action_titles.id)",
-                )?
-                .execute(params![day.0, org, action, t, event.id, strings.id(title)?])?;
+                    args![day.0, org, action, t, &event.id, title],
+                )?;
             }
         }
         EventBody::AutomationRun { .. } => count(Metric::AutomationRun, None, 0, 0),
@@ -220,7 +223,7 @@ pub fn apply(
                 strings.id_opt(email.as_deref())?,
             );
             member(
-                conn,
+                db,
                 org,
                 strings.id(user)?,
                 event,
@@ -231,20 +234,15 @@ pub fn apply(
             )?;
         }
         EventBody::MemberRemoved { user } => {
-            member(conn, org, strings.id(user)?, event, 0, None, None, None)?
+            member(db, org, strings.id(user)?, event, 0, None, None, None)?
         }
         EventBody::EntitySnapshot { counts } => {
             let total: u64 = counts.iter().map(|c| c.count).sum();
-            conn.prepare_cached(
+            let encoded = super::row::encode_counts(counts);
+            db.exec(
                 "INSERT INTO snapshots (org, time, id, total, counts) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                org,
-                t,
-                event.id,
-                total as i64,
-                super::row::encode_counts(counts)
-            ])?;
+                args![org, t, &event.id, total as i64, &encoded],
+            )?;
         }
         EventBody::DataSourceCreated {
             data_source,
@@ -256,16 +254,17 @@ pub fn apply(
                 strings.id(data_source_type)?,
                 strings.id(name)?,
             );
-            conn.prepare_cached(
+            db.exec(
                 "INSERT INTO source_log (org, source, time, id, kind, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![org, keys.0, t, event.id, keys.1, keys.2])?;
+                args![org, keys.0, t, &event.id, keys.1, keys.2],
+            )?;
         }
         EventBody::DataSourceDeleted { data_source } => {
-            conn.prepare_cached(
+            let source = strings.id(data_source)?;
+            db.exec(
                 "INSERT INTO source_log (org, source, time, id) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![org, strings.id(data_source)?, t, event.id])?;
+                args![org, source, t, &event.id],
+            )?;
         }
     }
     Ok(())
@@ -273,18 +272,18 @@ pub fn apply(
 
 /// Adds `times` to the stored login state of `(org, user)`.
 fn login_state(
-    conn: &Connection,
+    db: &dyn Db,
     settings: &RollupSettings,
     org: i64,
     user: i64,
     times: &[Micros],
 ) -> anyhow::Result<()> {
-    let stored: Option<(i64, i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT logins, last, state FROM login_users WHERE org = ?1 AND user = ?2")?
-        .query_row(params![org, user], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
+    let stored = first(
+        db,
+        "SELECT logins, last, state FROM login_users WHERE org = ?1 AND \"user\" = ?2",
+        args![org, user],
+        |r| Ok((r.int(0)?, r.int(1)?, r.bytes(2)?)),
+    )?;
     let mut state = match stored {
         Some((logins, last, bytes)) => LoginState::decode(logins, Micros(last), &bytes)?,
         None => LoginState::default(),
@@ -292,17 +291,18 @@ fn login_state(
     for time in times {
         state.add(*time, settings.calendar.week_of(*time), settings);
     }
-    conn.prepare_cached(
-        "INSERT INTO login_users (org, user, logins, last, state) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (org, user) DO UPDATE SET logins = excluded.logins, last = excluded.last, state = excluded.state",
-    )?
-    .execute(params![org, user, state.logins, state.last.0, state.encode()])?;
+    let encoded = state.encode();
+    db.exec(
+        "INSERT INTO login_users (org, \"user\", logins, last, state) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (org, \"user\") DO UPDATE SET logins = excluded.logins, last = excluded.last, state = excluded.state",
+        args![org, user, state.logins, state.last.0, &encoded],
+    )?;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 fn member(
-    conn: &Connection,
+    db: &dyn Db,
     org: i64,
     user: i64,
     event: &Event,
@@ -312,18 +312,17 @@ fn member(
     email: Option<i64>,
 ) -> anyhow::Result<()> {
     let (t, id) = (event.time.0, event.id.as_str());
-    conn.prepare_cached(
-        "INSERT INTO member_log (org, user, time, id, role, teams, name, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![org, user, t, id, role, teams, name, email])?;
+    db.exec(
+        "INSERT INTO member_log (org, \"user\", time, id, role, teams, name, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        args![org, user, t, id, role, teams, name, email],
+    )?;
     let when = |field: Option<i64>| field.map(|_| (t, id));
-    conn.prepare_cached(
-        "INSERT INTO members_now (org, user, time, id, role, teams, name, name_time, name_id, email, email_time, email_id)
+    db.exec(
+        "INSERT INTO members_now (org, \"user\", time, id, role, teams, name, name_time, name_id, email, email_time, email_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT (org, user) DO UPDATE SET time = excluded.time, id = excluded.id, role = excluded.role, teams = excluded.teams
+         ON CONFLICT (org, \"user\") DO UPDATE SET time = excluded.time, id = excluded.id, role = excluded.role, teams = excluded.teams
          WHERE (excluded.time, excluded.id) > (members_now.time, members_now.id)",
-    )?
-    .execute(params![
+        args![
         org,
         user,
         t,
@@ -336,27 +335,24 @@ fn member(
         email,
         when(email).map(|w| w.0),
         when(email).map(|w| w.1)
-    ])?;
+    ],
+    )?;
     // Each profile field follows its own latest value.
     for (field, value) in [("name", name), ("email", email)] {
         let Some(value) = value else { continue };
         let sql = format!(
             "UPDATE members_now SET {field} = ?1, {field}_time = ?2, {field}_id = ?3
-             WHERE org = ?4 AND user = ?5 AND ({field}_time IS NULL OR (?2, ?3) > ({field}_time, {field}_id))"
+             WHERE org = ?4 AND \"user\" = ?5 AND ({field}_time IS NULL OR (?2, ?3) > ({field}_time, {field}_id))"
         );
-        conn.prepare_cached(&sql)?
-            .execute(params![value, t, id, org, user])?;
+        db.exec(&sql, args![value, t, id, org, user])?;
     }
     Ok(())
 }
 
 /// Fails when the stored rollups were made with other settings than the
 /// writer's: another Uptake with another configuration rebuilt them.
-pub fn check_settings(conn: &Connection, settings: &RollupSettings) -> anyhow::Result<()> {
-    let stored: Option<String> = conn
-        .prepare_cached("SELECT value FROM rollup_meta WHERE key = 'settings'")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
+pub fn check_settings(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
+    let stored = stored_settings(db)?;
     anyhow::ensure!(
         stored.as_deref() == Some(settings.fingerprint().as_str()),
         "the rollups were rebuilt for other settings ({}) by another Uptake process; \
@@ -366,46 +362,48 @@ pub fn check_settings(conn: &Connection, settings: &RollupSettings) -> anyhow::R
     Ok(())
 }
 
-/// Rebuilds every rollup from `events` when the stored ones were made with
-/// other settings (or never made). Runs in one transaction.
-pub fn ensure_current(conn: &mut Connection, settings: &RollupSettings) -> anyhow::Result<()> {
+/// The settings the stored rollups were made with, if any.
+pub fn stored_settings(db: &dyn Db) -> anyhow::Result<Option<String>> {
+    first(
+        db,
+        "SELECT value FROM rollup_meta WHERE key = 'settings'",
+        args![],
+        |r| r.text(0),
+    )
+}
+
+/// Rebuilds every rollup from `events`, inside the caller's transaction
+/// (which the caller has checked needs it).
+pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
     let fingerprint = settings.fingerprint();
-    let stored: Option<String> = conn
-        .query_row(
-            "SELECT value FROM rollup_meta WHERE key = 'settings'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if stored.as_deref() == Some(fingerprint.as_str()) {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let events: i64 = tx.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let events = first(db, "SELECT count(*) FROM events", args![], |r| r.int(0))?.unwrap_or(0);
     if events > 0 {
         tracing::info!(events, settings = %fingerprint, "rebuilding rollups for new settings");
     }
     for table in ROLLUP_TABLES {
-        tx.execute(&format!("DELETE FROM {table}"), [])?;
+        db.exec(&format!("DELETE FROM {table}"), args![])?;
     }
+    // The events are read first, a page at a time by key, so that the
+    // rollup writes do not run inside an open read of the same database.
     let mut cache = std::collections::HashMap::new();
-    let mut strings = Interner::new(&tx, &mut cache);
-    let mut pending = Pending::default();
-    read_events(&tx, &mut |event| {
-        let org = strings.id(event.org.as_str())?;
-        apply(&tx, &mut pending, &mut strings, settings, &event, org)?;
-        if pending.is_large() {
-            pending.flush(&tx, settings)?;
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let mut page = Vec::new();
+        super::event_rows::read_page(db, after.as_ref(), 50_000, &mut page)?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.0, last.1.id.clone()));
+        let mut strings = Interner::new(db, &mut cache);
+        let mut pending = Pending::default();
+        for (org, event) in &page {
+            apply(db, &mut pending, &mut strings, settings, event, *org)?;
         }
-        Ok(())
-    })
-    .context("failed to rebuild the rollups")?;
-    pending.flush(&tx, settings)?;
-    tx.execute(
+        pending.flush(db, settings)?;
+    }
+    db.exec(
         "INSERT INTO rollup_meta (key, value) VALUES ('settings', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [&fingerprint],
-    )?;
-    tx.commit()?;
+        args![&fingerprint],
+    )
+    .context("failed to record the rollup settings")?;
     Ok(())
 }

@@ -1,0 +1,181 @@
+//! The `events` and `strings` tables, for both engines: storing an event
+//! row, interning strings, and reading events back.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+
+use super::row::{StoredRow, from_row, to_row};
+use super::sql::{Arg, Db, Row, first};
+use crate::args;
+use crate::event::{Event, OrgSlug};
+use crate::time::Micros;
+
+/// Stores `event` unless an event with its `(org, id)` is stored; returns
+/// whether it was new.
+pub fn insert(
+    db: &dyn Db,
+    strings: &mut Interner<'_>,
+    org: i64,
+    event: &Event,
+) -> anyhow::Result<bool> {
+    let row = to_row(&event.body);
+    let (user, subject, label, extra) = (
+        strings.id_opt(row.user)?,
+        strings.id_opt(row.subject)?,
+        strings.id_opt(row.label)?,
+        strings.id_opt(row.extra)?,
+    );
+    let changed = db.exec(
+        "INSERT INTO events (org, id, time, kind, \"user\", subject, label, extra, code, list)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (org, id) DO NOTHING",
+        args![
+            org,
+            &event.id,
+            event.time.0,
+            row.kind,
+            user,
+            subject,
+            label,
+            extra,
+            row.code,
+            row.list.as_deref()
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Finds or creates the id of a string inside the writer's transaction.
+pub struct Interner<'a> {
+    db: &'a dyn Db,
+    cache: &'a mut HashMap<String, i64>,
+}
+
+impl<'a> Interner<'a> {
+    pub fn new(db: &'a dyn Db, cache: &'a mut HashMap<String, i64>) -> Interner<'a> {
+        Interner { db, cache }
+    }
+
+    /// The id of an optional string, 0 for none (the rollups' "none").
+    pub fn id_or_zero(&mut self, value: Option<&str>) -> anyhow::Result<i64> {
+        Ok(self.id_opt(value)?.unwrap_or(0))
+    }
+
+    pub fn id(&mut self, value: &str) -> anyhow::Result<i64> {
+        if let Some(id) = self.cache.get(value) {
+            return Ok(*id);
+        }
+        let found = first(
+            self.db,
+            "SELECT id FROM strings WHERE value = ?1",
+            args![value],
+            |r| r.int(0),
+        )?;
+        let id = match found {
+            Some(id) => id,
+            None => first(
+                self.db,
+                "INSERT INTO strings (value) VALUES (?1) RETURNING id",
+                args![value],
+                |r| r.int(0),
+            )?
+            .context("the new string has no id")?,
+        };
+        self.cache.insert(value.to_owned(), id);
+        Ok(id)
+    }
+
+    pub fn id_opt(&mut self, value: Option<&str>) -> anyhow::Result<Option<i64>> {
+        value.map(|v| self.id(v)).transpose()
+    }
+}
+
+const SELECT_EVENTS: &str =
+    "SELECT o.value, e.id, e.time, e.kind, u.value, s.value, l.value, x.value, e.code, e.list, e.org
+       FROM events e
+       JOIN strings o ON o.id = e.org
+       LEFT JOIN strings u ON u.id = e.\"user\"
+       LEFT JOIN strings s ON s.id = e.subject
+       LEFT JOIN strings l ON l.id = e.label
+       LEFT JOIN strings x ON x.id = e.extra";
+
+fn event_of(r: &dyn Row) -> anyhow::Result<Event> {
+    let org = r.text(0)?;
+    let body = from_row(StoredRow {
+        kind: r.int(3)?,
+        user: r.opt_text(4)?,
+        subject: r.opt_text(5)?,
+        label: r.opt_text(6)?,
+        extra: r.opt_text(7)?,
+        code: r.int(8)?,
+        list: r.opt_text(9)?,
+    })?;
+    Ok(Event {
+        org: OrgSlug::parse(&org).with_context(|| format!("stored org {org} is not a slug"))?,
+        id: r.text(1)?,
+        time: Micros(r.int(2)?),
+        body,
+    })
+}
+
+/// Calls `f` with the stored events matching `filter` (SQL over the
+/// `events` table as `e`, starting with `WHERE`).
+pub fn read_events_where(
+    db: &dyn Db,
+    filter: &str,
+    args: &[Arg<'_>],
+    f: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    db.each(&format!("{SELECT_EVENTS} {filter}"), args, &mut |r| {
+        f(event_of(r)?)
+    })
+}
+
+/// Up to `limit` events after the key `after` (org id, event id) in key
+/// order, with their org ids: a way through every event in bounded
+/// memory, resumable from the last key.
+pub fn read_page(
+    db: &dyn Db,
+    after: Option<&(i64, String)>,
+    limit: i64,
+    out: &mut Vec<(i64, Event)>,
+) -> anyhow::Result<()> {
+    let mut push = |r: &dyn Row| {
+        out.push((r.int(10)?, event_of(r)?));
+        Ok(())
+    };
+    match after {
+        None => db.each(
+            &format!("{SELECT_EVENTS} ORDER BY e.org, e.id LIMIT ?1"),
+            args![limit],
+            &mut push,
+        ),
+        Some((org, id)) => db.each(
+            &format!(
+                "{SELECT_EVENTS} WHERE e.org > ?1 OR (e.org = ?1 AND e.id > ?2) ORDER BY e.org, e.id LIMIT ?3"
+            ),
+            args![*org, id, limit],
+            &mut push,
+        ),
+    }
+}
+
+/// Calls `f` with every stored event, a page at a time.
+pub fn for_each_event(
+    db: &dyn Db,
+    f: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let mut page = Vec::new();
+        read_page(db, after.as_ref(), 10_000, &mut page)?;
+        let Some((org, last)) = page.last() else {
+            return Ok(());
+        };
+        after = Some((*org, last.id.clone()));
+        for (_, event) in page {
+            f(event)?;
+        }
+    }
+}

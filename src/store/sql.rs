@@ -1,0 +1,342 @@
+//! The SQL both engines speak, behind one small interface ([`Db`]), so the
+//! rollups and the widgets' queries are written once for SQLite and
+//! PostgreSQL alike.
+//!
+//! Statements use `?1`, `?2`… placeholders (PostgreSQL's are rewritten to
+//! `$1`…), and quote the column `"user"` (a reserved word in PostgreSQL).
+//! The few functions the engines spell differently come from [`Dialect`].
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use anyhow::Context;
+
+/// A statement argument.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    Null,
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Bytes(v)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Arg<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Arg::Bytes(v)
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::Null, Arg::Int)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Arg::Null, Arg::Text)
+    }
+}
+
+/// `args![a, b, c]`: a slice of [`Arg`]s.
+#[macro_export]
+macro_rules! args {
+    ($($v:expr),* $(,)?) => {
+        &[$($crate::store::sql::Arg::from($v)),*][..]
+    };
+}
+
+/// One result row; columns by position.
+pub trait Row {
+    fn int(&self, i: usize) -> anyhow::Result<i64>;
+    fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>>;
+    fn text(&self, i: usize) -> anyhow::Result<String>;
+    fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>>;
+    fn bytes(&self, i: usize) -> anyhow::Result<Vec<u8>>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The larger of two values (`max(a, b)` in SQLite).
+    pub fn greatest(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "max",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
+
+    /// The smaller of two values.
+    pub fn least(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "min",
+            Dialect::Postgres => "LEAST",
+        }
+    }
+}
+
+/// A connection (or transaction) that runs statements.
+pub trait Db {
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement; returns the rows it changed.
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64>;
+    /// Calls `f` with each row of a query.
+    fn each(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()>;
+}
+
+/// The first row of a query, if any, through `f`.
+pub fn first<T>(
+    db: &dyn Db,
+    sql: &str,
+    args: &[Arg<'_>],
+    f: impl FnOnce(&dyn Row) -> anyhow::Result<T>,
+) -> anyhow::Result<Option<T>> {
+    let mut f = Some(f);
+    let mut out = None;
+    db.each(sql, args, &mut |row| {
+        if let Some(f) = f.take() {
+            out = Some(f(row)?);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+// SQLite.
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Arg::Int(v) => ValueRef::Integer(*v),
+            Arg::Text(v) => ValueRef::Text(v.as_bytes()),
+            Arg::Bytes(v) => ValueRef::Blob(v),
+            Arg::Null => ValueRef::Null,
+        }))
+    }
+}
+
+impl Row for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> anyhow::Result<i64> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> anyhow::Result<String> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+    fn bytes(&self, i: usize) -> anyhow::Result<Vec<u8>> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl Db for rusqlite::Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
+        let mut stmt = self.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(args.iter()))? as u64)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        while let Some(row) = rows.next()? {
+            f(row)?;
+        }
+        Ok(())
+    }
+}
+
+// PostgreSQL.
+
+impl postgres::types::ToSql for Arg<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Arg::Int(v) => v.to_sql(ty, out),
+            Arg::Text(v) => v.to_sql(ty, out),
+            Arg::Bytes(v) => v.to_sql(ty, out),
+            Arg::Null => Ok(postgres::types::IsNull::Yes),
+        }
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        <i64 as postgres::types::ToSql>::accepts(ty)
+            || <&str as postgres::types::ToSql>::accepts(ty)
+            || <&[u8] as postgres::types::ToSql>::accepts(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl Row for postgres::Row {
+    fn int(&self, i: usize) -> anyhow::Result<i64> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn text(&self, i: usize) -> anyhow::Result<String> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+    fn bytes(&self, i: usize) -> anyhow::Result<Vec<u8>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+/// `?1` placeholders as PostgreSQL's `$1`.
+pub fn postgres_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '?' && !quoted && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A PostgreSQL client or transaction, with its prepared statements.
+pub struct Pg<C: postgres::GenericClient> {
+    client: RefCell<C>,
+    statements: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+impl<C: postgres::GenericClient> Pg<C> {
+    pub fn new(client: C) -> Pg<C> {
+        Pg {
+            client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn into_inner(self) -> C {
+        self.client.into_inner()
+    }
+
+    pub fn client(&self) -> std::cell::RefMut<'_, C> {
+        self.client.borrow_mut()
+    }
+
+    fn statement(&self, sql: &str) -> anyhow::Result<postgres::Statement> {
+        if let Some(statement) = self.statements.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self
+            .client
+            .borrow_mut()
+            .prepare(&postgres_placeholders(sql))
+            .with_context(|| format!("failed to prepare: {sql}"))?;
+        let mut statements = self.statements.borrow_mut();
+        // Statements with literal lists vary; keep the cache bounded.
+        if statements.len() >= 512 {
+            statements.clear();
+        }
+        statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+    args.iter()
+        .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+impl<C: postgres::GenericClient> Db for Pg<C> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
+        let statement = self.statement(sql)?;
+        Ok(self
+            .client
+            .borrow_mut()
+            .execute(&statement, &pg_args(args))?)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let statement = self.statement(sql)?;
+        let rows = self.client.borrow_mut().query(&statement, &pg_args(args))?;
+        for row in &rows {
+            f(row)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(
+            postgres_placeholders("SELECT ?1, '?2' WHERE a = ?12 AND b = ?"),
+            "SELECT $1, '?2' WHERE a = $12 AND b = ?"
+        );
+    }
+}
