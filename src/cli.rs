@@ -72,6 +72,16 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Copy a whole store into another (e.g. SQLite into PostgreSQL);
+    /// resumable, verified by counts at the end.
+    MigrateStore {
+        /// The store to copy: sqlite://PATH or postgres://…
+        #[arg(long)]
+        from: String,
+        /// The store to copy into: postgres://… or sqlite://PATH
+        #[arg(long)]
+        to: String,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -138,6 +148,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve { .. } => serve(&config),
+        Command::MigrateStore { from, to } => crate::migrate::run(&config, &from, &to),
         Command::Demo { events, .. } => {
             crate::demo::run(&config, cli.global.data.is_some(), events)
         }
@@ -161,7 +172,10 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("UPTAKE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // PostgreSQL's notices ("relation already exists, skipping") are noise.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn,postgres=warn")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod keys;
 pub mod logins;
 pub mod metrics;
+pub mod migrate;
 pub mod rollup;
 pub mod server;
 pub mod store;

@@ -82,7 +82,7 @@ impl Ingestor {
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, events = size, "write failed; nothing of these batches was stored");
+                        tracing::error!(error = %e, events = size, "write failed; the batches were refused with 503 and may be resent");
                         for job in group {
                             let _ = job.reply.send(Err(e.to_string()));
                         }

@@ -6,6 +6,7 @@ pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sqlite: &'static str,
+    pub postgres: &'static str,
 }
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -13,21 +14,25 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "events",
         sqlite: include_str!("../../migrations/sqlite/0001_events.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_events.sql"),
     },
     Migration {
         version: 2,
         name: "rollups",
         sqlite: include_str!("../../migrations/sqlite/0002_rollups.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_rollups.sql"),
     },
     Migration {
         version: 3,
         name: "dashboard_users",
         sqlite: include_str!("../../migrations/sqlite/0003_dashboard_users.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_dashboard_users.sql"),
     },
     Migration {
         version: 4,
         name: "login_days_covering",
         sqlite: include_str!("../../migrations/sqlite/0004_login_days_covering.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_login_days_covering.sql"),
     },
 ];
 

@@ -5,9 +5,11 @@
 //! callers on the async side reach it through a blocking thread (the
 //! writer thread for events, `spawn_blocking` for the rest).
 
+mod accounts;
 mod event_rows;
 mod facts;
 mod migrations;
+mod postgres;
 mod rollups;
 pub mod row;
 pub mod sql;
@@ -95,6 +97,9 @@ pub trait Store: Send + Sync {
     /// Creates a login, or replaces the password and org of an existing one.
     fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()>;
     fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>>;
+    /// Every API key and login (for `migrate-store`).
+    fn keys(&self) -> anyhow::Result<Vec<StoredKey>>;
+    fn users(&self) -> anyhow::Result<Vec<DashboardUser>>;
     fn event_count(&self) -> anyhow::Result<u64>;
     /// Calls `f` with every stored event, in no particular order.
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()>;
@@ -113,9 +118,22 @@ pub trait Store: Send + Sync {
 }
 
 /// Where the store lives, parsed from `--store` and `--data`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL; it may hold a password,
+    /// so it is never printed.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+            // The URL may hold a password.
+            Location::Postgres(_) => f.write_str("Postgres(…)"),
+        }
+    }
 }
 
 impl Location {
@@ -131,13 +149,12 @@ impl Location {
                 }
                 let scheme = url.split("://").next().unwrap_or("");
                 if scheme == "postgres" || scheme == "postgresql" {
-                    bail!(
-                        "PostgreSQL stores are not available in this version of Uptake; \
-                         omit --store (or use sqlite://PATH) for the embedded store"
-                    );
+                    return Ok(Location::Postgres(url.to_owned()));
                 }
                 // Never echo the URL: it may hold a password.
-                bail!("unknown store scheme `{scheme}`: use sqlite://PATH or omit --store")
+                bail!(
+                    "unknown store scheme `{scheme}`: use sqlite://PATH, postgres://… or omit --store"
+                )
             }
         }
     }
@@ -147,6 +164,7 @@ impl Location {
 pub fn open(location: &Location) -> anyhow::Result<Arc<dyn Store>> {
     match location {
         Location::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path)?)),
+        Location::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(url)?)),
     }
 }
 

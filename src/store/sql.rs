@@ -219,10 +219,21 @@ impl postgres::types::ToSql for Arg<'_> {
 
 impl Row for postgres::Row {
     fn int(&self, i: usize) -> anyhow::Result<i64> {
-        Ok(self.try_get(i)?)
+        self.opt_int(i)?
+            .with_context(|| format!("column {i} is NULL where a number was expected"))
     }
+    /// Integer literals (`SELECT 0`) are `int4` in PostgreSQL; columns are
+    /// `int8`. Both read as `i64`.
     fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>> {
-        Ok(self.try_get(i)?)
+        use postgres::types::Type;
+        let ty = self.columns()[i].type_().clone();
+        Ok(if ty == Type::INT4 {
+            self.try_get::<_, Option<i32>>(i)?.map(i64::from)
+        } else if ty == Type::INT2 {
+            self.try_get::<_, Option<i16>>(i)?.map(i64::from)
+        } else {
+            self.try_get::<_, Option<i64>>(i)?
+        })
     }
     fn text(&self, i: usize) -> anyhow::Result<String> {
         Ok(self.try_get(i)?)

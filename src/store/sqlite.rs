@@ -11,15 +11,16 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 
+use super::accounts;
 use super::event_rows::{self, Interner};
 use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
 use super::sql::{Arg, Db, Dialect, Row};
-use super::{BatchCounts, DashboardUser, EventWriter, KeyKind, Store, StoredKey, WriteError};
-use crate::event::{Event, OrgSlug};
+use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, WriteError};
+use crate::event::Event;
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
 use crate::time::Micros;
@@ -162,100 +163,27 @@ impl Store for SqliteStore {
     }
 
     fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()> {
-        self.reader().execute(
-            "INSERT INTO api_keys (key_id, kind, org, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                key.key_id,
-                key.kind.name(),
-                key.org.as_ref().map(OrgSlug::as_str),
-                key.secret_sha256.as_slice(),
-                key.created_at.0
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()> {
-        self.reader()
-            .execute(
-                "INSERT INTO dashboard_users (username, password_hash, org, created_at) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, org = excluded.org",
-                params![
-                    user.username,
-                    user.password_hash,
-                    user.org.as_ref().map(OrgSlug::as_str),
-                    user.created_at.0
-                ],
-            )
-            .context("failed to store the dashboard login")?;
-        Ok(())
-    }
-
-    fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
-        let row = self
-            .reader()
-            .query_row(
-                "SELECT password_hash, org, created_at FROM dashboard_users WHERE username = ?1",
-                [username],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((password_hash, org, created_at)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(DashboardUser {
-            username: username.to_owned(),
-            password_hash,
-            org: org
-                .map(|o| {
-                    OrgSlug::parse(&o).with_context(|| format!("stored login has invalid org {o}"))
-                })
-                .transpose()?,
-            created_at: crate::time::Micros(created_at),
-        }))
+        accounts::insert_key(&*self.reader(), key)
     }
 
     fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>> {
-        let conn = self.reader();
-        let row = conn
-            .query_row(
-                "SELECT kind, org, secret_sha256, created_at FROM api_keys WHERE key_id = ?1",
-                [key_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((kind, org, hash, created_at)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(StoredKey {
-            key_id: key_id.to_owned(),
-            kind: KeyKind::from_name(&kind)
-                .with_context(|| format!("stored key has unknown kind {kind}"))?,
-            org: org
-                .map(|o| {
-                    OrgSlug::parse(&o).with_context(|| format!("stored key has invalid org {o}"))
-                })
-                .transpose()?,
-            secret_sha256: hash
-                .try_into()
-                .ok()
-                .context("stored key hash is not 32 bytes")?,
-            created_at: Micros(created_at),
-        }))
+        accounts::find_key(&*self.reader(), key_id)
+    }
+
+    fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()> {
+        accounts::upsert_user(&*self.reader(), user)
+    }
+
+    fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
+        accounts::find_user(&*self.reader(), username)
+    }
+
+    fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {
+        accounts::keys(&*self.reader())
+    }
+
+    fn users(&self) -> anyhow::Result<Vec<DashboardUser>> {
+        accounts::users(&*self.reader())
     }
 
     fn event_count(&self) -> anyhow::Result<u64> {

@@ -51,9 +51,8 @@ fn stream_until_error(
     });
 }
 
-#[test]
-fn acknowledged_events_survive_kill_9_at_random_moments() {
-    let dir = tempfile::tempdir().unwrap();
+fn acknowledged_events_survive_kill_9_at_random_moments(engine: Engine) {
+    let dir = engine_dir(engine);
     let key = create_key(dir.path(), "ingest", None);
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let acked = Mutex::new(Vec::new());
@@ -102,6 +101,8 @@ fn acknowledged_events_survive_kill_9_at_random_moments() {
     }
     assert_eq!(stored_count(dir.path()), before);
 }
+
+on_both_engines!(acknowledged_events_survive_kill_9_at_random_moments);
 
 #[test]
 fn sigterm_finishes_in_flight_requests_and_exits_0() {

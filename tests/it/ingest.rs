@@ -11,9 +11,10 @@ use crate::support::*;
 /// Small limits so that the limit tests stay quick.
 const SMALL_LIMITS: &str = "[ingest]\nmax_body_bytes = 65536\nmax_events_per_request = 5\nbody_chunk_timeout_secs = 1\nheader_timeout_secs = 1\n";
 
-fn small_server() -> (tempfile::TempDir, Server, String) {
+fn small_server_on(engine: Engine) -> (tempfile::TempDir, Server, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    use_engine(&data, engine);
     let key = create_key(&data, "ingest", None);
     let server = Server::start_with(&data, Some(SMALL_LIMITS));
     (dir, server, key)
@@ -35,9 +36,8 @@ fn assert_error(response: &Response, status: u16, code: &str) {
     );
 }
 
-#[test]
-fn the_fixture_over_http_gives_the_expected_summary() {
-    let dir = tempfile::tempdir().unwrap();
+fn the_fixture_over_http_gives_the_expected_summary(engine: Engine) {
+    let dir = engine_dir(engine);
     let key = create_key(dir.path(), "ingest", None);
     let server = Server::start_with(
         dir.path(),
@@ -53,6 +53,8 @@ fn the_fixture_over_http_gives_the_expected_summary() {
     assert_fixture_summary(&again, Some(0), Some(18_002 + 130));
     assert_eq!(stored_count(dir.path()), 18_002);
 }
+
+on_both_engines!(the_fixture_over_http_gives_the_expected_summary);
 
 #[test]
 fn requests_without_a_valid_ingest_key_are_401() {
@@ -82,7 +84,7 @@ fn requests_without_a_valid_ingest_key_are_401() {
 
 #[test]
 fn other_content_types_and_encodings_are_415() {
-    let (_dir, server, key) = small_server();
+    let (_dir, server, key) = small_server_on(Engine::Sqlite);
     let body = login("acme-eu", "e1");
     for content_type in ["text/plain", "", "application/xml"] {
         assert_error(
@@ -114,7 +116,7 @@ fn other_content_types_and_encodings_are_415() {
 
 #[test]
 fn a_declared_length_over_the_limit_is_413_without_reading() {
-    let (_dir, server, key) = small_server();
+    let (_dir, server, key) = small_server_on(Engine::Sqlite);
     let mut client = server.client();
     let head = format!(
         "POST /api/v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: application/x-ndjson\r\ncontent-length: 100000000\r\n\r\n"
@@ -125,7 +127,7 @@ fn a_declared_length_over_the_limit_is_413_without_reading() {
 
 #[test]
 fn a_chunked_body_over_the_limit_is_413() {
-    let (_dir, server, key) = small_server();
+    let (_dir, server, key) = small_server_on(Engine::Sqlite);
     let mut client = server.client();
     let head = format!(
         "POST /api/v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -165,7 +167,7 @@ fn post_gzip(server: &Server, key: &str, body: &[u8]) -> Response {
 
 #[test]
 fn gzip_bodies_are_inflated_within_the_limit() {
-    let (_dir, server, key) = small_server();
+    let (_dir, server, key) = small_server_on(Engine::Sqlite);
     let body = format!("{}\n{}\n", login("acme-eu", "g1"), login("acme-eu", "g2"));
     let response = post_gzip(&server, &key, &gzip(body.as_bytes()));
     assert_eq!(response.status, 200);
@@ -183,9 +185,8 @@ fn gzip_bodies_are_inflated_within_the_limit() {
     assert_eq!(stored_count(&server.dir), 2);
 }
 
-#[test]
-fn bodies_that_are_not_a_json_array_are_400_and_store_nothing() {
-    let (_dir, server, key) = small_server();
+fn bodies_that_are_not_a_json_array_are_400_and_store_nothing(engine: Engine) {
+    let (_dir, server, key) = small_server_on(engine);
     let good = login("acme-eu", "a1");
     let bad_utf8 = [b"[".as_slice(), good.as_bytes(), b",{\"id\":\"\xff\"}]"].concat();
     for body in [
@@ -208,9 +209,10 @@ fn bodies_that_are_not_a_json_array_are_400_and_store_nothing() {
     assert_summary(&response.json(), 2, 0, &[(1, None, "invalid_json")]);
 }
 
-#[test]
-fn more_events_than_allowed_is_400_and_stores_nothing() {
-    let (_dir, server, key) = small_server();
+on_both_engines!(bodies_that_are_not_a_json_array_are_400_and_store_nothing);
+
+fn more_events_than_allowed_is_400_and_stores_nothing(engine: Engine) {
+    let (_dir, server, key) = small_server_on(engine);
     let lines: Vec<String> = (0..6).map(|i| login("acme-eu", &format!("m{i}"))).collect();
     assert_error(
         &server.post_ndjson(&key, &lines.join("\n")),
@@ -229,9 +231,10 @@ fn more_events_than_allowed_is_400_and_stores_nothing() {
     assert_summary(&response.json(), 5, 0, &[]);
 }
 
-#[test]
-fn bad_lines_are_rejected_one_by_one() {
-    let dir = tempfile::tempdir().unwrap();
+on_both_engines!(more_events_than_allowed_is_400_and_stores_nothing);
+
+fn bad_lines_are_rejected_one_by_one(engine: Engine) {
+    let dir = engine_dir(engine);
     let key = create_key(dir.path(), "ingest", None);
     let server = Server::start(dir.path());
     let deep_ok = format!(
@@ -278,9 +281,11 @@ fn bad_lines_are_rejected_one_by_one() {
     assert_summary(&response.json(), 2, 0, &[(1, None, "invalid_json")]);
 }
 
+on_both_engines!(bad_lines_are_rejected_one_by_one);
+
 #[test]
 fn slow_requests_get_408() {
-    let (_dir, server, key) = small_server();
+    let (_dir, server, key) = small_server_on(Engine::Sqlite);
     // The body stops arriving.
     let mut client = server.client();
     let head = format!(
@@ -311,9 +316,8 @@ fn slow_requests_get_408() {
     );
 }
 
-#[test]
-fn org_bound_keys_fill_in_and_police_the_org() {
-    let dir = tempfile::tempdir().unwrap();
+fn org_bound_keys_fill_in_and_police_the_org(engine: Engine) {
+    let dir = engine_dir(engine);
     let eu = create_key(dir.path(), "ingest", Some("acme-eu"));
     let company = create_key(dir.path(), "ingest", None);
     let server = Server::start(dir.path());
@@ -342,9 +346,10 @@ fn org_bound_keys_fill_in_and_police_the_org() {
     );
 }
 
-#[test]
-fn idempotency_by_org_and_id() {
-    let dir = tempfile::tempdir().unwrap();
+on_both_engines!(org_bound_keys_fill_in_and_police_the_org);
+
+fn idempotency_by_org_and_id(engine: Engine) {
+    let dir = engine_dir(engine);
     let key = create_key(dir.path(), "ingest", None);
     let server = Server::start(dir.path());
 
@@ -391,6 +396,8 @@ fn idempotency_by_org_and_id() {
         &[(0, Some("v1"), "missing_field")],
     );
 }
+
+on_both_engines!(idempotency_by_org_and_id);
 
 #[test]
 fn health_answers_without_auth_and_unknown_routes_answer_json() {

@@ -1,11 +1,14 @@
 //! Uptake's integration tests: real processes, real sockets, real files.
 
+#[macro_use]
+mod support;
+
 mod browser;
 mod cli;
 mod dashboard;
 mod durability;
 mod ingest;
+mod postgres;
 mod rollups;
-mod support;
 mod widget_cases;
 mod widgets;

@@ -187,7 +187,7 @@ fn shuffled_fixture(seed: u64) -> Vec<String> {
 }
 
 /// Posts the fixture's events shuffled, in random batch sizes.
-fn post_shuffled(server: &Server, key: &str, seed: u64) {
+pub fn post_shuffled(server: &Server, key: &str, seed: u64) {
     let lines = shuffled_fixture(seed);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut rest = lines.as_slice();
@@ -203,10 +203,9 @@ fn post_shuffled(server: &Server, key: &str, seed: u64) {
     }
 }
 
-#[test]
-fn arrival_order_does_not_change_any_widget() {
+fn arrival_order_does_not_change_any_widget(engine: Engine) {
     for seed in [7, 8] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = engine_dir(engine);
         let ingest = create_key(dir.path(), "ingest", None);
         let read = create_key(dir.path(), "read", None);
         let server = Server::start_with(dir.path(), Some(&crate::widgets::fixture_config()));
@@ -226,3 +225,5 @@ fn arrival_order_does_not_change_any_widget() {
         );
     }
 }
+
+on_both_engines!(arrival_order_does_not_change_any_widget);

@@ -11,6 +11,100 @@ pub use uptake::bench::client::{Client, Response};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_uptake");
 
+/// The storage engine a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test function taking an [`Engine`] once per engine, as the tests
+/// `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_engines {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::support::Engine::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::support::Engine::Postgres)
+            }
+        }
+    };
+}
+
+/// Data directories whose store is a PostgreSQL database, with its URL.
+static POSTGRES_STORES: std::sync::Mutex<std::collections::BTreeMap<PathBuf, String>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The throwaway server's URL (without a database), from
+/// `UPTAKE_TEST_POSTGRES`, which `./scripts/test` sets.
+pub fn postgres_base() -> String {
+    std::env::var("UPTAKE_TEST_POSTGRES").expect(
+        "the PostgreSQL tests need UPTAKE_TEST_POSTGRES=postgres://user@host:port; \
+         ./scripts/test starts a throwaway server and sets it",
+    )
+}
+
+/// A new, empty database on the test server; returns its URL.
+pub fn new_database() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = postgres_base();
+    let name = format!(
+        "uptake_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+        .expect("the test PostgreSQL server answers");
+    // Separate statements: CREATE DATABASE cannot run in a multi-statement batch.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    format!("{base}/{name}")
+}
+
+/// Makes `dir`'s store the engine's: for PostgreSQL a fresh database, used
+/// by every command and server the helpers start for `dir`.
+pub fn use_engine(dir: &Path, engine: Engine) {
+    if engine == Engine::Postgres {
+        let url = new_database();
+        POSTGRES_STORES.lock().unwrap().insert(dir.to_owned(), url);
+    }
+}
+
+/// Makes `dir` use the store at `url` (another process's database).
+pub fn register_store(dir: &Path, url: &str) {
+    POSTGRES_STORES
+        .lock()
+        .unwrap()
+        .insert(dir.to_owned(), url.to_owned());
+}
+
+/// The `--store` URL of `dir`, when it is not the default SQLite file.
+pub fn store_url(dir: &Path) -> Option<String> {
+    POSTGRES_STORES.lock().unwrap().get(dir).cloned()
+}
+
+/// A temporary data directory whose store is on `engine`.
+pub fn engine_dir(engine: Engine) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    use_engine(dir.path(), engine);
+    dir
+}
+
+fn set_store(cmd: &mut Command, dir: &Path) {
+    match store_url(dir) {
+        Some(url) => cmd.env("UPTAKE_STORE", url),
+        None => cmd.env_remove("UPTAKE_STORE"),
+    };
+}
+
 /// The fixture of the contract, `../shared/fixtures/acme` from the repo.
 pub fn fixture(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,7 +120,9 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// Runs `uptake ARGS` with `--data dir` and returns its output.
 pub fn uptake(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
+    let mut cmd = Command::new(BIN);
+    set_store(&mut cmd, dir);
+    let mut child = cmd
         .args(args)
         .arg("--data")
         .arg(dir)
@@ -81,6 +177,7 @@ impl Server {
     /// Starts with an optional TOML config text.
     pub fn start_with(dir: &Path, config: Option<&str>) -> Server {
         let mut cmd = Command::new(BIN);
+        set_store(&mut cmd, dir);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(dir)
             .env("UPTAKE_LOG", "warn");
@@ -155,7 +252,11 @@ impl Drop for Server {
 
 /// Opens the store under `dir` through the library.
 pub fn open_store(dir: &Path) -> std::sync::Arc<dyn uptake::store::Store> {
-    uptake::store::open(&uptake::store::Location::Sqlite(dir.join("uptake.db"))).unwrap()
+    let location = match store_url(dir) {
+        Some(url) => uptake::store::Location::Postgres(url),
+        None => uptake::store::Location::Sqlite(dir.join("uptake.db")),
+    };
+    uptake::store::open(&location).unwrap()
 }
 
 /// Every stored event as (org, id), read through the library's store.

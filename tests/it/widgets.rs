@@ -139,9 +139,8 @@ pub fn check_folder_over_http(
     failures
 }
 
-#[test]
-fn every_widget_matches_the_fixture_over_http() {
-    let dir = tempfile::tempdir().unwrap();
+fn every_widget_matches_the_fixture_over_http(engine: Engine) {
+    let dir = engine_dir(engine);
     let company = create_key(dir.path(), "read", None);
     let eu = create_key(dir.path(), "read", Some("acme-eu"));
     let server = fixture_server(dir.path());
@@ -161,6 +160,8 @@ fn every_widget_matches_the_fixture_over_http() {
         failures.join("\n")
     );
 }
+
+on_both_engines!(every_widget_matches_the_fixture_over_http);
 
 #[test]
 fn widget_requests_are_checked() {

@@ -1,0 +1,116 @@
+//! API keys and dashboard logins as rows, for both engines.
+
+use anyhow::Context;
+
+use super::sql::{Db, Row};
+use super::{DashboardUser, KeyKind, StoredKey};
+use crate::args;
+use crate::event::OrgSlug;
+use crate::time::Micros;
+
+fn org_of(value: Option<String>, what: &str) -> anyhow::Result<Option<OrgSlug>> {
+    value
+        .map(|o| OrgSlug::parse(&o).with_context(|| format!("stored {what} has invalid org {o}")))
+        .transpose()
+}
+
+fn key_of(r: &dyn Row) -> anyhow::Result<StoredKey> {
+    let kind = r.text(1)?;
+    Ok(StoredKey {
+        key_id: r.text(0)?,
+        kind: KeyKind::from_name(&kind)
+            .with_context(|| format!("stored key has unknown kind {kind}"))?,
+        org: org_of(r.opt_text(2)?, "key")?,
+        secret_sha256: r
+            .bytes(3)?
+            .try_into()
+            .ok()
+            .context("stored key hash is not 32 bytes")?,
+        created_at: Micros(r.int(4)?),
+    })
+}
+
+fn user_of(r: &dyn Row) -> anyhow::Result<DashboardUser> {
+    Ok(DashboardUser {
+        username: r.text(0)?,
+        password_hash: r.text(1)?,
+        org: org_of(r.opt_text(2)?, "login")?,
+        created_at: Micros(r.int(3)?),
+    })
+}
+
+const KEY_COLUMNS: &str = "SELECT key_id, kind, org, secret_sha256, created_at FROM api_keys";
+const USER_COLUMNS: &str = "SELECT username, password_hash, org, created_at FROM dashboard_users";
+
+pub fn insert_key(db: &dyn Db, key: &StoredKey) -> anyhow::Result<()> {
+    db.exec(
+        "INSERT INTO api_keys (key_id, kind, org, secret_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        args![
+            &key.key_id,
+            key.kind.name(),
+            key.org.as_ref().map(OrgSlug::as_str),
+            key.secret_sha256.as_slice(),
+            key.created_at.0
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn find_key(db: &dyn Db, key_id: &str) -> anyhow::Result<Option<StoredKey>> {
+    super::sql::first(
+        db,
+        &format!("{KEY_COLUMNS} WHERE key_id = ?1"),
+        args![key_id],
+        key_of,
+    )
+}
+
+pub fn keys(db: &dyn Db) -> anyhow::Result<Vec<StoredKey>> {
+    let mut out = Vec::new();
+    db.each(
+        &format!("{KEY_COLUMNS} ORDER BY key_id"),
+        args![],
+        &mut |r| {
+            out.push(key_of(r)?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+pub fn upsert_user(db: &dyn Db, user: &DashboardUser) -> anyhow::Result<()> {
+    db.exec(
+        "INSERT INTO dashboard_users (username, password_hash, org, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, org = excluded.org",
+        args![
+            &user.username,
+            &user.password_hash,
+            user.org.as_ref().map(OrgSlug::as_str),
+            user.created_at.0
+        ],
+    )
+    .context("failed to store the dashboard login")?;
+    Ok(())
+}
+
+pub fn find_user(db: &dyn Db, username: &str) -> anyhow::Result<Option<DashboardUser>> {
+    super::sql::first(
+        db,
+        &format!("{USER_COLUMNS} WHERE username = ?1"),
+        args![username],
+        user_of,
+    )
+}
+
+pub fn users(db: &dyn Db) -> anyhow::Result<Vec<DashboardUser>> {
+    let mut out = Vec::new();
+    db.each(
+        &format!("{USER_COLUMNS} ORDER BY username"),
+        args![],
+        &mut |r| {
+            out.push(user_of(r)?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}

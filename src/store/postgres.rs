@@ -1,0 +1,428 @@
+//! The PostgreSQL engine: many Uptake processes over one database.
+//!
+//! Writers of every process take one transaction-scoped advisory lock
+//! before writing, so event inserts and rollup updates are serialised
+//! across processes exactly as the single SQLite writer serialises them:
+//! no lost updates, no double counting, and the first write of an
+//! `(org, id)` wins. Readers do not take the lock; each report reads one
+//! REPEATABLE READ snapshot.
+//!
+//! The store URL may hold a password: it is never printed. Errors name
+//! the host and database only.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use postgres::{Client, NoTls};
+
+use super::accounts;
+use super::event_rows::{self, Interner};
+use super::facts::{NameCache, SqlFacts};
+use super::migrations::{MIGRATIONS, latest_version};
+use super::rollups;
+use super::sql::{Arg, Db, Dialect, Pg, Row, first};
+use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, WriteError};
+use crate::args;
+use crate::event::Event;
+use crate::metrics::{Facts, Report};
+use crate::rollup::RollupSettings;
+use crate::time::Micros;
+
+/// The advisory lock every writer (and migration) holds in its transaction.
+const WRITE_LOCK: i64 = 0x7570_7461_6b65; // "uptake"
+/// How long a statement may run before PostgreSQL cancels it, unless the
+/// URL sets `options=-c statement_timeout=…`.
+const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 60_000;
+/// Connections kept for readers.
+const POOL_SIZE: usize = 8;
+
+pub struct PostgresStore {
+    config: postgres::Config,
+    /// `host/dbname`, for messages: never the password.
+    name: String,
+    set_timeout: bool,
+    settings: OnceLock<RollupSettings>,
+    pool: Mutex<Vec<Client>>,
+    names: NameCache,
+}
+
+/// `host:port/dbname` of a config, for messages.
+fn describe(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{host}:{port}/{}",
+        config.get_dbname().unwrap_or("(default database)")
+    )
+}
+
+impl PostgresStore {
+    pub fn open(url: &str) -> anyhow::Result<PostgresStore> {
+        // The parser's messages do not repeat the URL, so they are safe.
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("the PostgreSQL store URL is not valid: {e}"))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("uptake");
+        }
+        let set_timeout = !config
+            .get_options()
+            .is_some_and(|o| o.contains("statement_timeout"));
+        let store = PostgresStore {
+            name: describe(&config),
+            config,
+            set_timeout,
+            settings: OnceLock::new(),
+            pool: Mutex::new(Vec::new()),
+            names: NameCache::default(),
+        };
+        let client = store.connect()?;
+        let db = Pg::new(client);
+        migrate(&db, &store.name)?;
+        store.release(db.into_inner());
+        Ok(store)
+    }
+
+    fn connect(&self) -> anyhow::Result<Client> {
+        let mut client = self
+            .config
+            .connect(NoTls)
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
+        if self.set_timeout {
+            client.batch_execute(&format!(
+                "SET statement_timeout = {DEFAULT_STATEMENT_TIMEOUT_MS}"
+            ))?;
+        }
+        Ok(client)
+    }
+
+    fn acquire(&self) -> anyhow::Result<Client> {
+        loop {
+            let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match pooled {
+                // A connection the server closed (restart) is dropped.
+                Some(client) if client.is_closed() => continue,
+                Some(client) => return Ok(client),
+                None => return self.connect(),
+            }
+        }
+    }
+
+    fn release(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL_SIZE {
+            pool.push(client);
+        }
+    }
+
+    /// Runs `f` on a pooled connection, giving it back afterwards.
+    fn with<T>(&self, f: impl FnOnce(&Pg<Client>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let db = Pg::new(self.acquire()?);
+        let result = f(&db);
+        self.release(db.into_inner());
+        result
+    }
+
+    fn settings(&self) -> anyhow::Result<&RollupSettings> {
+        self.settings
+            .get()
+            .context("the store's rollup settings were not set (Store::use_settings)")
+    }
+}
+
+/// Applies the migrations this binary knows, under the write lock so that
+/// processes starting together do not race.
+fn migrate(db: &Pg<Client>, name: &str) -> anyhow::Result<()> {
+    db.client().batch_execute("BEGIN")?;
+    let result = (|| -> anyhow::Result<()> {
+        db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
+        db.client().batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    BIGINT PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 applied_at BIGINT NOT NULL
+             )",
+        )?;
+        let current = first(
+            db,
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            args![],
+            |r| r.int(0),
+        )?
+        .unwrap_or(0);
+        if current > latest_version() {
+            bail!(
+                "the PostgreSQL database {name} was written by a newer Uptake (schema version {current}; \
+                 this binary knows up to {}): run a newer uptake",
+                latest_version()
+            );
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            db.client()
+                .batch_execute(m.postgres)
+                .with_context(|| format!("failed to apply migration {} ({})", m.version, m.name))?;
+            db.exec(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                args![m.version, m.name, Micros::now().0],
+            )?;
+        }
+        Ok(())
+    })();
+    finish(db, result)
+}
+
+/// Commits when `result` is fine, else rolls back; returns `result`.
+fn finish<T>(db: &Pg<Client>, result: anyhow::Result<T>) -> anyhow::Result<T> {
+    match result {
+        Ok(value) => {
+            db.client()
+                .batch_execute("COMMIT")
+                .context("the transaction did not commit")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = db.client().batch_execute("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+impl Store for PostgresStore {
+    fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
+        Ok(Box::new(PostgresWriter {
+            store: self.config.clone(),
+            name: self.name.clone(),
+            set_timeout: self.set_timeout,
+            db: None,
+            strings: HashMap::new(),
+            settings: self.settings()?.clone(),
+        }))
+    }
+
+    fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()> {
+        self.with(|db| accounts::insert_key(db, key))
+    }
+
+    fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>> {
+        self.with(|db| accounts::find_key(db, key_id))
+    }
+
+    fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()> {
+        self.with(|db| accounts::upsert_user(db, user))
+    }
+
+    fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
+        self.with(|db| accounts::find_user(db, username))
+    }
+
+    fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {
+        self.with(|db| accounts::keys(db))
+    }
+
+    fn users(&self) -> anyhow::Result<Vec<DashboardUser>> {
+        self.with(|db| accounts::users(db))
+    }
+
+    fn event_count(&self) -> anyhow::Result<u64> {
+        self.with(|db| {
+            Ok(
+                first(db, "SELECT count(*) FROM events", args![], |r| r.int(0))?.unwrap_or(0)
+                    as u64,
+            )
+        })
+    }
+
+    fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.with(|db| event_rows::for_each_event(db, f))
+    }
+
+    fn use_settings(&self, settings: &RollupSettings) -> anyhow::Result<()> {
+        if let Some(current) = self.settings.get() {
+            anyhow::ensure!(
+                current.fingerprint() == settings.fingerprint(),
+                "the store already uses other rollup settings"
+            );
+            return Ok(());
+        }
+        self.with(|db| {
+            if rollups::stored_settings(db)?.as_deref() == Some(settings.fingerprint().as_str()) {
+                return Ok(());
+            }
+            db.client().batch_execute("BEGIN")?;
+            let result = (|| {
+                db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
+                // Another process may have rebuilt them while we waited.
+                if rollups::stored_settings(db)?.as_deref() != Some(settings.fingerprint().as_str())
+                {
+                    rollups::rebuild(db, settings)?;
+                }
+                Ok(())
+            })();
+            finish(db, result)
+        })?;
+        let _ = self.settings.set(settings.clone());
+        Ok(())
+    }
+
+    fn facts<'s>(&'s self, report: &Report) -> anyhow::Result<Box<dyn Facts + 's>> {
+        let client = self.acquire()?;
+        let db = Pg::new(client);
+        // One snapshot for the whole report, whatever writers do meanwhile.
+        db.client()
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let snapshot = Snapshot {
+            db: Some(db),
+            store: self,
+        };
+        Ok(Box::new(SqlFacts::new(
+            Box::new(snapshot),
+            self.settings()?,
+            &self.names,
+            report,
+        )?))
+    }
+
+    fn disk_bytes(&self) -> anyhow::Result<u64> {
+        self.with(|db| {
+            Ok(first(
+                db,
+                "SELECT pg_database_size(current_database())",
+                args![],
+                |r| r.int(0),
+            )?
+            .unwrap_or(0) as u64)
+        })
+    }
+}
+
+/// A read-only transaction on a pooled connection, ended when dropped.
+struct Snapshot<'s> {
+    db: Option<Pg<Client>>,
+    store: &'s PostgresStore,
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let mut client = db.into_inner();
+            if client.batch_execute("ROLLBACK").is_ok() {
+                self.store.release(client);
+            }
+        }
+    }
+}
+
+impl Db for Snapshot<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
+        self.db.as_ref().expect("held until drop").exec(sql, args)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.db
+            .as_ref()
+            .expect("held until drop")
+            .each(sql, args, f)
+    }
+}
+
+struct PostgresWriter {
+    store: postgres::Config,
+    name: String,
+    set_timeout: bool,
+    /// `None` until connected, and again after the connection broke: the
+    /// next write reconnects.
+    db: Option<Pg<Client>>,
+    strings: HashMap<String, i64>,
+    settings: RollupSettings,
+}
+
+impl EventWriter for PostgresWriter {
+    fn write(&mut self, batches: &[&[Event]]) -> Result<Vec<BatchCounts>, WriteError> {
+        match self.try_write(batches) {
+            Ok(counts) => Ok(counts),
+            Err(e) => {
+                if let Some(db) = self.db.take() {
+                    let mut client = db.into_inner();
+                    if !client.is_closed() && client.batch_execute("ROLLBACK").is_ok() {
+                        self.db = Some(Pg::new(client));
+                    }
+                }
+                // Ids created by the failed transaction do not exist.
+                self.strings.clear();
+                Err(WriteError(e))
+            }
+        }
+    }
+}
+
+impl PostgresWriter {
+    fn try_write(&mut self, batches: &[&[Event]]) -> anyhow::Result<Vec<BatchCounts>> {
+        if self.db.is_none() {
+            let mut client = self
+                .store
+                .connect(NoTls)
+                .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
+            if self.set_timeout {
+                client.batch_execute(&format!(
+                    "SET statement_timeout = {DEFAULT_STATEMENT_TIMEOUT_MS}"
+                ))?;
+            }
+            self.db = Some(Pg::new(client));
+        }
+        if self.strings.len() > 1_000_000 {
+            self.strings.clear();
+        }
+        let db = self.db.as_ref().expect("connected above");
+        db.client().batch_execute("BEGIN")?;
+        db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
+        rollups::check_settings(db, &self.settings)?;
+        let mut interner = Interner::new(db, &mut self.strings);
+        let mut pending = rollups::Pending::default();
+        let mut all = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut counts = BatchCounts::default();
+            for event in *batch {
+                let org = interner.id(event.org.as_str())?;
+                if event_rows::insert(db, &mut interner, org, event)? {
+                    rollups::apply(db, &mut pending, &mut interner, &self.settings, event, org)?;
+                    counts.accepted += 1;
+                } else {
+                    counts.duplicates += 1;
+                }
+            }
+            all.push(counts);
+        }
+        pending.flush(db, &self.settings)?;
+        // If the connection drops during COMMIT the outcome is unknown; the
+        // client is told to retry, and idempotency by (org, id) makes the
+        // retry store each event once either way.
+        db.client().batch_execute("COMMIT").context(
+            "the commit did not complete (it may or may not have been applied; a retry is safe)",
+        )?;
+        Ok(all)
+    }
+}

@@ -1,0 +1,215 @@
+//! What only the PostgreSQL store has to show: several Uptake processes on
+//! one database, a database that goes away mid-ingest, and moving a store
+//! from SQLite with `migrate-store`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use crate::widgets::{check_folder_over_http, fixture_config};
+
+#[test]
+fn two_processes_ingesting_the_same_batches_at_once_give_the_fixture() {
+    let dir = engine_dir(Engine::Postgres);
+    let ingest = create_key(dir.path(), "ingest", None);
+    let read = create_key(dir.path(), "read", None);
+    let config = fixture_config();
+    // Two servers, their own data directories, one database.
+    let other = tempfile::tempdir().unwrap();
+    let url = store_url(dir.path()).unwrap();
+    register_store(other.path(), &url);
+    let a = Server::start_with(dir.path(), Some(&config));
+    let b = Server::start_with(other.path(), Some(&config));
+    // Each sends the whole fixture, shuffled differently, in random
+    // batches: every event arrives twice, often at the same moment.
+    std::thread::scope(|s| {
+        s.spawn(|| crate::rollups::post_shuffled(&a, &ingest, 11));
+        s.spawn(|| crate::rollups::post_shuffled(&b, &ingest, 12));
+    });
+    assert_eq!(stored_count(dir.path()), 18_002, "each event stored once");
+    for server in [&a, &b] {
+        let mut failures = check_folder_over_http(server, &read, "expected", "");
+        failures.extend(check_folder_over_http(
+            server,
+            &read,
+            "expected-org",
+            "&org=acme-eu",
+        ));
+        assert!(
+            failures.is_empty(),
+            "{} mismatches:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+fn postgres_script(command: &str, dir: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
+    let output = Command::new(script).arg(command).arg(dir).output().unwrap();
+    assert!(
+        output.status.success(),
+        "scripts/postgres {command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Stops the test's own PostgreSQL however the test ends.
+struct OwnPostgres(tempfile::TempDir);
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        postgres_script("stop", self.0.path());
+    }
+}
+
+#[test]
+fn a_database_that_goes_away_mid_ingest_loses_nothing_acknowledged() {
+    // Its own server: the shared one must stay up for the other tests.
+    let pg = OwnPostgres(tempfile::tempdir().unwrap());
+    let base = postgres_script("start", pg.0.path());
+    let mut admin =
+        postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE crash").unwrap();
+    drop(admin);
+    let dir = tempfile::tempdir().unwrap();
+    register_store(dir.path(), &format!("{base}/crash"));
+    let key = create_key(dir.path(), "ingest", None);
+    let server = Server::start(dir.path());
+
+    let acked = Mutex::new(Vec::new());
+    let refused = Mutex::new(0u32);
+    let back = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut serial = 0u64;
+            let mut after_restart = 0;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while after_restart < 20 && Instant::now() < deadline {
+                let ids: Vec<String> = (0..200).map(|i| format!("pgc-{serial}-{i}")).collect();
+                serial += 1;
+                let body: Vec<String> = ids.iter().map(|id| login("acme-eu", id)).collect();
+                let Ok(mut client) = Client::connect(server.addr) else {
+                    continue;
+                };
+                let auth = format!("Bearer {key}");
+                let Ok(response) = client.request(
+                    "POST",
+                    "/api/v1/events",
+                    &[
+                        ("authorization", &auth),
+                        ("content-type", "application/x-ndjson"),
+                    ],
+                    body.join("\n").as_bytes(),
+                ) else {
+                    continue;
+                };
+                match response.status {
+                    200 => {
+                        acked.lock().unwrap().extend(ids);
+                        if back.load(Ordering::SeqCst) {
+                            after_restart += 1;
+                        }
+                    }
+                    503 => {
+                        assert!(
+                            response.header("retry-after").is_some(),
+                            "503 without Retry-After"
+                        );
+                        *refused.lock().unwrap() += 1;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    other => panic!("unexpected {other}: {}", response.text()),
+                }
+            }
+            assert!(
+                after_restart >= 20,
+                "ingest did not resume after the database came back"
+            );
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        postgres_script("crash", pg.0.path());
+        std::thread::sleep(Duration::from_millis(1500));
+        postgres_script("start", pg.0.path());
+        back.store(true, Ordering::SeqCst);
+    });
+    assert!(
+        *refused.lock().unwrap() > 0,
+        "no request was refused while the database was down"
+    );
+    let acked = acked.into_inner().unwrap();
+    let stored: BTreeSet<String> = stored_ids(dir.path())
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events were lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(
+        acked.len() > 2000,
+        "too little was acknowledged to mean anything"
+    );
+}
+
+#[test]
+fn migrate_store_copies_the_fixture_from_sqlite_losslessly() {
+    let sqlite = tempfile::tempdir().unwrap();
+    stdout(&uptake(
+        sqlite.path(),
+        &["import", fixture("events.ndjson").to_str().unwrap()],
+        None,
+    ));
+    let key = create_key(sqlite.path(), "read", None);
+    stdout(&uptake(
+        sqlite.path(),
+        &["users", "add", "--username", "ana"],
+        Some(b"a long password\n"),
+    ));
+    let url = new_database();
+    let from = format!("sqlite://{}", sqlite.path().join("uptake.db").display());
+    let output = uptake(
+        sqlite.path(),
+        &["migrate-store", "--from", &from, "--to", &url],
+        None,
+    );
+    let text = stdout(&output);
+    assert!(text.contains("18002 events"), "{text}");
+    // Running it again resumes and finds nothing left to copy.
+    let again = stdout(&uptake(
+        sqlite.path(),
+        &["migrate-store", "--from", &from, "--to", &url],
+        None,
+    ));
+    assert!(again.contains("18002 events"), "{again}");
+    assert!(
+        !again.contains(&url),
+        "the URL (and its password) is never printed"
+    );
+
+    // The copy answers every widget like the fixture, with the same key.
+    let dir = tempfile::tempdir().unwrap();
+    register_store(dir.path(), &url);
+    let server = Server::start_with(dir.path(), Some(&fixture_config()));
+    let mut failures = check_folder_over_http(&server, &key, "expected", "");
+    failures.extend(check_folder_over_http(
+        &server,
+        &key,
+        "expected-org",
+        "&org=acme-eu",
+    ));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let store = open_store(dir.path());
+    assert!(
+        store.find_user("ana").unwrap().is_some(),
+        "logins are copied"
+    );
+}
