@@ -1,49 +1,104 @@
 //! The `events` and `strings` tables, for both engines: storing an event
 //! row, interning strings, and reading events back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
+use super::BatchCounts;
+use super::rollups;
 use super::row::{StoredRow, from_row, to_row};
-use super::sql::{Arg, Db, Row, first};
+use super::sql::{Arg, ColType, Db, Row, first};
 use crate::args;
 use crate::event::{Event, OrgSlug};
+use crate::rollup::RollupSettings;
 use crate::time::Micros;
 
-/// Stores `event` unless an event with its `(org, id)` is stored; returns
-/// whether it was new.
-pub fn insert(
+/// Stores the events of `batches` that are not stored yet, with their
+/// rollups, inside the caller's transaction; returns each batch's counts.
+/// The first of several events with one `(org, id)` wins, in the store or
+/// earlier in these batches. Strings, events and each rollup table are
+/// written with one bulk statement each.
+pub fn write_batches(
     db: &dyn Db,
-    strings: &mut Interner<'_>,
-    org: i64,
-    event: &Event,
-) -> anyhow::Result<bool> {
-    let row = to_row(&event.body);
-    let (user, subject, label, extra) = (
-        strings.id_opt(row.user)?,
-        strings.id_opt(row.subject)?,
-        strings.id_opt(row.label)?,
-        strings.id_opt(row.extra)?,
-    );
-    let changed = db.exec(
+    cache: &mut HashMap<String, i64>,
+    settings: &RollupSettings,
+    batches: &[&[Event]],
+) -> anyhow::Result<Vec<BatchCounts>> {
+    use ColType::{Int, Text};
+    let mut strings = Interner::new(db, cache);
+    let rows: Vec<(&Event, super::row::Row<'_>)> = batches
+        .iter()
+        .flat_map(|b| b.iter())
+        .map(|e| (e, to_row(&e.body)))
+        .collect();
+    strings.prefetch(
+        rows.iter()
+            .flat_map(|(e, r)| [Some(e.org.as_str()), r.user, r.subject, r.label, r.extra])
+            .flatten(),
+    )?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for (event, row) in &rows {
+        ids.push([
+            strings.id(event.org.as_str())?,
+            strings.id_or_zero(row.user)?,
+            strings.id_or_zero(row.subject)?,
+            strings.id_or_zero(row.label)?,
+            strings.id_or_zero(row.extra)?,
+        ]);
+    }
+    let none = |id: i64| if id == 0 { None } else { Some(id) };
+    let values: Vec<Vec<Arg<'_>>> = rows
+        .iter()
+        .zip(&ids)
+        .map(|((event, row), [org, user, subject, label, extra])| {
+            args![
+                *org,
+                &event.id,
+                event.time.0,
+                row.kind,
+                none(*user),
+                none(*subject),
+                none(*label),
+                none(*extra),
+                row.code,
+                row.list.as_deref()
+            ]
+            .to_vec()
+        })
+        .collect();
+    let mut inserted: HashSet<(i64, String)> = HashSet::new();
+    db.each_row_of(
         "INSERT INTO events (org, id, time, kind, \"user\", subject, label, extra, code, list)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (org, id) DO NOTHING",
-        args![
-            org,
-            &event.id,
-            event.time.0,
-            row.kind,
-            user,
-            subject,
-            label,
-            extra,
-            row.code,
-            row.list.as_deref()
-        ],
+         ON CONFLICT (org, id) DO NOTHING
+         RETURNING org, id",
+        &[Int, Text, Int, Int, Int, Int, Int, Int, Int, Text],
+        &values,
+        &mut |r| {
+            inserted.insert((r.int(0)?, r.text(1)?));
+            Ok(())
+        },
     )?;
-    Ok(changed == 1)
+    let mut pending = rollups::Pending::default();
+    let mut counts = Vec::with_capacity(batches.len());
+    let mut next = rows.iter().zip(&ids);
+    for batch in batches {
+        let mut batch_counts = BatchCounts::default();
+        for _ in 0..batch.len() {
+            let ((event, _), [org, ..]) = next.next().context("one row per event")?;
+            // Only the first of equal keys finds its key in `inserted`.
+            if inserted.remove(&(*org, event.id.clone())) {
+                rollups::apply(&mut pending, &mut strings, settings, event, *org)?;
+                batch_counts.accepted += 1;
+            } else {
+                batch_counts.duplicates += 1;
+            }
+        }
+        counts.push(batch_counts);
+    }
+    pending.flush(db, settings)?;
+    Ok(counts)
 }
 
 /// Finds or creates the id of a string inside the writer's transaction.
@@ -84,6 +139,28 @@ impl<'a> Interner<'a> {
         };
         self.cache.insert(value.to_owned(), id);
         Ok(id)
+    }
+
+    /// Learns the ids of `values` (creating the missing strings) in one
+    /// bulk statement, so that [`Interner::id`] finds them all cached.
+    pub fn prefetch<'v>(&mut self, values: impl Iterator<Item = &'v str>) -> anyhow::Result<()> {
+        let mut missing: Vec<&str> = values.filter(|v| !self.cache.contains_key(*v)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let rows: Vec<Vec<Arg<'_>>> = missing.iter().map(|v| args![*v].to_vec()).collect();
+        let cache = &mut *self.cache;
+        self.db.each_row_of(
+            // The no-op update makes existing strings return their id too.
+            "INSERT INTO strings (value) VALUES (?1)
+             ON CONFLICT (value) DO UPDATE SET value = excluded.value
+             RETURNING id, value",
+            &[ColType::Text],
+            &rows,
+            &mut |r| {
+                cache.insert(r.text(1)?, r.int(0)?);
+                Ok(())
+            },
+        )
     }
 
     pub fn id_opt(&mut self, value: Option<&str>) -> anyhow::Result<Option<i64>> {

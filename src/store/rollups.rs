@@ -7,7 +7,7 @@ use anyhow::Context;
 use std::collections::HashMap;
 
 use super::event_rows::Interner;
-use super::sql::{Db, first};
+use super::sql::{Arg, ColType, Db, Dialect, exec_rows, first};
 use crate::args;
 use crate::calendar::Day;
 use crate::event::{Event, EventBody};
@@ -61,68 +61,178 @@ pub struct Pending {
     login_days: HashMap<(i64, i64, i64), (i64, i64, i64)>,
     /// (org, user) -> login times
     logins: HashMap<(i64, i64), Vec<Micros>>,
+    /// (day, org, action) -> (time, id, title) of the latest titled run
+    titles: HashMap<(i64, i64, i64), (i64, String, i64)>,
+    /// Member events, in arrival order.
+    members: Vec<MemberRow>,
+    /// (org, time, id, total, counts) of entity snapshots.
+    snapshots: Vec<(i64, i64, String, i64, String)>,
+    /// (org, source, time, id, kind, name) of data source events.
+    sources: Vec<(i64, i64, i64, String, Option<i64>, Option<i64>)>,
+}
+
+/// A member event as the member tables store it (`role` 0: removed).
+struct MemberRow {
+    org: i64,
+    user: i64,
+    time: i64,
+    id: String,
+    role: i64,
+    teams: Option<String>,
+    name: Option<i64>,
+    email: Option<i64>,
+}
+
+impl MemberRow {
+    /// The order of member events: time, then id byte by byte.
+    fn key(&self) -> (i64, &[u8]) {
+        (self.time, self.id.as_bytes())
+    }
 }
 
 impl Pending {
-    /// Writes what was added up, and starts over.
+    /// Writes what was added up, and starts over. Each table is one bulk
+    /// statement (one round trip on PostgreSQL).
     pub fn flush(&mut self, db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
+        use ColType::{Int, Text};
         let (max, min) = (db.dialect().greatest(), db.dialect().least());
-        let sql = format!(
-            "INSERT INTO month_counts (metric, month, \"user\", org, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (metric, month, \"user\", org, a, b) DO UPDATE
-             SET n = month_counts.n + excluded.n, last = {max}(month_counts.last, excluded.last)"
-        );
-        for ((metric, month, user, org, a, b), (n, last)) in self.counts.drain() {
-            db.exec(&sql, args![metric, month, user, org, a, b, n, last])?;
-        }
-        for ((metric, org, user, a, b), n) in self.totals.drain() {
-            db.exec(
-                "INSERT INTO user_totals (metric, org, \"user\", a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (metric, org, \"user\", a, b) DO UPDATE SET n = user_totals.n + excluded.n",
-                args![metric, org, user, a, b, n],
-            )?;
-        }
-        let sql = format!(
-            "INSERT INTO org_activity (org, first) VALUES (?1, ?2)
-             ON CONFLICT (org) DO UPDATE SET first = {min}(org_activity.first, excluded.first)"
-        );
-        for (org, first) in self.orgs.drain() {
-            db.exec(&sql, args![org, first])?;
-        }
-        let day_upsert = format!(
-            "INSERT INTO login_days (org, \"user\", day, n, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (org, \"user\", day) DO UPDATE
-             SET n = login_days.n + excluded.n, first = {min}(login_days.first, excluded.first),
-                 last = {max}(login_days.last, excluded.last)
-             RETURNING n"
-        );
-        for ((org, user, day), (n, first, last)) in self.login_days.drain() {
-            let stored = first_row(db, &day_upsert, args![org, user, day, n, first, last])?;
-            // The row holds only this batch's logins: the day is new.
-            if stored == Some(n) {
-                db.exec(
-                    "INSERT INTO login_months (month, org, \"user\", days) VALUES (?1, ?2, ?3, 1)
-                     ON CONFLICT (month, org, \"user\") DO UPDATE SET days = login_months.days + 1",
-                    args![Day(day).month().0, org, user],
-                )?;
-            }
-        }
-        for ((org, user), times) in self.logins.drain() {
-            login_state(db, settings, org, user, &times)?;
-        }
+        let rows: Vec<Vec<Arg<'_>>> = self
+            .counts
+            .drain()
+            .map(|((metric, month, user, org, a, b), (n, last))| {
+                args![metric, month, user, org, a, b, n, last].to_vec()
+            })
+            .collect();
+        exec_rows(
+            db,
+            &format!(
+                "INSERT INTO month_counts (metric, month, \"user\", org, a, b, n, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (metric, month, \"user\", org, a, b) DO UPDATE
+                 SET n = month_counts.n + excluded.n, last = {max}(month_counts.last, excluded.last)"
+            ),
+            &[Int; 8],
+            &rows,
+        )?;
+        let rows: Vec<Vec<Arg<'_>>> = self
+            .totals
+            .drain()
+            .map(|((metric, org, user, a, b), n)| args![metric, org, user, a, b, n].to_vec())
+            .collect();
+        exec_rows(
+            db,
+            "INSERT INTO user_totals (metric, org, \"user\", a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (metric, org, \"user\", a, b) DO UPDATE SET n = user_totals.n + excluded.n",
+            &[Int; 6],
+            &rows,
+        )?;
+        let rows: Vec<Vec<Arg<'_>>> = self
+            .orgs
+            .drain()
+            .map(|(org, first)| args![org, first].to_vec())
+            .collect();
+        exec_rows(
+            db,
+            &format!(
+                "INSERT INTO org_activity (org, first) VALUES (?1, ?2)
+                 ON CONFLICT (org) DO UPDATE SET first = {min}(org_activity.first, excluded.first)"
+            ),
+            &[Int; 2],
+            &rows,
+        )?;
+        let titles: Vec<((i64, i64, i64), (i64, String, i64))> = self.titles.drain().collect();
+        let rows: Vec<Vec<Arg<'_>>> = titles
+            .iter()
+            .map(|((day, org, action), (time, id, title))| {
+                args![*day, *org, *action, *time, id, *title].to_vec()
+            })
+            .collect();
+        exec_rows(
+            db,
+            "INSERT INTO action_titles (day, org, action, time, id, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (day, org, action) DO UPDATE SET time = excluded.time, id = excluded.id, title = excluded.title
+             WHERE (excluded.time, excluded.id) > (action_titles.time, action_titles.id)",
+            &[Int, Int, Int, Int, Text, Int],
+            &rows,
+        )?;
+        // Login days: a row whose count is only this flush's logins is a
+        // new day, which adds a day to its month.
+        let days: HashMap<(i64, i64, i64), i64> = self
+            .login_days
+            .iter()
+            .map(|(key, (n, _, _))| (*key, *n))
+            .collect();
+        let rows: Vec<Vec<Arg<'_>>> = self
+            .login_days
+            .drain()
+            .map(|((org, user, day), (n, first, last))| {
+                args![org, user, day, n, first, last].to_vec()
+            })
+            .collect();
+        let mut new_days: HashMap<(i64, i64, i64), i64> = HashMap::new();
+        db.each_row_of(
+            &format!(
+                "INSERT INTO login_days (org, \"user\", day, n, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (org, \"user\", day) DO UPDATE
+                 SET n = login_days.n + excluded.n, first = {min}(login_days.first, excluded.first),
+                     last = {max}(login_days.last, excluded.last)
+                 RETURNING org, \"user\", day, n"
+            ),
+            &[Int; 6],
+            &rows,
+            &mut |r| {
+                let key = (r.int(0)?, r.int(1)?, r.int(2)?);
+                if days.get(&key) == Some(&r.int(3)?) {
+                    let (org, user, day) = key;
+                    *new_days.entry((Day(day).month().0, org, user)).or_default() += 1;
+                }
+                Ok(())
+            },
+        )?;
+        let rows: Vec<Vec<Arg<'_>>> = new_days
+            .into_iter()
+            .map(|((month, org, user), n)| args![month, org, user, n].to_vec())
+            .collect();
+        exec_rows(
+            db,
+            "INSERT INTO login_months (month, org, \"user\", days) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (month, org, \"user\") DO UPDATE SET days = login_months.days + excluded.days",
+            &[Int; 4],
+            &rows,
+        )?;
+        let logins: Vec<((i64, i64), Vec<Micros>)> = self.logins.drain().collect();
+        login_states(db, settings, &logins)?;
+        flush_members(db, &std::mem::take(&mut self.members))?;
+        let snapshots = std::mem::take(&mut self.snapshots);
+        let rows: Vec<Vec<Arg<'_>>> = snapshots
+            .iter()
+            .map(|(org, time, id, total, counts)| args![*org, *time, id, *total, counts].to_vec())
+            .collect();
+        exec_rows(
+            db,
+            "INSERT INTO snapshots (org, time, id, total, counts) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[Int, Int, Text, Int, Text],
+            &rows,
+        )?;
+        let sources = std::mem::take(&mut self.sources);
+        let rows: Vec<Vec<Arg<'_>>> = sources
+            .iter()
+            .map(|(org, source, time, id, kind, name)| {
+                args![*org, *source, *time, id, *kind, *name].to_vec()
+            })
+            .collect();
+        exec_rows(
+            db,
+            "INSERT INTO source_log (org, source, time, id, kind, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &[Int, Int, Int, Text, Int, Int],
+            &rows,
+        )?;
         Ok(())
     }
 }
 
-/// The first column of the first row, as an integer.
-fn first_row(db: &dyn Db, sql: &str, args: &[super::sql::Arg<'_>]) -> anyhow::Result<Option<i64>> {
-    first(db, sql, args, |r| r.int(0))
-}
-
-/// Updates the rollups for one newly stored event: additive updates go to
-/// `pending`, the rest is written at once.
+/// Adds one newly stored event to the rollup updates of `pending`, which
+/// [`Pending::flush`] writes.
 pub fn apply(
-    db: &dyn Db,
     pending: &mut Pending,
     strings: &mut Interner<'_>,
     settings: &RollupSettings,
@@ -167,12 +277,13 @@ pub fn apply(
             count(Metric::ActionRun, Some(keys.0), action, keys.1);
             if let Some(title) = title {
                 let title = strings.id(title)?;
-                db.exec(
-                    "INSERT INTO action_titles (day, org, action, time, id, title) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (day, org, action) DO UPDATE SET time = excluded.time, id = excluded.id, title = excluded.title
-                     WHERE (excluded.time, excluded.id) > (action_titles.time, action_titles.id)",
-                    args![day.0, org, action, t, &event.id, title],
-                )?;
+                let latest = pending
+                    .titles
+                    .entry((day.0, org, action))
+                    .or_insert_with(|| (t, event.id.clone(), title));
+                if (t, event.id.as_bytes()) > (latest.0, latest.1.as_bytes()) {
+                    *latest = (t, event.id.clone(), title);
+                }
             }
         }
         EventBody::AutomationRun { .. } => count(Metric::AutomationRun, None, 0, 0),
@@ -222,27 +333,36 @@ pub fn apply(
                 strings.id_opt(name.as_deref())?,
                 strings.id_opt(email.as_deref())?,
             );
-            member(
-                db,
+            pending.members.push(MemberRow {
                 org,
-                strings.id(user)?,
-                event,
-                role.code(),
-                Some(&teams),
+                user: strings.id(user)?,
+                time: t,
+                id: event.id.clone(),
+                role: role.code(),
+                teams: Some(teams),
                 name,
                 email,
-            )?;
+            });
         }
-        EventBody::MemberRemoved { user } => {
-            member(db, org, strings.id(user)?, event, 0, None, None, None)?
-        }
+        EventBody::MemberRemoved { user } => pending.members.push(MemberRow {
+            org,
+            user: strings.id(user)?,
+            time: t,
+            id: event.id.clone(),
+            role: 0,
+            teams: None,
+            name: None,
+            email: None,
+        }),
         EventBody::EntitySnapshot { counts } => {
             let total: u64 = counts.iter().map(|c| c.count).sum();
-            let encoded = super::row::encode_counts(counts);
-            db.exec(
-                "INSERT INTO snapshots (org, time, id, total, counts) VALUES (?1, ?2, ?3, ?4, ?5)",
-                args![org, t, &event.id, total as i64, &encoded],
-            )?;
+            pending.snapshots.push((
+                org,
+                t,
+                event.id.clone(),
+                total as i64,
+                super::row::encode_counts(counts),
+            ));
         }
         EventBody::DataSourceCreated {
             data_source,
@@ -254,97 +374,176 @@ pub fn apply(
                 strings.id(data_source_type)?,
                 strings.id(name)?,
             );
-            db.exec(
-                "INSERT INTO source_log (org, source, time, id, kind, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                args![org, keys.0, t, &event.id, keys.1, keys.2],
-            )?;
+            pending
+                .sources
+                .push((org, keys.0, t, event.id.clone(), Some(keys.1), Some(keys.2)));
         }
         EventBody::DataSourceDeleted { data_source } => {
             let source = strings.id(data_source)?;
-            db.exec(
-                "INSERT INTO source_log (org, source, time, id) VALUES (?1, ?2, ?3, ?4)",
-                args![org, source, t, &event.id],
-            )?;
+            pending
+                .sources
+                .push((org, source, t, event.id.clone(), None, None));
         }
     }
     Ok(())
 }
 
-/// Adds `times` to the stored login state of `(org, user)`.
-fn login_state(
+/// Adds each `(org, user)`'s new login times to its stored login state:
+/// the states are read in one statement and written back in another.
+fn login_states(
     db: &dyn Db,
     settings: &RollupSettings,
-    org: i64,
-    user: i64,
-    times: &[Micros],
+    logins: &[((i64, i64), Vec<Micros>)],
 ) -> anyhow::Result<()> {
-    let stored = first(
-        db,
-        "SELECT logins, last, state FROM login_users WHERE org = ?1 AND \"user\" = ?2",
-        args![org, user],
-        |r| Ok((r.int(0)?, r.int(1)?, r.bytes(2)?)),
-    )?;
-    let mut state = match stored {
-        Some((logins, last, bytes)) => LoginState::decode(logins, Micros(last), &bytes)?,
-        None => LoginState::default(),
-    };
-    for time in times {
-        state.add(*time, settings.calendar.week_of(*time), settings);
+    use ColType::{Bytes, Int};
+    if logins.is_empty() {
+        return Ok(());
     }
-    let encoded = state.encode();
-    db.exec(
+    let keys: Vec<Vec<Arg<'_>>> = logins
+        .iter()
+        .map(|((org, user), _)| args![*org, *user].to_vec())
+        .collect();
+    let mut states: HashMap<(i64, i64), LoginState> = HashMap::new();
+    let read = match db.dialect() {
+        Dialect::Sqlite => {
+            "SELECT l.org, l.\"user\", l.logins, l.last, l.state FROM login_users l WHERE l.org = ?1 AND l.\"user\" = ?2"
+        }
+        Dialect::Postgres => {
+            "SELECT l.org, l.\"user\", l.logins, l.last, l.state
+               FROM login_users l JOIN (VALUES (?1, ?2)) AS k (org, u) ON l.org = k.org AND l.\"user\" = k.u"
+        }
+    };
+    db.each_row_of(read, &[Int, Int], &keys, &mut |r| {
+        let state = LoginState::decode(r.int(2)?, Micros(r.int(3)?), &r.bytes(4)?)?;
+        states.insert((r.int(0)?, r.int(1)?), state);
+        Ok(())
+    })?;
+    let mut updated = Vec::with_capacity(logins.len());
+    for (key, times) in logins {
+        let mut state = states.remove(key).unwrap_or_default();
+        for time in times {
+            state.add(*time, settings.calendar.week_of(*time), settings);
+        }
+        updated.push((*key, state.logins, state.last.0, state.encode()));
+    }
+    let rows: Vec<Vec<Arg<'_>>> = updated
+        .iter()
+        .map(|((org, user), logins, last, state)| {
+            args![*org, *user, *logins, *last, state].to_vec()
+        })
+        .collect();
+    exec_rows(
+        db,
         "INSERT INTO login_users (org, \"user\", logins, last, state) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (org, \"user\") DO UPDATE SET logins = excluded.logins, last = excluded.last, state = excluded.state",
-        args![org, user, state.logins, state.last.0, &encoded],
-    )?;
-    Ok(())
+        &[Int, Int, Int, Int, Bytes],
+        &rows,
+    )
 }
 
-#[allow(clippy::too_many_arguments)]
-fn member(
-    db: &dyn Db,
-    org: i64,
-    user: i64,
-    event: &Event,
-    role: i64,
-    teams: Option<&str>,
-    name: Option<i64>,
-    email: Option<i64>,
-) -> anyhow::Result<()> {
-    let (t, id) = (event.time.0, event.id.as_str());
-    db.exec(
+/// Member events into the member log, and the latest state of each
+/// `(org, user)` into `members_now`: its latest event sets role and teams,
+/// and each profile field follows its own latest value. The same result as
+/// applying the events one by one, in any order.
+fn flush_members(db: &dyn Db, members: &[MemberRow]) -> anyhow::Result<()> {
+    use ColType::{Int, Text};
+    if members.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Vec<Arg<'_>>> = members
+        .iter()
+        .map(|m| {
+            args![
+                m.org,
+                m.user,
+                m.time,
+                &m.id,
+                m.role,
+                m.teams.as_deref(),
+                m.name,
+                m.email
+            ]
+            .to_vec()
+        })
+        .collect();
+    exec_rows(
+        db,
         "INSERT INTO member_log (org, \"user\", time, id, role, teams, name, email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        args![org, user, t, id, role, teams, name, email],
+        &[Int, Int, Int, Text, Int, Text, Int, Int],
+        &rows,
     )?;
-    let when = |field: Option<i64>| field.map(|_| (t, id));
-    db.exec(
+    // The latest event of each member, and its latest name and e-mail.
+    let mut latest: HashMap<(i64, i64), &MemberRow> = HashMap::new();
+    let mut names: HashMap<(i64, i64), &MemberRow> = HashMap::new();
+    let mut emails: HashMap<(i64, i64), &MemberRow> = HashMap::new();
+    fn keep<'m>(map: &mut HashMap<(i64, i64), &'m MemberRow>, m: &'m MemberRow) {
+        let slot = map.entry((m.org, m.user)).or_insert(m);
+        if m.key() > slot.key() {
+            *slot = m;
+        }
+    }
+    for m in members {
+        keep(&mut latest, m);
+        if m.name.is_some() {
+            keep(&mut names, m);
+        }
+        if m.email.is_some() {
+            keep(&mut emails, m);
+        }
+    }
+    fn when(m: &MemberRow, field: Option<i64>) -> Option<(i64, &str)> {
+        field.map(|_| (m.time, m.id.as_str()))
+    }
+    let rows: Vec<Vec<Arg<'_>>> = latest
+        .values()
+        .map(|m| {
+            args![
+                m.org,
+                m.user,
+                m.time,
+                &m.id,
+                m.role,
+                m.teams.as_deref(),
+                m.name,
+                when(m, m.name).map(|w| w.0),
+                when(m, m.name).map(|w| w.1),
+                m.email,
+                when(m, m.email).map(|w| w.0),
+                when(m, m.email).map(|w| w.1)
+            ]
+            .to_vec()
+        })
+        .collect();
+    exec_rows(
+        db,
         "INSERT INTO members_now (org, \"user\", time, id, role, teams, name, name_time, name_id, email, email_time, email_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (org, \"user\") DO UPDATE SET time = excluded.time, id = excluded.id, role = excluded.role, teams = excluded.teams
          WHERE (excluded.time, excluded.id) > (members_now.time, members_now.id)",
-        args![
-        org,
-        user,
-        t,
-        id,
-        role,
-        teams,
-        name,
-        when(name).map(|w| w.0),
-        when(name).map(|w| w.1),
-        email,
-        when(email).map(|w| w.0),
-        when(email).map(|w| w.1)
-    ],
+        &[Int, Int, Int, Text, Int, Text, Int, Int, Text, Int, Int, Text],
+        &rows,
     )?;
-    // Each profile field follows its own latest value.
-    for (field, value) in [("name", name), ("email", email)] {
-        let Some(value) = value else { continue };
-        let sql = format!(
-            "UPDATE members_now SET {field} = ?1, {field}_time = ?2, {field}_id = ?3
-             WHERE org = ?4 AND \"user\" = ?5 AND ({field}_time IS NULL OR (?2, ?3) > ({field}_time, {field}_id))"
-        );
-        db.exec(&sql, args![value, t, id, org, user])?;
+    for (field, chosen) in [("name", &names), ("email", &emails)] {
+        let rows: Vec<Vec<Arg<'_>>> = chosen
+            .values()
+            .map(|m| {
+                let value = if field == "name" { m.name } else { m.email };
+                args![m.org, m.user, value, m.time, &m.id].to_vec()
+            })
+            .collect();
+        let sql = match db.dialect() {
+            Dialect::Sqlite => format!(
+                "UPDATE members_now SET {field} = ?3, {field}_time = ?4, {field}_id = ?5
+                 WHERE org = ?1 AND \"user\" = ?2 AND ({field}_time IS NULL OR (?4, ?5) > ({field}_time, {field}_id))"
+            ),
+            Dialect::Postgres => format!(
+                "UPDATE members_now m SET {field} = v.value, {field}_time = v.t, {field}_id = v.id
+                   FROM (VALUES (?1, ?2, ?3, ?4, ?5)) AS v (org, u, value, t, id)
+                  WHERE m.org = v.org AND m.\"user\" = v.u
+                    AND (m.{field}_time IS NULL OR (v.t, v.id) > (m.{field}_time, m.{field}_id))"
+            ),
+        };
+        exec_rows(db, &sql, &[Int, Int, Int, Int, Text], &rows)?;
     }
     Ok(())
 }
@@ -395,7 +594,7 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
         let mut strings = Interner::new(db, &mut cache);
         let mut pending = Pending::default();
         for (org, event) in &page {
-            apply(db, &mut pending, &mut strings, settings, event, *org)?;
+            apply(&mut pending, &mut strings, settings, event, *org)?;
         }
         pending.flush(db, settings)?;
     }

@@ -103,6 +103,15 @@ impl Dialect {
     }
 }
 
+/// The type of a column in a bulk statement (PostgreSQL binds each column
+/// as one array of that type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Text,
+    Bytes,
+}
+
 /// A connection (or transaction) that runs statements.
 pub trait Db {
     fn dialect(&self) -> Dialect;
@@ -115,6 +124,64 @@ pub trait Db {
         args: &[Arg<'_>],
         f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
     ) -> anyhow::Result<()>;
+
+    /// Runs a statement containing `VALUES (?1, …, ?n)` for every row of
+    /// `rows` (each with `types.len()` arguments), giving any returned rows
+    /// to `f`. SQLite runs it once per row; PostgreSQL once in all, with
+    /// the values as arrays (`unnest`), which saves a round trip per row.
+    fn each_row_of(
+        &self,
+        sql: &str,
+        types: &[ColType],
+        rows: &[Vec<Arg<'_>>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let _ = types;
+        for row in rows {
+            self.each(sql, row, f)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Db::each_row_of`] for statements that return nothing.
+pub fn exec_rows(
+    db: &dyn Db,
+    sql: &str,
+    types: &[ColType],
+    rows: &[Vec<Arg<'_>>],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    db.each_row_of(sql, types, rows, &mut |_| Ok(()))
+}
+
+/// `VALUES (?1, …, ?n)` in `sql` as `SELECT * FROM unnest(?1::t1[], …)`.
+fn unnest_values(sql: &str, types: &[ColType]) -> anyhow::Result<String> {
+    let placeholders: Vec<String> = (1..=types.len()).map(|i| format!("?{i}")).collect();
+    let values = format!("VALUES ({})", placeholders.join(", "));
+    anyhow::ensure!(
+        sql.contains(&values),
+        "a bulk statement needs `{values}`: {sql}"
+    );
+    let arrays: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let ty = match t {
+                ColType::Int => "bigint",
+                ColType::Text => "text",
+                ColType::Bytes => "bytea",
+            };
+            format!("?{}::{ty}[]", i + 1)
+        })
+        .collect();
+    Ok(sql.replacen(
+        &values,
+        &format!("SELECT * FROM unnest({})", arrays.join(", ")),
+        1,
+    ))
 }
 
 /// The first row of a query, if any, through `f`.
@@ -311,9 +378,88 @@ fn pg_args<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Syn
         .collect()
 }
 
+/// One column of a bulk statement's rows, as a PostgreSQL array.
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<&'a str>>),
+    Bytes(Vec<Option<&'a [u8]>>),
+}
+
+impl<'a> Column<'a> {
+    fn of(ty: ColType, i: usize, rows: &[Vec<Arg<'a>>]) -> anyhow::Result<Column<'a>> {
+        let cell = |row: &Vec<Arg<'a>>| {
+            row.get(i)
+                .copied()
+                .with_context(|| format!("a bulk row lacks column {i}"))
+        };
+        Ok(match ty {
+            ColType::Int => Column::Int(
+                rows.iter()
+                    .map(|r| match cell(r)? {
+                        Arg::Int(v) => Ok(Some(v)),
+                        Arg::Null => Ok(None),
+                        other => anyhow::bail!("column {i} expects integers, got {other:?}"),
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            ColType::Text => Column::Text(
+                rows.iter()
+                    .map(|r| match cell(r)? {
+                        Arg::Text(v) => Ok(Some(v)),
+                        Arg::Null => Ok(None),
+                        other => anyhow::bail!("column {i} expects text, got {other:?}"),
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            ColType::Bytes => Column::Bytes(
+                rows.iter()
+                    .map(|r| match cell(r)? {
+                        Arg::Bytes(v) => Ok(Some(v)),
+                        Arg::Null => Ok(None),
+                        other => anyhow::bail!("column {i} expects bytes, got {other:?}"),
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+        })
+    }
+
+    fn as_sql(&self) -> &(dyn postgres::types::ToSql + Sync) {
+        match self {
+            Column::Int(v) => v,
+            Column::Text(v) => v,
+            Column::Bytes(v) => v,
+        }
+    }
+}
+
 impl<C: postgres::GenericClient> Db for Pg<C> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
+    }
+
+    fn each_row_of(
+        &self,
+        sql: &str,
+        types: &[ColType],
+        rows: &[Vec<Arg<'_>>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let statement = self.statement(&unnest_values(sql, types)?)?;
+        let columns = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Column::of(*t, i, rows))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            columns.iter().map(Column::as_sql).collect();
+        let returned = self.client.borrow_mut().query(&statement, &params)?;
+        for row in &returned {
+            f(row)?;
+        }
+        Ok(())
     }
 
     fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
@@ -342,6 +488,19 @@ impl<C: postgres::GenericClient> Db for Pg<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_values_become_arrays() {
+        assert_eq!(
+            unnest_values(
+                "INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                &[ColType::Int, ColType::Text]
+            )
+            .unwrap(),
+            "INSERT INTO t (a, b) SELECT * FROM unnest(?1::bigint[], ?2::text[]) ON CONFLICT DO NOTHING"
+        );
+        assert!(unnest_values("INSERT INTO t (a) VALUES (1)", &[ColType::Int]).is_err());
+    }
 
     #[test]
     fn placeholders() {

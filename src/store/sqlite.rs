@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::accounts;
-use super::event_rows::{self, Interner};
+use super::event_rows;
 use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
@@ -311,23 +311,7 @@ impl SqliteWriter {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let db: &dyn Db = &self.conn;
         rollups::check_settings(db, &self.settings)?;
-        let mut interner = Interner::new(db, &mut self.strings);
-        let mut pending = rollups::Pending::default();
-        let mut all = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let mut counts = BatchCounts::default();
-            for event in *batch {
-                let org = interner.id(event.org.as_str())?;
-                if event_rows::insert(db, &mut interner, org, event)? {
-                    rollups::apply(db, &mut pending, &mut interner, &self.settings, event, org)?;
-                    counts.accepted += 1;
-                } else {
-                    counts.duplicates += 1;
-                }
-            }
-            all.push(counts);
-        }
-        pending.flush(db, &self.settings)?;
+        let all = event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
         self.conn.execute_batch("COMMIT")?;
         Ok(all)
     }
