@@ -43,6 +43,14 @@ const ROLLUP_TABLES: &[&str] = &[
     "source_log",
 ];
 
+/// A `source_log` row: org, source, time, id, kind and name (`None` for a
+/// deletion).
+type SourceRow = (i64, i64, i64, String, Option<i64>, Option<i64>);
+
+/// An `action_titles` key (day, org, action) and its latest titled run
+/// (time, id, title).
+type TitleCell = ((i64, i64, i64), (i64, String, i64));
+
 /// A `month_counts` key: metric, month, user, org, a, b.
 type CountCell = (i64, i64, i64, i64, i64, i64);
 
@@ -68,7 +76,7 @@ pub struct Pending {
     /// (org, time, id, total, counts) of entity snapshots.
     snapshots: Vec<(i64, i64, String, i64, String)>,
     /// (org, source, time, id, kind, name) of data source events.
-    sources: Vec<(i64, i64, i64, String, Option<i64>, Option<i64>)>,
+    sources: Vec<SourceRow>,
 }
 
 /// A member event as the member tables store it (`role` 0: removed).
@@ -139,7 +147,7 @@ impl Pending {
             &[Int; 2],
             &rows,
         )?;
-        let titles: Vec<((i64, i64, i64), (i64, String, i64))> = self.titles.drain().collect();
+        let titles: Vec<TitleCell> = self.titles.drain().collect();
         let rows: Vec<Vec<Arg<'_>>> = titles
             .iter()
             .map(|((day, org, action), (time, id, title))| {
