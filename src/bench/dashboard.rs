@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::bail;
 use clap::Args;
 
-use super::{client, generator, peak_rss, read_listen_address, watch_peak_rss};
+use super::{BenchStore, client, generator, peak_rss, read_listen_address, watch_peak_rss};
 use crate::metrics::WIDGETS;
 use crate::time::Micros;
 
@@ -28,6 +28,10 @@ pub struct DashboardArgs {
     /// Work directory (default: a new one under the system temp dir, removed after).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Measure the PostgreSQL store on this server (postgres://user@host:port);
+    /// the database of each size is kept and reused by later runs.
+    #[arg(long)]
+    postgres: Option<String>,
 }
 
 pub fn run(dir: &Path, args: &DashboardArgs) -> anyhow::Result<()> {
@@ -46,7 +50,7 @@ pub fn run(dir: &Path, args: &DashboardArgs) -> anyhow::Result<()> {
 /// Generates `events` events ending now and imports them; returns seconds.
 fn import_history(
     exe: &Path,
-    data: &Path,
+    store: &BenchStore,
     config: &Path,
     dir: &Path,
     events: u64,
@@ -62,9 +66,8 @@ fn import_history(
         out.flush()?;
     }
     let started = Instant::now();
-    let mut import = Command::new(exe)
-        .args(["import", "--data"])
-        .arg(data)
+    let mut import = store
+        .command(exe, &["import"])
         .arg("--config")
         .arg(config)
         .arg(&file)
@@ -85,31 +88,29 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow::Result<()> {
-    let data = dir.join(format!("dashboard-{events}"));
+    let store = BenchStore::new(dir, &format!("dashboard-{events}"), args.postgres.as_deref(), true)?;
     let config = dir.join(format!("dashboard-{events}.toml"));
     std::fs::write(
         &config,
         format!("[company]\ntimezone = \"{}\"\n", args.timezone),
     )?;
     // A store left by an earlier run with `--dir` is reused as it is.
-    let import_secs = if data.join("uptake.db").exists() {
-        println!("{events} events: reusing the store in {}", data.display());
+    let import_secs = if store.has_events()? {
+        println!("{events} events: reusing the store of an earlier run");
         0.0
     } else {
-        import_history(exe, &data, &config, dir, events)?
+        import_history(exe, &store, &config, dir, events)?
     };
     let key = String::from_utf8(
-        Command::new(exe)
-            .args(["keys", "create", "--kind", "read", "--data"])
-            .arg(&data)
+        store
+            .command(exe, &["keys", "create", "--kind", "read"])
             .output()?
             .stdout,
     )?
     .trim()
     .to_owned();
-    let mut server = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
+    let mut server = store
+        .command(exe, &["serve", "--listen", "127.0.0.1:0"])
         .arg("--config")
         .arg(&config)
         .stdout(Stdio::piped())
@@ -146,7 +147,7 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
             rounds.push(round_started.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    let tabs = time_tabs(exe, &data, addr, args.rounds)?;
+    let tabs = time_tabs(exe, &store, addr, args.rounds)?;
     let peak = peak_rss(server.id()).unwrap_or(0);
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -186,14 +187,13 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
 /// reports each tab's weight with its stylesheet and script.
 fn time_tabs(
     exe: &Path,
-    data: &Path,
+    store: &BenchStore,
     addr: std::net::SocketAddr,
     rounds: usize,
 ) -> anyhow::Result<Vec<String>> {
     const PASSWORD: &str = "bench password";
-    let mut add = Command::new(exe)
-        .args(["users", "add", "--username", "bench", "--data"])
-        .arg(data)
+    let mut add = store
+        .command(exe, &["users", "add", "--username", "bench"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

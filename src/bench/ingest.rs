@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::Args;
 
-use super::{client, dir_bytes, generator, peak_rss, read_listen_address, watch_peak_rss};
+use super::{BenchStore, client, generator, peak_rss, read_listen_address, watch_peak_rss};
 use crate::time::Micros;
 
 #[derive(Args, Debug)]
@@ -35,6 +35,14 @@ pub struct IngestArgs {
     /// Work directory (default: a new one under the system temp dir, removed after).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Measure the PostgreSQL store on this server (postgres://user@host:port):
+    /// each run gets a new database.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Uptake server processes sharing the store in the HTTP runs
+    /// (PostgreSQL only for more than one); clients take turns among them.
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
 }
 
 pub fn run(dir: &Path, args: &IngestArgs) -> anyhow::Result<()> {
@@ -60,11 +68,13 @@ pub fn run(dir: &Path, args: &IngestArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     let file_bytes = std::fs::metadata(&file)?.len();
-    let data = dir.join("import-data");
+    if args.processes > 1 && args.postgres.is_none() {
+        bail!("--processes above 1 needs --postgres: SQLite has one writer process");
+    }
+    let store = BenchStore::new(dir, "import-data", args.postgres.as_deref(), false)?;
     let started = Instant::now();
-    let mut child = Command::new(&exe)
-        .args(["import", "--data"])
-        .arg(&data)
+    let mut child = store
+        .command(&exe, &["import"])
         .arg(&file)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -77,7 +87,7 @@ pub fn run(dir: &Path, args: &IngestArgs) -> anyhow::Result<()> {
     }
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     let accepted = summary["accepted"].as_u64().unwrap_or(0);
-    let disk = dir_bytes(&data)?;
+    let disk = store.disk_bytes()?;
     println!(
         "import: {} events ({:.0} MB of NDJSON) in {elapsed:.2} s = {:.0} events/s; peak RSS {:.1} MiB",
         args.import_events,
@@ -104,11 +114,10 @@ fn http_run(
     batch: usize,
     now: Micros,
 ) -> anyhow::Result<()> {
-    let data = dir.join(format!("http-data-{batch}"));
+    let store = BenchStore::new(dir, &format!("http-data-{batch}"), args.postgres.as_deref(), false)?;
     let key = String::from_utf8(
-        Command::new(exe)
-            .args(["keys", "create", "--kind", "ingest", "--data"])
-            .arg(&data)
+        store
+            .command(exe, &["keys", "create", "--kind", "ingest"])
             .output()?
             .stdout,
     )?
@@ -125,20 +134,26 @@ fn http_run(
             body
         })
         .collect();
-    let mut server = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let addr = read_listen_address(&mut server)?;
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..args.processes.max(1) {
+        let mut server = store
+            .command(exe, &["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        addrs.push(read_listen_address(&mut server)?);
+        servers.push(server);
+    }
     let next = Mutex::new(0usize);
     let auth = format!("Bearer {key}");
     let started = Instant::now();
     let retries = std::thread::scope(|scope| -> anyhow::Result<u64> {
         let workers: Vec<_> = (0..args.clients)
-            .map(|_| {
-                scope.spawn(|| -> anyhow::Result<u64> {
+            .map(|c| {
+                let addr = addrs[c % addrs.len()];
+                let (next, bodies, auth) = (&next, &bodies, &auth);
+                scope.spawn(move || -> anyhow::Result<u64> {
                     let mut client = client::Client::connect(addr)?;
                     let mut retries = 0;
                     loop {
@@ -180,17 +195,24 @@ fn http_run(
         Ok(retries)
     })?;
     let elapsed = started.elapsed().as_secs_f64();
-    let peak = peak_rss(server.id()).unwrap_or(0);
+    let peak = servers
+        .iter()
+        .map(|s| peak_rss(s.id()).unwrap_or(0))
+        .max()
+        .unwrap_or(0);
     let sent = bodies.len() * batch;
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status();
-    server.wait()?;
+    for server in &mut servers {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(server.id().to_string())
+            .status();
+        server.wait()?;
+    }
     println!(
-        "http: {sent} events in batches of {batch} from {} clients in {elapsed:.2} s = {:.0} events/s (durable acks); \
+        "http: {sent} events in batches of {batch} from {} clients to {} server process(es) in {elapsed:.2} s = {:.0} events/s (durable acks); \
          {retries} retries after 503; server peak RSS {:.1} MiB",
         args.clients,
+        servers.len(),
         sent as f64 / elapsed,
         peak as f64 / 1048576.0
     );

@@ -101,6 +101,72 @@ pub(crate) fn watch_peak_rss(child: &mut Child) -> anyhow::Result<u64> {
     Ok(peak)
 }
 
+/// Where a benchmark run keeps its store: the SQLite file under `data`, or
+/// a fresh database on the PostgreSQL server of `--postgres`.
+pub(crate) struct BenchStore {
+    pub data: std::path::PathBuf,
+    pub url: Option<String>,
+}
+
+impl BenchStore {
+    /// A new store named `name`: a directory under `dir`, and with a
+    /// PostgreSQL server (`postgres://user@host:port`) a new database.
+    /// With `reuse`, an existing database of that name is kept as it is.
+    pub fn new(dir: &Path, name: &str, postgres: Option<&str>, reuse: bool) -> anyhow::Result<BenchStore> {
+        let url = match postgres {
+            None => None,
+            Some(base) => {
+                let db = if reuse {
+                    format!("uptake_bench_{name}")
+                } else {
+                    format!("uptake_bench_{}_{name}", std::process::id())
+                }
+                .replace('-', "_");
+                let mut admin = ::postgres::Client::connect(&format!("{base}/postgres"), ::postgres::NoTls)
+                    .context("cannot connect to the --postgres server")?;
+                let exists = !admin
+                    .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])?
+                    .is_empty();
+                if !(reuse && exists) {
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))?;
+                    admin.batch_execute(&format!("CREATE DATABASE {db}"))?;
+                }
+                Some(format!("{base}/{db}"))
+            }
+        };
+        Ok(BenchStore {
+            data: dir.join(name),
+            url,
+        })
+    }
+
+    /// `uptake ARGS --data DIR [--store URL]`.
+    pub fn command(&self, exe: &Path, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(args).arg("--data").arg(&self.data);
+        if let Some(url) = &self.url {
+            cmd.arg("--store").arg(url);
+        }
+        cmd
+    }
+
+    /// Whether the store already holds events (a store to reuse).
+    pub fn has_events(&self) -> anyhow::Result<bool> {
+        Ok(match &self.url {
+            None => self.data.join("uptake.db").exists(),
+            Some(url) => crate::store::open(&crate::store::Location::Postgres(url.clone()))?.event_count()? > 0,
+        })
+    }
+
+    /// Bytes the store occupies.
+    pub fn disk_bytes(&self) -> anyhow::Result<u64> {
+        match &self.url {
+            None => dir_bytes(&self.data),
+            Some(url) => crate::store::open(&crate::store::Location::Postgres(url.clone()))?.disk_bytes(),
+        }
+    }
+}
+
 pub(crate) fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
