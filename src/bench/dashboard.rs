@@ -88,7 +88,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow::Result<()> {
-    let store = BenchStore::new(dir, &format!("dashboard-{events}"), args.postgres.as_deref(), true)?;
+    let store = BenchStore::new(
+        dir,
+        &format!("dashboard-{events}"),
+        args.postgres.as_deref(),
+        true,
+    )?;
     let config = dir.join(format!("dashboard-{events}.toml"));
     std::fs::write(
         &config,

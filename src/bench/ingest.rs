@@ -114,7 +114,12 @@ fn http_run(
     batch: usize,
     now: Micros,
 ) -> anyhow::Result<()> {
-    let store = BenchStore::new(dir, &format!("http-data-{batch}"), args.postgres.as_deref(), false)?;
+    let store = BenchStore::new(
+        dir,
+        &format!("http-data-{batch}"),
+        args.postgres.as_deref(),
+        false,
+    )?;
     let key = String::from_utf8(
         store
             .command(exe, &["keys", "create", "--kind", "ingest"])

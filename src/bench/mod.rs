@@ -112,7 +112,12 @@ impl BenchStore {
     /// A new store named `name`: a directory under `dir`, and with a
     /// PostgreSQL server (`postgres://user@host:port`) a new database.
     /// With `reuse`, an existing database of that name is kept as it is.
-    pub fn new(dir: &Path, name: &str, postgres: Option<&str>, reuse: bool) -> anyhow::Result<BenchStore> {
+    pub fn new(
+        dir: &Path,
+        name: &str,
+        postgres: Option<&str>,
+        reuse: bool,
+    ) -> anyhow::Result<BenchStore> {
         let url = match postgres {
             None => None,
             Some(base) => {
@@ -122,8 +127,9 @@ impl BenchStore {
                     format!("uptake_bench_{}_{name}", std::process::id())
                 }
                 .replace('-', "_");
-                let mut admin = ::postgres::Client::connect(&format!("{base}/postgres"), ::postgres::NoTls)
-                    .context("cannot connect to the --postgres server")?;
+                let mut admin =
+                    ::postgres::Client::connect(&format!("{base}/postgres"), ::postgres::NoTls)
+                        .context("cannot connect to the --postgres server")?;
                 let exists = !admin
                     .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])?
                     .is_empty();
@@ -154,7 +160,10 @@ impl BenchStore {
     pub fn has_events(&self) -> anyhow::Result<bool> {
         Ok(match &self.url {
             None => self.data.join("uptake.db").exists(),
-            Some(url) => crate::store::open(&crate::store::Location::Postgres(url.clone()))?.event_count()? > 0,
+            Some(url) => {
+                crate::store::open(&crate::store::Location::Postgres(url.clone()))?.event_count()?
+                    > 0
+            }
         })
     }
 
@@ -162,7 +171,9 @@ impl BenchStore {
     pub fn disk_bytes(&self) -> anyhow::Result<u64> {
         match &self.url {
             None => dir_bytes(&self.data),
-            Some(url) => crate::store::open(&crate::store::Location::Postgres(url.clone()))?.disk_bytes(),
+            Some(url) => {
+                crate::store::open(&crate::store::Location::Postgres(url.clone()))?.disk_bytes()
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::BatchCounts;
 use super::rollups;
 use super::row::{StoredRow, from_row, to_row};
-use super::sql::{Arg, ColType, Db, Row, first};
+use super::sql::{Arg, ColType, Db, Dialect, Row, exec_rows, first};
 use crate::args;
 use crate::event::{Event, OrgSlug};
 use crate::rollup::RollupSettings;
@@ -25,7 +25,6 @@ pub fn write_batches(
     settings: &RollupSettings,
     batches: &[&[Event]],
 ) -> anyhow::Result<Vec<BatchCounts>> {
-    use ColType::{Int, Text};
     let mut strings = Interner::new(db, cache);
     let rows: Vec<(&Event, super::row::Row<'_>)> = batches
         .iter()
@@ -67,19 +66,7 @@ pub fn write_batches(
             .to_vec()
         })
         .collect();
-    let mut inserted: HashSet<(i64, String)> = HashSet::new();
-    db.each_row_of(
-        "INSERT INTO events (org, id, time, kind, \"user\", subject, label, extra, code, list)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (org, id) DO NOTHING
-         RETURNING org, id",
-        &[Int, Text, Int, Int, Int, Int, Int, Int, Int, Text],
-        &values,
-        &mut |r| {
-            inserted.insert((r.int(0)?, r.text(1)?));
-            Ok(())
-        },
-    )?;
+    let mut inserted = insert_new(db, &values, &rows, &ids)?;
     let mut pending = rollups::Pending::default();
     let mut counts = Vec::with_capacity(batches.len());
     let mut next = rows.iter().zip(&ids);
@@ -99,6 +86,79 @@ pub fn write_batches(
     }
     pending.flush(db, settings)?;
     Ok(counts)
+}
+
+const INSERT_EVENTS: &str =
+    "INSERT INTO events (org, id, time, kind, \"user\", subject, label, extra, code, list)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const EVENT_TYPES: [ColType; 10] = [
+    ColType::Int,
+    ColType::Text,
+    ColType::Int,
+    ColType::Int,
+    ColType::Int,
+    ColType::Int,
+    ColType::Int,
+    ColType::Int,
+    ColType::Int,
+    ColType::Text,
+];
+
+/// Inserts the events whose `(org, id)` is not stored yet (the first of
+/// equal keys among them) and returns the keys inserted.
+///
+/// SQLite skips stored keys with `ON CONFLICT DO NOTHING` row by row.
+/// PostgreSQL's conflict handling (a speculative insertion per row) cost
+/// twice a plain insert, so there the stored keys are looked up first and
+/// the rest inserted plainly: no other writer can insert meanwhile, as
+/// every writer holds the advisory write lock.
+fn insert_new(
+    db: &dyn Db,
+    values: &[Vec<Arg<'_>>],
+    rows: &[(&Event, super::row::Row<'_>)],
+    ids: &[[i64; 5]],
+) -> anyhow::Result<HashSet<(i64, String)>> {
+    let mut inserted: HashSet<(i64, String)> = HashSet::new();
+    match db.dialect() {
+        Dialect::Sqlite => {
+            db.each_row_of(
+                &format!("{INSERT_EVENTS} ON CONFLICT (org, id) DO NOTHING RETURNING org, id"),
+                &EVENT_TYPES,
+                values,
+                &mut |r| {
+                    inserted.insert((r.int(0)?, r.text(1)?));
+                    Ok(())
+                },
+            )?;
+        }
+        Dialect::Postgres => {
+            let keys: Vec<Vec<Arg<'_>>> = rows
+                .iter()
+                .zip(ids)
+                .map(|((event, _), [org, ..])| args![*org, &event.id].to_vec())
+                .collect();
+            let mut stored: HashSet<(i64, String)> = HashSet::new();
+            db.each_row_of(
+                "SELECT e.org, e.id FROM events e
+                   JOIN (VALUES (?1, ?2)) AS k (org, id) ON e.org = k.org AND e.id = k.id",
+                &[ColType::Int, ColType::Text],
+                &keys,
+                &mut |r| {
+                    stored.insert((r.int(0)?, r.text(1)?));
+                    Ok(())
+                },
+            )?;
+            let mut fresh = Vec::with_capacity(values.len());
+            for (((event, _), [org, ..]), row) in rows.iter().zip(ids).zip(values) {
+                let key = (*org, event.id.clone());
+                if !stored.contains(&key) && inserted.insert(key) {
+                    fresh.push(row.clone());
+                }
+            }
+            exec_rows(db, INSERT_EVENTS, &EVENT_TYPES, &fresh)?;
+        }
+    }
+    Ok(inserted)
 }
 
 /// Finds or creates the id of a string inside the writer's transaction.
