@@ -142,7 +142,8 @@ pub type LoginDays = BTreeMap<(OrgSlug, String), Vec<(Month, i64)>>;
 
 pub trait Facts {
     /// Counts of `metric` in `months` (none after the month of `as_of`;
-    /// that month only up to `as_of`) by org and `keys`, zeros left out.
+    /// that month only up to `as_of`) by org and `keys`, zeros left out,
+    /// in no particular order.
     fn counts(&self, metric: Metric, months: &[Month], keys: GroupBy)
     -> anyhow::Result<Vec<Count>>;
 

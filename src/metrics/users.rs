@@ -1,7 +1,9 @@
 //! The users area: activation, engagement by team, inactivity, recent
 //! logins and popular pages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::facts::{GroupBy, Metric, Profile};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
@@ -297,7 +299,7 @@ pub const POPULAR_PAGES: Widget = Widget {
 fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
     // Admins by (org, user); everyone else counts as a member.
-    let admins: HashSet<(&str, &str)> = members
+    let admins: FxHashSet<(&str, &str)> = members
         .by_org_user
         .iter()
         .filter(|(_, m)| m.role == Role::Admin)
@@ -306,7 +308,7 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
         .counts(Metric::PageView, &cx.period(), GroupBy::ORG.user().a())?;
-    let mut by_page: HashMap<(&str, &str), (i64, HashSet<&str>)> = HashMap::new();
+    let mut by_page: FxHashMap<(&str, &str), (i64, FxHashSet<&str>)> = FxHashMap::default();
     for count in &counts {
         let (Some(user), Some(page)) = (count.user.as_deref(), count.a.as_deref()) else {
             continue;

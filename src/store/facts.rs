@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use rustc_hash::FxHashMap;
 
 use super::event_rows::read_events_where;
 use super::rollups::{ALL_USERS, metric_code};
@@ -40,6 +41,8 @@ pub struct SqlFacts<'s> {
     as_of: Micros,
     /// The report's orgs as string ids; `None` for every org.
     orgs: Option<Vec<i64>>,
+    /// Login records, read once for all the widgets that ask.
+    logins: std::cell::OnceCell<BTreeMap<String, LoginRecord>>,
 }
 
 fn kind_of(metric: Metric) -> EventKind {
@@ -96,6 +99,7 @@ impl<'s> SqlFacts<'s> {
             names,
             as_of: report.as_of,
             orgs,
+            logins: std::cell::OnceCell::new(),
         })
     }
 
@@ -259,7 +263,7 @@ impl Facts for SqlFacts<'_> {
         // The rows are summed here rather than by SQL's GROUP BY, which
         // sorts them first: a hash map is several times faster for the
         // per-user cells.
-        let mut sums: HashMap<[i64; 5], i64> = HashMap::new();
+        let mut sums: FxHashMap<[i64; 5], i64> = FxHashMap::default();
         let projection = |name: &str, keep: bool| {
             if keep {
                 format!("c.\"{name}\"")
@@ -374,8 +378,6 @@ impl Facts for SqlFacts<'_> {
                 n,
             });
         }
-        // One order whatever the hash map's: callers may rely on it.
-        counts.sort_unstable();
         Ok(counts)
     }
 
@@ -643,6 +645,24 @@ impl Facts for SqlFacts<'_> {
     }
 
     fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
+        if let Some(logins) = self.logins.get() {
+            return Ok(logins.clone());
+        }
+        let logins = self.read_logins()?;
+        Ok(self.logins.get_or_init(|| logins).clone())
+    }
+
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
+        self.read_login_days(months)
+    }
+
+    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
+        self.read_logins_since(since)
+    }
+}
+
+impl SqlFacts<'_> {
+    fn read_logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
         let settings = self.settings();
         let cal = &settings.calendar;
         let as_of = self.as_of;
@@ -722,7 +742,7 @@ impl Facts for SqlFacts<'_> {
             .collect())
     }
 
-    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
+    fn read_login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
         let cal = &self.settings().calendar;
         let today = cal.day_of(self.as_of);
         let as_of_month = today.month();
@@ -778,7 +798,7 @@ impl Facts for SqlFacts<'_> {
             .collect()
     }
 
-    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
+    fn read_logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
         let cal = &self.settings().calendar;
         let (first_day, today) = (cal.day_of(since), cal.day_of(self.as_of));
         let mut recent: HashMap<i64, (Micros, i64)> = HashMap::new();

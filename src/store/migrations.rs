@@ -34,6 +34,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_login_days_covering.sql"),
         postgres: include_str!("../../migrations/postgres/0004_login_days_covering.sql"),
     },
+    Migration {
+        version: 5,
+        name: "events_by_kind_time_user",
+        sqlite: include_str!("../../migrations/sqlite/0005_events_by_kind_time_user.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_events_by_kind_time_user.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

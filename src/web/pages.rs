@@ -221,7 +221,7 @@ pub async fn tab(
     response
 }
 
-/// Computes a tab's widgets, each on its own blocking thread with its own
+/// Computes a tab's widgets on several blocking threads, each with its own
 /// read connection: a tab's widgets are independent, and a dashboard is
 /// usually one person waiting for one page, so the cores can share it.
 async fn tab_data(
@@ -229,13 +229,32 @@ async fn tab_data(
     report: &Report,
     widgets: &[&'static Widget],
 ) -> Result<TabData, ApiError> {
-    let tasks: Vec<_> = widgets
-        .iter()
-        .map(|widget| {
-            let (state, report, widget) = (state.clone(), report.clone(), *widget);
-            tokio::task::spawn_blocking(move || {
-                compute(&state, &report, &[widget]).map(|mut t| t.remove(0))
-            })
+    // Widgets that read every user's login record share one read of it;
+    // every other widget gets a thread of its own.
+    const SHARE_LOGINS: [&str; 3] = [
+        "users.activated_monthly",
+        "users.activated_log",
+        "users.inactive",
+    ];
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut logins_group: Vec<usize> = Vec::new();
+    for (i, widget) in widgets.iter().enumerate() {
+        if SHARE_LOGINS.contains(&widget.id) {
+            logins_group.push(i);
+        } else {
+            groups.push(vec![i]);
+        }
+    }
+    if !logins_group.is_empty() {
+        groups.push(logins_group);
+    }
+    let tasks: Vec<_> = groups
+        .into_iter()
+        .map(|group| {
+            let (state, report) = (state.clone(), report.clone());
+            let members: Vec<&'static Widget> = group.iter().map(|i| widgets[*i]).collect();
+            let task = tokio::task::spawn_blocking(move || compute(&state, &report, &members));
+            (group, task)
         })
         .collect();
     let (work_state, everything) = (
@@ -254,16 +273,18 @@ async fn tab_data(
     })
     .await?
     .map_err(|e| ApiError::internal(&e))?;
-    let mut tables = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let table = task
+    let mut tables: Vec<Option<Table>> = vec![None; widgets.len()];
+    for (group, task) in tasks {
+        let computed = task
             .await
             .map_err(|e| ApiError::internal(&anyhow::anyhow!("a widget task failed: {e}")))?
             .map_err(|e| ApiError::internal(&e))?;
-        tables.push(table);
+        for (i, table) in group.into_iter().zip(computed) {
+            tables[i] = Some(table);
+        }
     }
     Ok(TabData {
-        tables,
+        tables: tables.into_iter().map(Option::unwrap_or_default).collect(),
         all_orgs: context.0,
         entity_history_from: context.1,
     })
