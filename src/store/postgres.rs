@@ -15,7 +15,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use postgres::{Client, NoTls};
+use postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::accounts;
 use super::event_rows;
@@ -40,12 +41,69 @@ const POOL_SIZE: usize = 8;
 
 pub struct PostgresStore {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     /// `host/dbname`, for messages: never the password.
     name: String,
     set_timeout: bool,
     settings: OnceLock<RollupSettings>,
     pool: Mutex<Vec<Client>>,
     names: NameCache,
+}
+
+/// The store URL without Uptake's own parameter `sslrootcert=PATH` (a PEM
+/// file of certificate authorities to trust besides the usual public
+/// ones), which the PostgreSQL client does not know, and that path.
+fn split_url(url: &str) -> (String, Option<std::path::PathBuf>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut root_cert = None;
+    let mut kept = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key == "sslrootcert" {
+            root_cert = Some(std::path::PathBuf::from(value.into_owned()));
+        } else {
+            kept.append_pair(&key, &value);
+        }
+    }
+    let kept = kept.finish();
+    if kept.is_empty() {
+        (base.to_owned(), root_cert)
+    } else {
+        (format!("{base}?{kept}"), root_cert)
+    }
+}
+
+/// TLS with the server's certificate always verified (host name included)
+/// against the public roots and, when given, the authorities of `root_cert`.
+fn tls(root_cert: Option<&std::path::Path>) -> anyhow::Result<MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = root_cert {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read sslrootcert {}", path.display()))?;
+        let mut found = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert =
+                cert.with_context(|| format!("sslrootcert {} is not PEM", path.display()))?;
+            roots.add(cert).with_context(|| {
+                format!(
+                    "sslrootcert {} holds an unusable certificate",
+                    path.display()
+                )
+            })?;
+            found += 1;
+        }
+        anyhow::ensure!(
+            found > 0,
+            "sslrootcert {} holds no certificate",
+            path.display()
+        );
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// `host:port/dbname` of a config, for messages.
@@ -67,10 +125,15 @@ fn describe(config: &postgres::Config) -> String {
 
 impl PostgresStore {
     pub fn open(url: &str) -> anyhow::Result<PostgresStore> {
+        let (url, root_cert) = split_url(url);
         // The parser's messages do not repeat the URL, so they are safe.
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| anyhow::anyhow!("the PostgreSQL store URL is not valid: {e}"))?;
+        if !url.contains("sslmode=") {
+            // TLS is asked for with `sslmode=require`; see docs/DECISIONS.md.
+            config.ssl_mode(postgres::config::SslMode::Disable);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -82,6 +145,7 @@ impl PostgresStore {
             .is_some_and(|o| o.contains("statement_timeout"));
         let store = PostgresStore {
             name: describe(&config),
+            tls: tls(root_cert.as_deref())?,
             config,
             set_timeout,
             settings: OnceLock::new(),
@@ -98,7 +162,7 @@ impl PostgresStore {
     fn connect(&self) -> anyhow::Result<Client> {
         let mut client = self
             .config
-            .connect(NoTls)
+            .connect(self.tls.clone())
             .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
         if self.set_timeout {
             client.batch_execute(&format!(
@@ -206,6 +270,7 @@ impl Store for PostgresStore {
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
         Ok(Box::new(PostgresWriter {
             store: self.config.clone(),
+            tls: self.tls.clone(),
             name: self.name.clone(),
             set_timeout: self.set_timeout,
             db: None,
@@ -351,6 +416,7 @@ impl Db for Snapshot<'_> {
 
 struct PostgresWriter {
     store: postgres::Config,
+    tls: MakeRustlsConnect,
     name: String,
     set_timeout: bool,
     /// `None` until connected, and again after the connection broke: the
@@ -384,7 +450,7 @@ impl PostgresWriter {
         if self.db.is_none() {
             let mut client = self
                 .store
-                .connect(NoTls)
+                .connect(self.tls.clone())
                 .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
             if self.set_timeout {
                 client.batch_execute(&format!(
@@ -408,5 +474,31 @@ impl PostgresWriter {
             "the commit did not complete (it may or may not have been applied; a retry is safe)",
         )?;
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptakes_own_url_parameters_are_taken_out() {
+        assert_eq!(
+            split_url(
+                "postgres://u:p@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=5"
+            ),
+            (
+                "postgres://u:p@h/db?sslmode=require&connect_timeout=5".to_owned(),
+                Some("/etc/ca.pem".into())
+            )
+        );
+        assert_eq!(
+            split_url("postgres://h/db?sslrootcert=ca.pem").0,
+            "postgres://h/db"
+        );
+        assert_eq!(
+            split_url("postgres://h/db"),
+            ("postgres://h/db".to_owned(), None)
+        );
     }
 }

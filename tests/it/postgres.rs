@@ -213,3 +213,129 @@ fn migrate_store_copies_the_fixture_from_sqlite_losslessly() {
         "logins are copied"
     );
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1, made
+/// with the openssl command line.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=uptake test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[test]
+fn tls_in_the_url_connects_and_verifies_the_server() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let pg = OwnPostgres(tempfile::tempdir().unwrap());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
+    let output = Command::new(script)
+        .args(["start"])
+        .arg(pg.0.path())
+        .env("UPTAKE_PG_TLS_DIR", certs.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let base = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let ca = certs.path().join("ca.pem");
+    let with_ca = format!(
+        "{base}/postgres?sslmode=require&sslrootcert={}",
+        ca.display()
+    );
+
+    // TLS with the server's authority: works.
+    let dir = tempfile::tempdir().unwrap();
+    register_store(dir.path(), &with_ca);
+    let key = create_key(dir.path(), "read", None);
+    assert!(key.starts_with("uptake_read_"));
+
+    // Without TLS the server refuses; with TLS but an unknown authority,
+    // the server is not trusted. Both say so, and neither prints the URL.
+    for (url, expected) in [
+        (format!("{base}/postgres"), "cannot connect to PostgreSQL"),
+        (
+            format!("{base}/postgres?sslmode=require"),
+            "cannot connect to PostgreSQL",
+        ),
+    ] {
+        let other = tempfile::tempdir().unwrap();
+        register_store(other.path(), &url);
+        let output = uptake(other.path(), &["keys", "create", "--kind", "read"], None);
+        assert!(!output.status.success(), "{url} should not connect");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            !stderr.contains("postgres://"),
+            "the URL is printed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_database_is_reported_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    register_store(dir.path(), "postgres://uptake:hunter2@127.0.0.1:1/uptake");
+    let output = uptake(dir.path(), &["keys", "create", "--kind", "read"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:1/uptake"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
