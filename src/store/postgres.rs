@@ -46,7 +46,8 @@ pub struct PostgresStore {
     name: String,
     set_timeout: bool,
     settings: OnceLock<RollupSettings>,
-    pool: Mutex<Vec<Client>>,
+    /// Idle connections, each with its prepared statements.
+    pool: Mutex<Vec<Pg<Client>>>,
     names: NameCache,
 }
 
@@ -152,10 +153,9 @@ impl PostgresStore {
             pool: Mutex::new(Vec::new()),
             names: NameCache::default(),
         };
-        let client = store.connect()?;
-        let db = Pg::new(client);
+        let db = Pg::new(store.connect()?);
         migrate(&db, &store.name)?;
-        store.release(db.into_inner());
+        store.release(db);
         Ok(store)
     }
 
@@ -172,33 +172,35 @@ impl PostgresStore {
         Ok(client)
     }
 
-    fn acquire(&self) -> anyhow::Result<Client> {
+    /// A pooled connection (keeping the statements it prepared before), or
+    /// a new one.
+    fn acquire(&self) -> anyhow::Result<Pg<Client>> {
         loop {
             let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match pooled {
                 // A connection the server closed (restart) is dropped.
-                Some(client) if client.is_closed() => continue,
-                Some(client) => return Ok(client),
-                None => return self.connect(),
+                Some(db) if db.client().is_closed() => continue,
+                Some(db) => return Ok(db),
+                None => return Ok(Pg::new(self.connect()?)),
             }
         }
     }
 
-    fn release(&self, client: Client) {
-        if client.is_closed() {
+    fn release(&self, db: Pg<Client>) {
+        if db.client().is_closed() {
             return;
         }
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < POOL_SIZE {
-            pool.push(client);
+            pool.push(db);
         }
     }
 
     /// Runs `f` on a pooled connection, giving it back afterwards.
     fn with<T>(&self, f: impl FnOnce(&Pg<Client>) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        let db = Pg::new(self.acquire()?);
+        let db = self.acquire()?;
         let result = f(&db);
-        self.release(db.into_inner());
+        self.release(db);
         result
     }
 
@@ -345,8 +347,7 @@ impl Store for PostgresStore {
     }
 
     fn facts<'s>(&'s self, report: &Report) -> anyhow::Result<Box<dyn Facts + 's>> {
-        let client = self.acquire()?;
-        let db = Pg::new(client);
+        let db = self.acquire()?;
         // One snapshot for the whole report, whatever writers do meanwhile.
         db.client()
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
@@ -384,9 +385,9 @@ struct Snapshot<'s> {
 impl Drop for Snapshot<'_> {
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
-            let mut client = db.into_inner();
-            if client.batch_execute("ROLLBACK").is_ok() {
-                self.store.release(client);
+            let ended = db.client().batch_execute("ROLLBACK").is_ok();
+            if ended {
+                self.store.release(db);
             }
         }
     }
