@@ -6,6 +6,8 @@
 use anyhow::Context;
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use super::event_rows::Interner;
 use super::sql::{Arg, ColType, Db, Dialect, exec_rows, first};
 use crate::args;
@@ -60,17 +62,17 @@ type CountCell = (i64, i64, i64, i64, i64, i64);
 #[derive(Default)]
 pub struct Pending {
     /// (metric, month, user, org, a, b) -> (n, latest time)
-    counts: HashMap<CountCell, (i64, i64)>,
+    counts: FxHashMap<CountCell, (i64, i64)>,
     /// (metric, org, user, a, b) -> n
-    totals: HashMap<(i64, i64, i64, i64, i64), i64>,
+    totals: FxHashMap<(i64, i64, i64, i64, i64), i64>,
     /// org -> earliest time
-    orgs: HashMap<i64, i64>,
+    orgs: FxHashMap<i64, i64>,
     /// (org, user, day) -> (n, first, last)
-    login_days: HashMap<(i64, i64, i64), (i64, i64, i64)>,
+    login_days: FxHashMap<(i64, i64, i64), (i64, i64, i64)>,
     /// (org, user) -> login times
-    logins: HashMap<(i64, i64), Vec<Micros>>,
+    logins: FxHashMap<(i64, i64), Vec<Micros>>,
     /// (day, org, action) -> (time, id, title) of the latest titled run
-    titles: HashMap<(i64, i64, i64), (i64, String, i64)>,
+    titles: FxHashMap<(i64, i64, i64), (i64, String, i64)>,
     /// Member events, in arrival order.
     members: Vec<MemberRow>,
     /// (org, time, id, total, counts) of entity snapshots.

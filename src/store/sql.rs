@@ -239,6 +239,27 @@ impl Db for rusqlite::Connection {
         Dialect::Sqlite
     }
 
+    /// One prepared statement, run once per row.
+    fn each_row_of(
+        &self,
+        sql: &str,
+        _types: &[ColType],
+        rows: &[Vec<Arg<'_>>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self.prepare_cached(sql)?;
+        for row in rows {
+            let mut returned = stmt.query(rusqlite::params_from_iter(row.iter()))?;
+            while let Some(r) = returned.next()? {
+                f(r)?;
+            }
+        }
+        Ok(())
+    }
+
     fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
         let mut stmt = self.prepare_cached(sql)?;
         Ok(stmt.execute(rusqlite::params_from_iter(args.iter()))? as u64)
