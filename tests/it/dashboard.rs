@@ -433,3 +433,45 @@ fn demo_prints_a_working_login_and_serves_every_tab() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds an Uptake store"));
 }
+
+#[test]
+fn tables_sort_by_a_column_and_page_through_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = fixture_server(tmp.path());
+    let mut browser = Browser::new(&server);
+    browser.login("admin", PASSWORD);
+    // Inactive users by days inactive (column 5), most first.
+    let page = browser
+        .get(&format!(
+            "/dashboard/users?as_of={AS_OF}&sort.users.inactive=5&dir.users.inactive=desc"
+        ))
+        .text();
+    let section = &page[page.find("data-widget=\"users.inactive\"").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(
+        section.contains("aria-sort=\"descending\""),
+        "the sorted column says so"
+    );
+    let days: Vec<i64> = section
+        .split("<tr>")
+        .skip(2)
+        .filter_map(|row| {
+            let cells: Vec<&str> = row.split("<td").skip(1).collect();
+            let last = cells.last()?;
+            last.split('>').nth(1)?.split('<').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(days.len(), 25, "a page holds 25 rows");
+    assert!(days.windows(2).all(|w| w[0] >= w[1]), "{days:?}");
+    // The next page continues where the first ended.
+    assert!(section.contains("page.users.inactive=2"));
+    let second = browser
+        .get(&format!(
+            "/dashboard/users?as_of={AS_OF}&sort.users.inactive=5&dir.users.inactive=desc&page.users.inactive=2"
+        ))
+        .text();
+    assert!(
+        second.contains("Rows 26–"),
+        "the second page starts at row 26"
+    );
+}
