@@ -23,7 +23,7 @@ use super::event_rows;
 use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
-use super::sql::{Arg, Db, Dialect, Pg, Row, first};
+use super::sql::{Db, Lease, Pg, first};
 use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, WriteError};
 use crate::args;
 use crate::event::Event;
@@ -39,12 +39,34 @@ const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 60_000;
 /// Connections kept for readers.
 const POOL_SIZE: usize = 8;
 
-pub struct PostgresStore {
+/// How to reach the database: what every connection is made from.
+#[derive(Clone)]
+struct Server {
     config: postgres::Config,
     tls: MakeRustlsConnect,
-    /// `host/dbname`, for messages: never the password.
+    /// `host:port/dbname`, for messages: never the password.
     name: String,
+    /// Whether to set Uptake's statement timeout (the URL sets none).
     set_timeout: bool,
+}
+
+impl Server {
+    fn connect(&self) -> anyhow::Result<Client> {
+        let mut client = self
+            .config
+            .connect(self.tls.clone())
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
+        if self.set_timeout {
+            client.batch_execute(&format!(
+                "SET statement_timeout = {DEFAULT_STATEMENT_TIMEOUT_MS}"
+            ))?;
+        }
+        Ok(client)
+    }
+}
+
+pub struct PostgresStore {
+    server: Server,
     settings: OnceLock<RollupSettings>,
     /// Idle connections, each with its prepared statements.
     pool: Mutex<Vec<Pg<Client>>>,
@@ -145,31 +167,20 @@ impl PostgresStore {
             .get_options()
             .is_some_and(|o| o.contains("statement_timeout"));
         let store = PostgresStore {
-            name: describe(&config),
-            tls: tls(root_cert.as_deref())?,
-            config,
-            set_timeout,
+            server: Server {
+                name: describe(&config),
+                tls: tls(root_cert.as_deref())?,
+                config,
+                set_timeout,
+            },
             settings: OnceLock::new(),
             pool: Mutex::new(Vec::new()),
             names: NameCache::default(),
         };
-        let db = Pg::new(store.connect()?);
-        migrate(&db, &store.name)?;
+        let db = Pg::new(store.server.connect()?);
+        migrate(&db, &store.server.name)?;
         store.release(db);
         Ok(store)
-    }
-
-    fn connect(&self) -> anyhow::Result<Client> {
-        let mut client = self
-            .config
-            .connect(self.tls.clone())
-            .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
-        if self.set_timeout {
-            client.batch_execute(&format!(
-                "SET statement_timeout = {DEFAULT_STATEMENT_TIMEOUT_MS}"
-            ))?;
-        }
-        Ok(client)
     }
 
     /// A pooled connection (keeping the statements it prepared before), or
@@ -181,7 +192,7 @@ impl PostgresStore {
                 // A connection the server closed (restart) is dropped.
                 Some(db) if db.client().is_closed() => continue,
                 Some(db) => return Ok(db),
-                None => return Ok(Pg::new(self.connect()?)),
+                None => return Ok(Pg::new(self.server.connect()?)),
             }
         }
     }
@@ -271,10 +282,7 @@ fn finish<T>(db: &Pg<Client>, result: anyhow::Result<T>) -> anyhow::Result<T> {
 impl Store for PostgresStore {
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
         Ok(Box::new(PostgresWriter {
-            store: self.config.clone(),
-            tls: self.tls.clone(),
-            name: self.name.clone(),
-            set_timeout: self.set_timeout,
+            server: self.server.clone(),
             db: None,
             strings: HashMap::new(),
             settings: self.settings()?.clone(),
@@ -393,33 +401,14 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-impl Db for Snapshot<'_> {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
-    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
-        self.db.as_ref().expect("held until drop").exec(sql, args)
-    }
-
-    fn each(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        self.db
-            .as_ref()
-            .expect("held until drop")
-            .each(sql, args, f)
+impl Lease for Snapshot<'_> {
+    fn held(&self) -> &dyn Db {
+        self.db.as_ref().expect("held until drop")
     }
 }
 
 struct PostgresWriter {
-    store: postgres::Config,
-    tls: MakeRustlsConnect,
-    name: String,
-    set_timeout: bool,
+    server: Server,
     /// `None` until connected, and again after the connection broke: the
     /// next write reconnects.
     db: Option<Pg<Client>>,
@@ -449,16 +438,7 @@ impl EventWriter for PostgresWriter {
 impl PostgresWriter {
     fn try_write(&mut self, batches: &[&[Event]]) -> anyhow::Result<Vec<BatchCounts>> {
         if self.db.is_none() {
-            let mut client = self
-                .store
-                .connect(self.tls.clone())
-                .with_context(|| format!("cannot connect to PostgreSQL at {}", self.name))?;
-            if self.set_timeout {
-                client.batch_execute(&format!(
-                    "SET statement_timeout = {DEFAULT_STATEMENT_TIMEOUT_MS}"
-                ))?;
-            }
-            self.db = Some(Pg::new(client));
+            self.db = Some(Pg::new(self.server.connect()?));
         }
         if self.strings.len() > 1_000_000 {
             self.strings.clear();

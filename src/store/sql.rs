@@ -184,6 +184,41 @@ fn unnest_values(sql: &str, types: &[ColType]) -> anyhow::Result<String> {
     ))
 }
 
+/// A connection held for a while (a report's, given back to a pool when
+/// dropped): a [`Db`] through the one it holds.
+pub trait Lease {
+    fn held(&self) -> &dyn Db;
+}
+
+impl<L: Lease> Db for L {
+    fn dialect(&self) -> Dialect {
+        self.held().dialect()
+    }
+
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
+        self.held().exec(sql, args)
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.held().each(sql, args, f)
+    }
+
+    fn each_row_of(
+        &self,
+        sql: &str,
+        types: &[ColType],
+        rows: &[Vec<Arg<'_>>],
+        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.held().each_row_of(sql, types, rows, f)
+    }
+}
+
 /// The first row of a query, if any, through `f`.
 pub fn first<T>(
     db: &dyn Db,

@@ -18,7 +18,7 @@ use super::event_rows;
 use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
-use super::sql::{Arg, Db, Dialect, Row};
+use super::sql::{Db, Lease};
 use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, WriteError};
 use crate::event::Event;
 use crate::metrics::{Facts, Report};
@@ -256,25 +256,9 @@ impl Drop for Pooled<'_> {
     }
 }
 
-impl Db for Pooled<'_> {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
-        self.conn.as_ref().expect("held until drop").exec(sql, args)
-    }
-
-    fn each(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-        f: &mut dyn FnMut(&dyn Row) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        self.conn
-            .as_ref()
-            .expect("held until drop")
-            .each(sql, args, f)
+impl Lease for Pooled<'_> {
+    fn held(&self) -> &dyn Db {
+        self.conn.as_ref().expect("held until drop")
     }
 }
 

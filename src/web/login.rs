@@ -75,12 +75,7 @@ fn login_page(csrf: &str, next: &str, message: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · Uptake" }
-                link rel="stylesheet" href="/assets/uptake.css";
-            }
+            (super::pages::head("Log in", false))
             body.login {
                 main.login-box {
                     h1 { "Uptake" }

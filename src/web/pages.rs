@@ -310,6 +310,22 @@ fn export_query(report: &Report) -> String {
     out.finish()
 }
 
+/// A page's `<head>`: its title, the stylesheet, and the script when the
+/// page has something for it to enhance.
+pub(super) fn head(title: &str, script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Uptake" }
+            link rel="stylesheet" href="/assets/uptake.css";
+            @if script {
+                script src="/assets/uptake.js" defer {}
+            }
+        }
+    }
+}
+
 /// The page around a tab's content: header, tabs, filters.
 fn shell(
     state: &AppState,
@@ -347,13 +363,7 @@ fn shell(
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (tab.title) " · Uptake" }
-                link rel="stylesheet" href="/assets/uptake.css";
-                script src="/assets/uptake.js" defer {}
-            }
+            (head(tab.title, true))
             body {
                 header.top {
                     a.brand href="/dashboard/users" { "Uptake" }

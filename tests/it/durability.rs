@@ -76,17 +76,7 @@ fn acknowledged_events_survive_kill_9_at_random_moments(engine: Engine) {
         "the test acknowledged too little to mean anything: {}",
         acked.len()
     );
-    let stored: BTreeSet<String> = stored_ids(dir.path())
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events were lost, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
+    assert_all_stored(dir.path(), &acked);
 
     // Stored exactly once: sending every acknowledged event again adds nothing.
     let server = Server::start(dir.path());

@@ -2,7 +2,6 @@
 //! one database, a database that goes away mid-ingest, and moving a store
 //! from SQLite with `migrate-store`.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -143,17 +142,7 @@ fn a_database_that_goes_away_mid_ingest_loses_nothing_acknowledged() {
         "no request was refused while the database was down"
     );
     let acked = acked.into_inner().unwrap();
-    let stored: BTreeSet<String> = stored_ids(dir.path())
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events were lost, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
+    assert_all_stored(dir.path(), &acked);
     assert!(
         acked.len() > 2000,
         "too little was acknowledged to mean anything"

@@ -338,3 +338,16 @@ pub fn assert_fixture_summary(
     );
     assert_eq!(rejections(got), rejections(&expected));
 }
+
+/// Fails unless every acknowledged event id is stored under `dir`.
+pub fn assert_all_stored(dir: &Path, acked: &[String]) {
+    let stored: std::collections::BTreeSet<String> =
+        stored_ids(dir).into_iter().map(|(_, id)| id).collect();
+    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events were lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
