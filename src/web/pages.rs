@@ -417,7 +417,7 @@ fn filters(
             label {
                 "As of "
                 input type="text" name="as_of" value=(query.report.as_of.clone().unwrap_or_default())
-                    placeholder="now (or 2026-10-20T18:00:00Z)" size="24";
+                    placeholder="now" size="22" title="An instant such as 2026-10-20T18:00:00Z; empty for now";
             }
             fieldset.orgs {
                 legend { "Organizations" }
