@@ -3,7 +3,7 @@
 use anyhow::Context;
 
 use super::sql::{Db, Row};
-use super::{DashboardUser, KeyKind, StoredKey};
+use super::{DashboardUser, KeyKind, StoredKey, StoredSession};
 use crate::args;
 use crate::event::OrgSlug;
 use crate::time::Micros;
@@ -113,4 +113,70 @@ pub fn users(db: &dyn Db) -> anyhow::Result<Vec<DashboardUser>> {
         },
     )?;
     Ok(out)
+}
+
+/// A session is marked seen at most this often (microseconds).
+const TOUCH_EVERY: i64 = 60_000_000;
+
+pub fn insert_session(db: &dyn Db, session: &StoredSession, expired: Micros) -> anyhow::Result<()> {
+    db.exec(
+        "DELETE FROM dashboard_sessions WHERE last_seen < ?1",
+        args![expired.0],
+    )?;
+    db.exec(
+        "INSERT INTO dashboard_sessions (token_sha256, username, org, csrf, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
+        args![
+            session.token_sha256.as_slice(),
+            &session.username,
+            session.org.as_ref().map(OrgSlug::as_str),
+            &session.csrf,
+            session.last_seen.0
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn touch_session(
+    db: &dyn Db,
+    token_sha256: &[u8; 32],
+    now: Micros,
+    expired: Micros,
+) -> anyhow::Result<Option<StoredSession>> {
+    let found = super::sql::first(
+        db,
+        "SELECT username, org, csrf, last_seen FROM dashboard_sessions WHERE token_sha256 = ?1",
+        args![token_sha256.as_slice()],
+        |r| {
+            Ok(StoredSession {
+                token_sha256: *token_sha256,
+                username: r.text(0)?,
+                org: org_of(r.opt_text(1)?, "session")?,
+                csrf: r.text(2)?,
+                last_seen: Micros(r.int(3)?),
+            })
+        },
+    )?;
+    let Some(mut session) = found else {
+        return Ok(None);
+    };
+    if session.last_seen < expired {
+        delete_session(db, token_sha256)?;
+        return Ok(None);
+    }
+    if now.0 - session.last_seen.0 >= TOUCH_EVERY {
+        db.exec(
+            "UPDATE dashboard_sessions SET last_seen = ?1 WHERE token_sha256 = ?2",
+            args![now.0, token_sha256.as_slice()],
+        )?;
+        session.last_seen = now;
+    }
+    Ok(Some(session))
+}
+
+pub fn delete_session(db: &dyn Db, token_sha256: &[u8; 32]) -> anyhow::Result<()> {
+    db.exec(
+        "DELETE FROM dashboard_sessions WHERE token_sha256 = ?1",
+        args![token_sha256.as_slice()],
+    )?;
+    Ok(())
 }

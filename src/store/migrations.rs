@@ -40,6 +40,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_events_by_kind_time_user.sql"),
         postgres: include_str!("../../migrations/postgres/0005_events_by_kind_time_user.sql"),
     },
+    Migration {
+        version: 6,
+        name: "dashboard_sessions",
+        sqlite: include_str!("../../migrations/sqlite/0006_dashboard_sessions.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_dashboard_sessions.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

@@ -68,6 +68,17 @@ pub struct DashboardUser {
     pub created_at: crate::time::Micros,
 }
 
+/// A dashboard session, found by the SHA-256 of its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    pub token_sha256: [u8; 32],
+    pub username: String,
+    pub org: Option<OrgSlug>,
+    /// The token forms changing state must carry.
+    pub csrf: String,
+    pub last_seen: crate::time::Micros,
+}
+
 /// How many events of one batch were new and how many were already stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchCounts {
@@ -97,6 +108,21 @@ pub trait Store: Send + Sync {
     /// Creates a login, or replaces the password and org of an existing one.
     fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()>;
     fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>>;
+    /// Stores a new session, and forgets those idle since before `expired`.
+    fn insert_session(
+        &self,
+        session: &StoredSession,
+        expired: crate::time::Micros,
+    ) -> anyhow::Result<()>;
+    /// The session of a token hash unless idle since before `expired`;
+    /// marks it seen at `now` (at most once a minute, to spare writes).
+    fn touch_session(
+        &self,
+        token_sha256: &[u8; 32],
+        now: crate::time::Micros,
+        expired: crate::time::Micros,
+    ) -> anyhow::Result<Option<StoredSession>>;
+    fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()>;
     /// Every API key and login (for `migrate-store`).
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>>;
     fn users(&self) -> anyhow::Result<Vec<DashboardUser>>;

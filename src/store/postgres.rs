@@ -24,7 +24,7 @@ use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
 use super::sql::{Db, Lease, Pg, first};
-use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, WriteError};
+use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
 use crate::args;
 use crate::event::Event;
 use crate::metrics::{Facts, Report};
@@ -303,6 +303,23 @@ impl Store for PostgresStore {
 
     fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
         self.with(|db| accounts::find_user(db, username))
+    }
+
+    fn insert_session(&self, session: &StoredSession, expired: Micros) -> anyhow::Result<()> {
+        self.with(|db| accounts::insert_session(db, session, expired))
+    }
+
+    fn touch_session(
+        &self,
+        token_sha256: &[u8; 32],
+        now: Micros,
+        expired: Micros,
+    ) -> anyhow::Result<Option<StoredSession>> {
+        self.with(|db| accounts::touch_session(db, token_sha256, now, expired))
+    }
+
+    fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {
+        self.with(|db| accounts::delete_session(db, token_sha256))
     }
 
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {

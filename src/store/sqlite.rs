@@ -19,7 +19,7 @@ use super::facts::{NameCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
 use super::sql::{Db, Lease};
-use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, WriteError};
+use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
 use crate::event::Event;
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
@@ -176,6 +176,23 @@ impl Store for SqliteStore {
 
     fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
         accounts::find_user(&*self.reader(), username)
+    }
+
+    fn insert_session(&self, session: &StoredSession, expired: Micros) -> anyhow::Result<()> {
+        accounts::insert_session(&*self.reader(), session, expired)
+    }
+
+    fn touch_session(
+        &self,
+        token_sha256: &[u8; 32],
+        now: Micros,
+        expired: Micros,
+    ) -> anyhow::Result<Option<StoredSession>> {
+        accounts::touch_session(&*self.reader(), token_sha256, now, expired)
+    }
+
+    fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {
+        accounts::delete_session(&*self.reader(), token_sha256)
     }
 
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {

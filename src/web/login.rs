@@ -18,6 +18,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::error::ApiError;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, new_token};
 
 /// Where to go after logging in, when the login page was reached from a
@@ -50,9 +51,15 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer, Response> {
-        let token = cookie(cookie_header(&parts.headers), SESSION_COOKIE).unwrap_or("");
-        if let Some(viewer) = state.sessions.find(token) {
-            return Ok(viewer);
+        let token = cookie(cookie_header(&parts.headers), SESSION_COOKIE)
+            .unwrap_or("")
+            .to_owned();
+        let sessions = state.sessions.clone();
+        match super::blocking(move || sessions.find(&token)).await {
+            Ok(Ok(Some(viewer))) => return Ok(viewer),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => return Err(ApiError::internal(&e).into_response()),
+            Err(e) => return Err(e.into_response()),
         }
         let here = parts
             .uri
@@ -195,7 +202,12 @@ pub async fn login(
         );
     };
     state.sessions.clear_failures(&user.username);
-    let token = state.sessions.create(&user);
+    let sessions = state.sessions.clone();
+    let token = match super::blocking(move || sessions.create(&user)).await {
+        Ok(Ok(token)) => token,
+        Ok(Err(e)) => return ApiError::internal(&e).into_response(),
+        Err(e) => return e.into_response(),
+    };
     let secure = secure_attr(&headers);
     let mut response = Redirect::to(&next).into_response();
     for cookie in [
@@ -220,19 +232,32 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    let token = cookie(cookie_header(&headers), SESSION_COOKIE).unwrap_or("");
-    match state.sessions.find(token) {
-        Some(viewer) if bool::from(viewer.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) => {
-            state.sessions.remove(token);
+    let token = cookie(cookie_header(&headers), SESSION_COOKIE)
+        .unwrap_or("")
+        .to_owned();
+    let sessions = state.sessions.clone();
+    let ended = super::blocking(move || -> anyhow::Result<bool> {
+        match sessions.find(&token)? {
+            Some(viewer) if bool::from(viewer.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) => {
+                sessions.remove(&token)?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Ok(true),
         }
-        Some(_) => {
+    })
+    .await;
+    match ended {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
             return (
                 StatusCode::FORBIDDEN,
                 "The logout form expired; reload the page and try again.",
             )
                 .into_response();
         }
-        None => {}
+        Ok(Err(e)) => return ApiError::internal(&e).into_response(),
+        Err(e) => return e.into_response(),
     }
     let mut response = Redirect::to("/login").into_response();
     let cookie = format!(

@@ -59,6 +59,7 @@ impl AppState {
         clock: Clock,
     ) -> anyhow::Result<AppState> {
         let limits: Limits = config.ingest.clone();
+        let sessions = Arc::new(session::Sessions::new(store.clone(), session::IDLE_TIMEOUT));
         Ok(AppState {
             keys: Keys::new(store.clone()),
             store,
@@ -70,7 +71,7 @@ impl AppState {
             settings: Arc::new(config.metrics.clone()),
             company: config.company.name.as_str().into(),
             calendar_name: config.company.timezone.as_str().into(),
-            sessions: Arc::new(session::Sessions::new(session::IDLE_TIMEOUT)),
+            sessions,
         })
     }
 }

@@ -1,18 +1,21 @@
 //! Dashboard sessions: who is logged in, and the throttle on failed logins.
 //!
-//! Sessions live in the server's memory, keyed by the SHA-256 of a random
-//! 256-bit token that only the browser's cookie holds. A restart logs
-//! everyone out, which is the price of keeping no session table.
+//! Sessions are kept in the store, keyed by the SHA-256 of a random 256-bit
+//! token that only the browser's cookie holds, so every Uptake process on
+//! one store knows them and a restart logs nobody out. The throttle on
+//! failed logins is per process, in memory. The methods touch the store:
+//! call them off the async threads.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::event::OrgSlug;
-use crate::store::DashboardUser;
+use crate::store::{DashboardUser, Store, StoredSession};
+use crate::time::Micros;
 
 /// The cookie holding the session token.
 pub const SESSION_COOKIE: &str = "uptake_session";
@@ -37,18 +40,13 @@ pub struct Viewer {
     pub csrf: String,
 }
 
-struct Entry {
-    viewer: Viewer,
-    last_seen: Instant,
-}
-
 struct Failures {
     count: u32,
     since: Instant,
 }
 
 pub struct Sessions {
-    sessions: Mutex<HashMap<[u8; 32], Entry>>,
+    store: Arc<dyn Store>,
     failures: Mutex<HashMap<String, Failures>>,
     idle: Duration,
 }
@@ -65,53 +63,55 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl Sessions {
-    pub fn new(idle: Duration) -> Sessions {
+    pub fn new(store: Arc<dyn Store>, idle: Duration) -> Sessions {
         Sessions {
-            sessions: Mutex::new(HashMap::new()),
+            store,
             failures: Mutex::new(HashMap::new()),
             idle,
         }
     }
 
+    /// Sessions last seen before this have ended.
+    fn expired(&self, now: Micros) -> Micros {
+        Micros(now.0 - i64::try_from(self.idle.as_micros()).unwrap_or(i64::MAX))
+    }
+
     /// Starts a session for `user`; returns the token for the cookie. A new
     /// token at every login: a token planted before login is worthless.
-    pub fn create(&self, user: &DashboardUser) -> String {
+    pub fn create(&self, user: &DashboardUser) -> anyhow::Result<String> {
         let token = new_token();
-        let viewer = Viewer {
-            username: user.username.clone(),
-            org: user.org.clone(),
-            csrf: new_token(),
-        };
-        let now = Instant::now();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, e| now.duration_since(e.last_seen) < self.idle);
-        sessions.insert(
-            digest(&token),
-            Entry {
-                viewer,
+        let now = Micros::now();
+        self.store.insert_session(
+            &StoredSession {
+                token_sha256: digest(&token),
+                username: user.username.clone(),
+                org: user.org.clone(),
+                csrf: new_token(),
                 last_seen: now,
             },
-        );
-        token
+            self.expired(now),
+        )?;
+        Ok(token)
     }
 
     /// The viewer of a live session, which this request keeps alive.
-    pub fn find(&self, token: &str) -> Option<Viewer> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        let key = digest(token);
-        let entry = sessions.get_mut(&key)?;
-        let now = Instant::now();
-        if now.duration_since(entry.last_seen) >= self.idle {
-            sessions.remove(&key);
-            return None;
+    pub fn find(&self, token: &str) -> anyhow::Result<Option<Viewer>> {
+        if token.is_empty() {
+            return Ok(None);
         }
-        entry.last_seen = now;
-        Some(entry.viewer.clone())
+        let now = Micros::now();
+        let session = self
+            .store
+            .touch_session(&digest(token), now, self.expired(now))?;
+        Ok(session.map(|s| Viewer {
+            username: s.username,
+            org: s.org,
+            csrf: s.csrf,
+        }))
     }
 
-    pub fn remove(&self, token: &str) {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.remove(&digest(token));
+    pub fn remove(&self, token: &str) -> anyhow::Result<()> {
+        self.store.delete_session(&digest(token))
     }
 
     /// How long `username` from `address` must wait before trying again,
@@ -187,28 +187,40 @@ mod tests {
         }
     }
 
+    fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        crate::store::open(&crate::store::Location::Sqlite(
+            dir.path().join("uptake.db"),
+        ))
+        .unwrap()
+    }
+
     #[test]
     fn sessions_expire_when_idle_and_end_at_logout() {
-        let sessions = Sessions::new(Duration::from_millis(50));
-        let token = sessions.create(&user(Some("acme-eu")));
-        let viewer = sessions.find(&token).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::new(store(&dir), Duration::from_millis(50));
+        let token = sessions.create(&user(Some("acme-eu"))).unwrap();
+        let viewer = sessions.find(&token).unwrap().unwrap();
         assert_eq!(viewer.org.unwrap().as_str(), "acme-eu");
-        assert!(sessions.find("nope").is_none());
+        assert!(sessions.find("nope").unwrap().is_none());
         std::thread::sleep(Duration::from_millis(60));
-        assert!(sessions.find(&token).is_none(), "idle too long");
+        assert!(sessions.find(&token).unwrap().is_none(), "idle too long");
 
-        let sessions = Sessions::new(IDLE_TIMEOUT);
-        let a = sessions.create(&user(None));
-        let b = sessions.create(&user(None));
+        let sessions = Sessions::new(store(&dir), IDLE_TIMEOUT);
+        let a = sessions.create(&user(None)).unwrap();
+        let b = sessions.create(&user(None)).unwrap();
         assert_ne!(a, b, "every login gets a new token");
-        sessions.remove(&a);
-        assert!(sessions.find(&a).is_none());
-        assert!(sessions.find(&b).is_some());
+        sessions.remove(&a).unwrap();
+        assert!(sessions.find(&a).unwrap().is_none());
+        assert!(sessions.find(&b).unwrap().is_some());
+        // Another process on the same store knows the session.
+        let other = Sessions::new(store(&dir), IDLE_TIMEOUT);
+        assert!(other.find(&b).unwrap().is_some());
     }
 
     #[test]
     fn failed_logins_are_throttled_per_user_and_per_address() {
-        let sessions = Sessions::new(IDLE_TIMEOUT);
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = Sessions::new(store(&dir), IDLE_TIMEOUT);
         for _ in 0..MAX_FAILURES_PER_USER {
             assert!(sessions.throttled("Ana", "10.0.0.1").is_none());
             sessions.record_failure("Ana", "10.0.0.1");

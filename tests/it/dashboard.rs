@@ -9,9 +9,9 @@ use crate::support::*;
 use crate::widgets::fixture_config;
 
 const AS_OF: &str = "2026-10-20T18:00:00Z";
-const PASSWORD: &str = "a long enough password";
+pub const PASSWORD: &str = "a long enough password";
 
-fn add_user(dir: &std::path::Path, username: &str, org: Option<&str>) {
+pub fn add_user(dir: &std::path::Path, username: &str, org: Option<&str>) {
     let mut args = vec!["users", "add", "--username", username];
     if let Some(org) = org {
         args.extend(["--org", org]);
@@ -21,13 +21,13 @@ fn add_user(dir: &std::path::Path, username: &str, org: Option<&str>) {
 }
 
 /// A browser, by hand: keeps the cookies the server sets.
-struct Browser<'s> {
+pub struct Browser<'s> {
     server: &'s Server,
-    cookies: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
 }
 
 impl<'s> Browser<'s> {
-    fn new(server: &'s Server) -> Browser<'s> {
+    pub fn new(server: &'s Server) -> Browser<'s> {
         Browser {
             server,
             cookies: Vec::new(),
@@ -70,7 +70,7 @@ impl<'s> Browser<'s> {
         response
     }
 
-    fn get(&mut self, path: &str) -> Response {
+    pub fn get(&mut self, path: &str) -> Response {
         self.request("GET", path, None)
     }
 
@@ -84,7 +84,7 @@ impl<'s> Browser<'s> {
         html[start..start + html[start..].find('"').unwrap()].to_owned()
     }
 
-    fn login(&mut self, username: &str, password: &str) -> Response {
+    pub fn login(&mut self, username: &str, password: &str) -> Response {
         let page = self.get("/login");
         let csrf = Self::hidden(&page.text(), "csrf");
         let form = form_urlencoded::Serializer::new(String::new())

@@ -328,3 +328,25 @@ fn an_unreachable_database_is_reported_without_its_password() {
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[test]
+fn a_dashboard_session_works_on_every_process_of_the_database() {
+    let dir = engine_dir(Engine::Postgres);
+    crate::dashboard::add_user(dir.path(), "ana", None);
+    let other = tempfile::tempdir().unwrap();
+    register_store(other.path(), &store_url(dir.path()).unwrap());
+    let a = Server::start(dir.path());
+    let b = Server::start(other.path());
+    let mut on_a = crate::dashboard::Browser::new(&a);
+    assert_eq!(on_a.login("ana", crate::dashboard::PASSWORD).status, 303);
+    // The same cookie, sent to the other process.
+    let mut on_b = crate::dashboard::Browser::new(&b);
+    on_b.cookies = on_a.cookies.clone();
+    assert_eq!(on_b.get("/dashboard/users").status, 200);
+    // A restart keeps it too.
+    drop(a);
+    let a = Server::start(dir.path());
+    let mut again = crate::dashboard::Browser::new(&a);
+    again.cookies = on_b.cookies.clone();
+    assert_eq!(again.get("/dashboard/users").status, 200);
+}
