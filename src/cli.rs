@@ -72,6 +72,13 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Write a consistent copy of the store, as an SQLite file, while the
+    /// server runs.
+    Backup {
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Copy a whole store into another (e.g. SQLite into PostgreSQL);
     /// resumable, verified by counts at the end.
     MigrateStore {
@@ -148,6 +155,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve { .. } => serve(&config),
+        Command::Backup { to } => backup(&config, &to),
         Command::MigrateStore { from, to } => crate::migrate::run(&config, &from, &to),
         Command::Demo { events, .. } => {
             crate::demo::run(&config, cli.global.data.is_some(), events)
@@ -308,4 +316,28 @@ fn read_password() -> anyhow::Result<String> {
         anyhow::bail!("the two passwords differ; nothing was saved");
     }
     Ok(first)
+}
+
+fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<ExitCode> {
+    if to.exists() {
+        anyhow::bail!(
+            "{} already exists; a backup goes to a new file",
+            to.display()
+        );
+    }
+    let store = open_store(config)?;
+    if !store.backup_sqlite_file(to)? {
+        // PostgreSQL: the events, keys and logins into a new SQLite store,
+        // whose rollups its writer builds for the configured settings.
+        let target = store::open(&Location::Sqlite(to.to_owned()))?;
+        let report = crate::migrate::copy(
+            store.as_ref(),
+            target.as_ref(),
+            config,
+            crate::migrate::Verify::EveryEventRead,
+        )?;
+        eprintln!("{report}");
+    }
+    println!("backup written to {}", to.display());
+    Ok(ExitCode::SUCCESS)
 }

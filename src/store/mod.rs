@@ -139,6 +139,10 @@ pub trait Store: Send + Sync {
         &'s self,
         report: &crate::metrics::Report,
     ) -> anyhow::Result<Box<dyn crate::metrics::Facts + 's>>;
+    /// Writes a consistent copy of the whole store as a new SQLite file at
+    /// `to`, while writers go on; `false` when the engine cannot, and the
+    /// caller copies event by event instead.
+    fn backup_sqlite_file(&self, to: &Path) -> anyhow::Result<bool>;
     /// Bytes the store occupies on disk, for benchmarks.
     fn disk_bytes(&self) -> anyhow::Result<u64>;
 }

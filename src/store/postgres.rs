@@ -340,7 +340,13 @@ impl Store for PostgresStore {
     }
 
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        self.with(|db| event_rows::for_each_event(db, f))
+        // Every page from one snapshot: the events as of the start.
+        self.with(|db| {
+            db.client()
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let result = event_rows::for_each_event(db, f);
+            finish(db, result)
+        })
     }
 
     fn use_settings(&self, settings: &RollupSettings) -> anyhow::Result<()> {
@@ -386,6 +392,10 @@ impl Store for PostgresStore {
             &self.names,
             report,
         )?))
+    }
+
+    fn backup_sqlite_file(&self, _to: &std::path::Path) -> anyhow::Result<bool> {
+        Ok(false)
     }
 
     fn disk_bytes(&self) -> anyhow::Result<u64> {

@@ -193,3 +193,58 @@ fn a_database_from_a_newer_uptake_is_refused_clearly() {
         "{stderr}"
     );
 }
+
+fn backup_while_the_server_ingests_is_a_working_store(engine: Engine) {
+    let dir = engine_dir(engine);
+    let key = create_key(dir.path(), "ingest", None);
+    let read = create_key(dir.path(), "read", None);
+    let server = Server::start_with(
+        dir.path(),
+        Some(&(crate::widgets::fixture_config() + "[ingest]\nmax_events_per_request = 20000\n")),
+    );
+    let fixture_body = std::fs::read(fixture("events.ndjson")).unwrap();
+    assert_eq!(
+        server
+            .post(&key, "application/x-ndjson", &fixture_body)
+            .status,
+        200
+    );
+    let backup = tempfile::tempdir().unwrap();
+    let file = backup.path().join("copy.db");
+    // More events keep arriving while the backup is taken.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..20 {
+                let body: Vec<String> = (0..100)
+                    .map(|j| login("zz-late", &format!("late-{i}-{j}")))
+                    .collect();
+                server.post_ndjson(&key, &body.join("\n"));
+            }
+        });
+        let text = stdout(&uptake(
+            dir.path(),
+            &["backup", "--to", file.to_str().unwrap()],
+            None,
+        ));
+        assert!(text.contains("backup written to"), "{text}");
+    });
+    let again = uptake(
+        dir.path(),
+        &["backup", "--to", file.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+
+    // The copy serves the fixture's numbers (the late org aside).
+    let restored = tempfile::tempdir().unwrap();
+    register_store(restored.path(), &format!("sqlite://{}", file.display()));
+    let copy = Server::start_with(restored.path(), Some(&crate::widgets::fixture_config()));
+    let failures =
+        crate::widgets::check_folder_over_http(&copy, &read, "expected-org", "&org=acme-eu");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+on_both_engines!(backup_while_the_server_ingests_is_a_working_store);

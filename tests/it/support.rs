@@ -35,7 +35,7 @@ macro_rules! on_both_engines {
     };
 }
 
-/// Data directories whose store is a PostgreSQL database, with its URL.
+/// Data directories whose store is not the default file, with its URL.
 static POSTGRES_STORES: std::sync::Mutex<std::collections::BTreeMap<PathBuf, String>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
@@ -252,10 +252,7 @@ impl Drop for Server {
 
 /// Opens the store under `dir` through the library.
 pub fn open_store(dir: &Path) -> std::sync::Arc<dyn uptake::store::Store> {
-    let location = match store_url(dir) {
-        Some(url) => uptake::store::Location::Postgres(url),
-        None => uptake::store::Location::Sqlite(dir.join("uptake.db")),
-    };
+    let location = uptake::store::Location::parse(store_url(dir).as_deref(), dir).unwrap();
     uptake::store::open(&location).unwrap()
 }
 
