@@ -1,6 +1,7 @@
 //! The actions and automations area.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::facts::{Count, GroupBy, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
@@ -137,7 +138,7 @@ pub const TOP: Widget = Widget {
 };
 
 fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut actions: BTreeMap<String, (i64, BTreeSet<String>)> = BTreeMap::new();
+    let mut actions: BTreeMap<Arc<str>, (i64, BTreeSet<Arc<str>>)> = BTreeMap::new();
     for count in cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().a())?
@@ -155,11 +156,11 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .into_iter()
             .map(|(action, (runs, users))| {
                 let title = titles
-                    .get(&action)
+                    .get(&*action)
                     .cloned()
-                    .unwrap_or_else(|| action.clone());
+                    .unwrap_or_else(|| action.to_string());
                 vec![
-                    Cell::text(action),
+                    Cell::text(&*action),
                     Cell::text(title),
                     Cell::Int(runs),
                     Cell::int(users.len()),
@@ -189,7 +190,7 @@ pub const LOG_BY_USER: Widget = Widget {
 };
 
 fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut users: BTreeMap<Option<String>, (i64, i64, i64)> = BTreeMap::new();
+    let mut users: BTreeMap<Option<Arc<str>>, (i64, i64, i64)> = BTreeMap::new();
     for count in cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().b())?
@@ -207,7 +208,7 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     for (user, (runs, api, ui)) in users {
         let name = user
             .as_ref()
-            .and_then(|u| profiles.get(u))
+            .and_then(|u| profiles.get(&**u))
             .map_or("", |p| p.name.as_str());
         table.rows.push(vec![
             Cell::text(user.as_deref().unwrap_or(NONE)),

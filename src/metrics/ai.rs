@@ -1,6 +1,7 @@
 //! The AI and MCP area: agent invocations and MCP server calls.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::facts::{Count, GroupBy, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
@@ -148,7 +149,7 @@ pub const BY_SOURCE_ORG: Widget = Widget {
 };
 
 fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut sums: BTreeMap<(String, OrgSlug), i64> = BTreeMap::new();
+    let mut sums: BTreeMap<(Arc<str>, OrgSlug), i64> = BTreeMap::new();
     for count in cx
         .facts
         .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.b())?
@@ -160,7 +161,7 @@ fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table {
         rows: sums
             .into_iter()
-            .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o.as_str()), Cell::Int(n)])
+            .map(|((s, o), n)| vec![Cell::text(&*s), Cell::text(o.as_str()), Cell::Int(n)])
             .collect(),
     };
     table.sort(&[(2, Order::Desc)]);
@@ -183,7 +184,7 @@ pub const BY_USER_TYPE: Widget = Widget {
 };
 
 fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut sums: BTreeMap<(Option<String>, String), i64> = BTreeMap::new();
+    let mut sums: BTreeMap<(Option<Arc<str>>, Arc<str>), i64> = BTreeMap::new();
     for count in cx
         .facts
         .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.user().a())?
@@ -197,12 +198,12 @@ fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     for ((user, agent_type), n) in sums {
         let name = user
             .as_ref()
-            .and_then(|u| profiles.get(u))
+            .and_then(|u| profiles.get(&**u))
             .map_or("", |p| p.name.as_str());
         table.rows.push(vec![
             Cell::text(user.as_deref().unwrap_or(NONE)),
             Cell::text(name),
-            Cell::text(agent_type),
+            Cell::text(&*agent_type),
             Cell::Int(n),
         ]);
     }

@@ -8,6 +8,7 @@
 //! not grow with the length of the history.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::calendar::Month;
 use crate::event::{EntityCount, OrgSlug, Role};
@@ -73,9 +74,11 @@ impl GroupBy {
 pub struct Count {
     pub month: Option<Month>,
     pub org: OrgSlug,
-    pub user: Option<String>,
-    pub a: Option<String>,
-    pub b: Option<String>,
+    /// Shared strings: a history has few distinct users, pages and actions
+    /// and many cells naming them.
+    pub user: Option<Arc<str>>,
+    pub a: Option<Arc<str>>,
+    pub b: Option<Arc<str>>,
     pub n: i64,
 }
 

@@ -4,6 +4,7 @@
 //! the server answers from rollups instead, and tests hold the two equal.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::Report;
 use super::facts::{
@@ -77,9 +78,9 @@ pub fn count_cell(metric: Metric, keys: GroupBy, event: &Event, month: Month) ->
     Some(Count {
         month: keys.month.then_some(month),
         org: event.org.clone(),
-        user: user.filter(|_| keys.user).map(str::to_owned),
-        a: a.filter(|_| keys.a).map(str::to_owned),
-        b: b.filter(|_| keys.b).map(str::to_owned),
+        user: user.filter(|_| keys.user).map(Arc::from),
+        a: a.filter(|_| keys.a).map(Arc::from),
+        b: b.filter(|_| keys.b).map(Arc::from),
         n: 0,
     })
 }

@@ -168,8 +168,17 @@ impl<'s> SqlFacts<'s> {
         Ok(out)
     }
 
-    /// The strings behind `ids`.
+    /// The strings behind `ids`, owned.
     fn names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, String>> {
+        Ok(self
+            .shared_names(ids)?
+            .into_iter()
+            .map(|(id, name)| (id, name.to_string()))
+            .collect())
+    }
+
+    /// The strings behind `ids`, shared with the cache.
+    fn shared_names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, Arc<str>>> {
         /// Past this many cached strings the cache starts over, so a flood
         /// of distinct names cannot grow the server's memory without bound.
         const MAX_CACHED: usize = 200_000;
@@ -180,7 +189,7 @@ impl<'s> SqlFacts<'s> {
             for id in ids {
                 match cache.get(id) {
                     Some(name) => {
-                        names.insert(*id, name.to_string());
+                        names.insert(*id, name.clone());
                     }
                     None => missing.push(*id),
                 }
@@ -204,7 +213,8 @@ impl<'s> SqlFacts<'s> {
                 cache.clear();
             }
             for (id, name) in found {
-                cache.insert(id, name.as_str().into());
+                let name: Arc<str> = name.into();
+                cache.insert(id, name.clone());
                 names.insert(id, name);
             }
         }
@@ -322,18 +332,16 @@ impl Facts for SqlFacts<'_> {
             .flat_map(|k| [k[1], k[2], k[3], k[4]])
             .filter(|id| *id != 0)
             .collect();
-        let names = self.names(&ids)?;
+        let names = self.shared_names(&ids)?;
         if wanted.contains(&as_of_month) {
             // Events after `as_of` in its month are in the cells: take them
             // out, finding their cells by the ids of their strings (0 is
             // "no value", as the writer stores it).
-            let ids_by_name: HashMap<&str, i64> = names
-                .iter()
-                .map(|(id, name)| (name.as_str(), *id))
-                .collect();
-            let id_of = |value: &Option<String>| match value {
+            let ids_by_name: HashMap<&str, i64> =
+                names.iter().map(|(id, name)| (&**name, *id)).collect();
+            let id_of = |value: &Option<Arc<str>>| match value {
                 None => Some(0),
-                Some(v) => ids_by_name.get(v.as_str()).copied(),
+                Some(v) => ids_by_name.get(&**v).copied(),
             };
             let month = if keys.month { as_of_month.0 } else { 0 };
             for event in self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))? {
@@ -364,7 +372,12 @@ impl Facts for SqlFacts<'_> {
             let org = match orgs.get(&org) {
                 Some(slug) => slug.clone(),
                 None => {
-                    let parsed = slug(names.get(&org).cloned().context("an org without a name")?)?;
+                    let parsed = slug(
+                        names
+                            .get(&org)
+                            .context("an org without a name")?
+                            .to_string(),
+                    )?;
                     orgs.insert(org, parsed.clone());
                     parsed
                 }
