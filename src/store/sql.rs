@@ -349,10 +349,10 @@ impl Row for postgres::Row {
     /// `int8`. Both read as `i64`.
     fn opt_int(&self, i: usize) -> anyhow::Result<Option<i64>> {
         use postgres::types::Type;
-        let ty = self.columns()[i].type_().clone();
-        Ok(if ty == Type::INT4 {
+        let ty = self.columns()[i].type_();
+        Ok(if *ty == Type::INT4 {
             self.try_get::<_, Option<i32>>(i)?.map(i64::from)
-        } else if ty == Type::INT2 {
+        } else if *ty == Type::INT2 {
             self.try_get::<_, Option<i16>>(i)?.map(i64::from)
         } else {
             self.try_get::<_, Option<i64>>(i)?
