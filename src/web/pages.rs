@@ -129,7 +129,8 @@ fn viewer_report(
 /// What one tab shows, computed off the async threads.
 struct TabData {
     tables: Vec<Table>,
-    /// Every org with events (for the filter), whatever the report's orgs.
+    /// Every org with events the viewer may see (for the filter), whatever
+    /// orgs the report picked.
     all_orgs: Vec<OrgSlug>,
     /// The first month with an entity snapshot (the entities tab says so).
     entity_history_from: Option<Month>,
@@ -170,7 +171,7 @@ pub async fn tab(
         .iter()
         .filter(|w| w.area == tab.area)
         .collect();
-    let data = match tab_data(&state, &report, &widgets).await {
+    let data = match tab_data(&state, &report, &widgets, viewer.org.is_none()).await {
         Ok(data) => data,
         Err(e) => return e.into_response(),
     };
@@ -224,10 +225,13 @@ pub async fn tab(
 /// Computes a tab's widgets on several blocking threads, each with its own
 /// read connection: a tab's widgets are independent, and a dashboard is
 /// usually one person waiting for one page, so the cores can share it.
+/// `company_wide`: the viewer may see every org, so the org list and the
+/// start of entity history are the company's; otherwise the report's.
 async fn tab_data(
     state: &AppState,
     report: &Report,
     widgets: &[&'static Widget],
+    company_wide: bool,
 ) -> Result<TabData, ApiError> {
     // Widgets that read every user's login record share one read of it;
     // every other widget gets a thread of its own.
@@ -260,7 +264,11 @@ async fn tab_data(
     let (work_state, everything) = (
         state.clone(),
         Report {
-            orgs: None,
+            orgs: if company_wide {
+                None
+            } else {
+                report.orgs.clone()
+            },
             ..report.clone()
         },
     );
