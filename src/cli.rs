@@ -37,14 +37,14 @@ struct Global {
     /// Directory of the embedded store [default: ./uptake-data].
     #[arg(long, env = "UPTAKE_DATA", global = true)]
     data: Option<PathBuf>,
-    /// Store URL: sqlite://PATH [default: the SQLite file under --data].
+    /// Store URL: sqlite://PATH or postgres://… [default: the SQLite file under --data].
     #[arg(long, env = "UPTAKE_STORE", global = true, hide_env_values = true)]
     store: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server (ingest API).
+    /// Run the HTTP server: ingest API, widget API and web dashboard.
     Serve {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "UPTAKE_LISTEN")]

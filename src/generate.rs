@@ -1,7 +1,8 @@
 //! A seeded generator of realistic portal events, in the mix of the acme
 //! fixture (page views and logins most, then actions, automations and AI,
-//! a little state), with power-law user activity. Used by `bench` and
-//! tests; the same seed gives the same events.
+//! a little state), with power-law user activity and people who keep their
+//! org, teams and role. Used by `bench`, `demo` and tests; the same seed
+//! gives the same events.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -6,7 +6,10 @@
 //!   clients, `import` events/s on a large file, the server's peak memory,
 //!   and bytes on disk per event.
 //! - `dashboard`: the time to answer all 24 widgets of the default report
-//!   over HTTP, warm, at several history sizes, and the server's memory.
+//!   over HTTP, warm, at several history sizes, the server's memory, and
+//!   each dashboard tab's HTML time and weight behind a login.
+//!
+//! Both take `--postgres URL` to measure the PostgreSQL store instead.
 
 pub mod client;
 mod dashboard;

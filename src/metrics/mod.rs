@@ -228,6 +228,15 @@ pub const WIDGETS: &[Widget] = &[
     ai::BY_USER_TYPE,
 ];
 
+/// The widgets that read every user's login record (`Facts::logins`, the
+/// most expensive read of the users area): computed from one `Facts`, they
+/// share that read. Keep in step with the widgets' code.
+pub const READ_LOGIN_RECORDS: [&str; 3] = [
+    "users.activated_monthly",
+    "users.activated_log",
+    "users.inactive",
+];
+
 pub fn widget(id: &str) -> Option<&'static Widget> {
     WIDGETS.iter().find(|w| w.id == id)
 }
@@ -276,6 +285,96 @@ mod tests {
         }
         let ids: std::collections::BTreeSet<&str> = WIDGETS.iter().map(|w| w.id).collect();
         assert_eq!(ids.len(), 24);
+    }
+
+    /// Facts that remember whether the login records were asked for.
+    struct Watching<'h> {
+        history: &'h History,
+        asked: std::cell::Cell<bool>,
+    }
+
+    impl Facts for Watching<'_> {
+        fn counts(
+            &self,
+            m: facts::Metric,
+            months: &[Month],
+            k: facts::GroupBy,
+        ) -> anyhow::Result<Vec<facts::Count>> {
+            Facts::counts(self.history, m, months, k)
+        }
+        fn action_titles(
+            &self,
+            from: Micros,
+            to: Micros,
+        ) -> anyhow::Result<std::collections::HashMap<String, String>> {
+            Facts::action_titles(self.history, from, to)
+        }
+        fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>> {
+            Facts::orgs(self.history)
+        }
+        fn members(&self) -> anyhow::Result<facts::Members> {
+            Facts::members(self.history)
+        }
+        fn profiles(&self) -> anyhow::Result<std::collections::HashMap<String, facts::Profile>> {
+            Facts::profiles(self.history)
+        }
+        fn snapshots_at(
+            &self,
+            t: Micros,
+        ) -> anyhow::Result<std::collections::BTreeMap<OrgSlug, Vec<crate::event::EntityCount>>>
+        {
+            Facts::snapshots_at(self.history, t)
+        }
+        fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {
+            Facts::first_snapshot(self.history)
+        }
+        fn data_sources(
+            &self,
+        ) -> anyhow::Result<std::collections::BTreeMap<(OrgSlug, String), Vec<facts::SourceEvent>>>
+        {
+            Facts::data_sources(self.history)
+        }
+        fn logins(&self) -> anyhow::Result<std::collections::BTreeMap<String, facts::LoginRecord>> {
+            self.asked.set(true);
+            Facts::logins(self.history)
+        }
+        fn login_days(&self, months: &[Month]) -> anyhow::Result<facts::LoginDays> {
+            Facts::login_days(self.history, months)
+        }
+        fn logins_since(
+            &self,
+            since: Micros,
+        ) -> anyhow::Result<std::collections::BTreeMap<String, (Micros, i64)>> {
+            Facts::logins_since(self.history, since)
+        }
+    }
+
+    #[test]
+    fn the_widgets_reading_login_records_are_the_ones_listed() {
+        let cal = Calendar::utc();
+        let report =
+            Report::resolve(&ReportQuery::default(), Micros(1_800_000_000_000_000), &cal).unwrap();
+        let settings = Settings::default();
+        let history = History::new([], &report, &cal, &settings);
+        for widget in WIDGETS {
+            let watching = Watching {
+                history: &history,
+                asked: std::cell::Cell::new(false),
+            };
+            let cx = Ctx {
+                report: &report,
+                cal: &cal,
+                settings: &settings,
+                facts: &watching,
+            };
+            (widget.compute)(&cx).unwrap();
+            assert_eq!(
+                watching.asked.get(),
+                READ_LOGIN_RECORDS.contains(&widget.id),
+                "{}: READ_LOGIN_RECORDS is out of step",
+                widget.id
+            );
+        }
     }
 
     #[test]

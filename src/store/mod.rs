@@ -1,9 +1,11 @@
 //! The only place that speaks SQL. One interface, [`Store`], with an engine
-//! behind it; nothing above this module knows which.
+//! behind it (SQLite or PostgreSQL); nothing above this module knows which.
+//! The queries themselves are written once, over [`sql::Db`].
 //!
-//! The interface is synchronous: the SQLite engine is a library call, and
-//! callers on the async side reach it through a blocking thread (the
-//! writer thread for events, `spawn_blocking` for the rest).
+//! The interface is synchronous: SQLite is a library call and the
+//! PostgreSQL client blocks. Callers on the async side reach it through a
+//! blocking thread (the writer thread for events, `spawn_blocking` for the
+//! rest).
 
 mod accounts;
 mod event_rows;

@@ -443,39 +443,40 @@ enum Column<'a> {
 
 impl<'a> Column<'a> {
     fn of(ty: ColType, i: usize, rows: &[Vec<Arg<'a>>]) -> anyhow::Result<Column<'a>> {
-        let cell = |row: &Vec<Arg<'a>>| {
-            row.get(i)
-                .copied()
-                .with_context(|| format!("a bulk row lacks column {i}"))
-        };
+        // Column `i` of every row through `pick`, which takes the argument
+        // of the expected type (`None` for anything else); nulls stay nulls.
+        fn values<'a, T>(
+            rows: &[Vec<Arg<'a>>],
+            i: usize,
+            kind: &str,
+            pick: fn(Arg<'a>) -> Option<T>,
+        ) -> anyhow::Result<Vec<Option<T>>> {
+            rows.iter()
+                .map(|row| {
+                    let arg = *row
+                        .get(i)
+                        .with_context(|| format!("a bulk row lacks column {i}"))?;
+                    match (arg, pick(arg)) {
+                        (Arg::Null, _) => Ok(None),
+                        (_, Some(v)) => Ok(Some(v)),
+                        (other, None) => anyhow::bail!("column {i} expects {kind}, got {other:?}"),
+                    }
+                })
+                .collect()
+        }
         Ok(match ty {
-            ColType::Int => Column::Int(
-                rows.iter()
-                    .map(|r| match cell(r)? {
-                        Arg::Int(v) => Ok(Some(v)),
-                        Arg::Null => Ok(None),
-                        other => anyhow::bail!("column {i} expects integers, got {other:?}"),
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-            ),
-            ColType::Text => Column::Text(
-                rows.iter()
-                    .map(|r| match cell(r)? {
-                        Arg::Text(v) => Ok(Some(v)),
-                        Arg::Null => Ok(None),
-                        other => anyhow::bail!("column {i} expects text, got {other:?}"),
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-            ),
-            ColType::Bytes => Column::Bytes(
-                rows.iter()
-                    .map(|r| match cell(r)? {
-                        Arg::Bytes(v) => Ok(Some(v)),
-                        Arg::Null => Ok(None),
-                        other => anyhow::bail!("column {i} expects bytes, got {other:?}"),
-                    })
-                    .collect::<anyhow::Result<_>>()?,
-            ),
+            ColType::Int => Column::Int(values(rows, i, "integers", |a| match a {
+                Arg::Int(v) => Some(v),
+                _ => None,
+            })?),
+            ColType::Text => Column::Text(values(rows, i, "text", |a| match a {
+                Arg::Text(v) => Some(v),
+                _ => None,
+            })?),
+            ColType::Bytes => Column::Bytes(values(rows, i, "bytes", |a| match a {
+                Arg::Bytes(v) => Some(v),
+                _ => None,
+            })?),
         })
     }
 

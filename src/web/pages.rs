@@ -233,17 +233,12 @@ async fn tab_data(
     widgets: &[&'static Widget],
     company_wide: bool,
 ) -> Result<TabData, ApiError> {
-    // Widgets that read every user's login record share one read of it;
-    // every other widget gets a thread of its own.
-    const SHARE_LOGINS: [&str; 3] = [
-        "users.activated_monthly",
-        "users.activated_log",
-        "users.inactive",
-    ];
+    // Widgets that read every user's login record share one read of it
+    // (one `Facts`); every other widget gets a thread of its own.
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut logins_group: Vec<usize> = Vec::new();
     for (i, widget) in widgets.iter().enumerate() {
-        if SHARE_LOGINS.contains(&widget.id) {
+        if metrics::READ_LOGIN_RECORDS.contains(&widget.id) {
             logins_group.push(i);
         } else {
             groups.push(vec![i]);

@@ -249,7 +249,13 @@ fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
         @if !legend.is_empty() {
             ul.legend {
                 @for (i, item) in legend.iter().enumerate() {
-                    li { span class=(format!("swatch c{}", i % 10)) {} (item) }
+                    li {
+                        // The chart's own colour, so legend and marks never disagree.
+                        svg.swatch viewBox="0 0 10 10" aria-hidden="true" {
+                            rect width="10" height="10" rx="2" fill=(chart::color(i)) {}
+                        }
+                        (item)
+                    }
                 }
             }
         }
@@ -343,14 +349,15 @@ fn table_panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &TableVi
     if widget.id == "users.team_engagement" {
         return team_engagement(widget, table, cx, view);
     }
-    let mut rows = table.rows.clone();
-    if let Some((col, desc)) = view.sort.filter(|(c, _)| *c < widget.columns.len()) {
-        sort_rows(
-            &mut rows,
-            &[(col, if desc { Order::Desc } else { Order::Asc })],
-        );
+    // The widget's own order unless a heading was clicked: no copy then.
+    match view.sort.filter(|(c, _)| *c < widget.columns.len()) {
+        Some(sort) => {
+            let mut rows = table.rows.clone();
+            sort_by(&mut rows, sort);
+            paged(widget, &rows, cx, view, html! {})
+        }
+        None => paged(widget, &table.rows, cx, view, html! {}),
     }
-    paged(widget, &rows, cx, view, html! {})
 }
 
 /// One month of team engagement at a time, picked from the period.
@@ -386,13 +393,15 @@ fn team_engagement(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &Tab
         }
     };
     let mut rows = rows;
-    if let Some((col, desc)) = view.sort.filter(|(c, _)| *c < widget.columns.len()) {
-        sort_rows(
-            &mut rows,
-            &[(col, if desc { Order::Desc } else { Order::Asc })],
-        );
+    if let Some(sort) = view.sort.filter(|(c, _)| *c < widget.columns.len()) {
+        sort_by(&mut rows, sort);
     }
     paged(widget, &rows, cx, view, picker)
+}
+
+/// Sorts by one column, keeping the widget's order among equal values.
+fn sort_by(rows: &mut [Vec<Cell>], (col, desc): (usize, bool)) {
+    sort_rows(rows, &[(col, if desc { Order::Desc } else { Order::Asc })]);
 }
 
 fn paged(

@@ -5,20 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::dashboard::hostile_events;
+use crate::dashboard::{PASSWORD, add_user, hostile_events};
 use crate::support::*;
 use crate::widgets::fixture_config;
-
-const PASSWORD: &str = "browser test password";
-
-fn add_user(dir: &Path, username: &str, org: Option<&str>) {
-    let mut args = vec!["users", "add", "--username", username];
-    if let Some(org) = org {
-        args.extend(["--org", org]);
-    }
-    let input = format!("{PASSWORD}\n");
-    stdout(&uptake(dir, &args, Some(input.as_bytes())));
-}
 
 #[test]
 fn dashboard_in_chromium() {
