@@ -43,6 +43,23 @@ pub struct SqlFacts<'s> {
     orgs: Option<Vec<i64>>,
     /// Login records, read once for all the widgets that ask.
     logins: std::cell::OnceCell<BTreeMap<String, LoginRecord>>,
+    /// Each `(org, user)`'s membership and profile fields at `as_of`, read
+    /// once for `members` and `profiles`.
+    member_rows: std::cell::OnceCell<Vec<MemberRow>>,
+}
+
+/// A profile field's value at `as_of`: (time, event id, string id).
+type Field = Option<(i64, String, i64)>;
+
+/// One `(org, user)` of `members_now`, taken back to `as_of`, as string ids.
+struct MemberRow {
+    org: i64,
+    user: i64,
+    /// The role code at `as_of` (0: not a member) and the teams as JSON.
+    role: i64,
+    teams: Option<String>,
+    name: Field,
+    email: Field,
 }
 
 fn kind_of(metric: Metric) -> EventKind {
@@ -100,6 +117,7 @@ impl<'s> SqlFacts<'s> {
             as_of: report.as_of,
             orgs,
             logins: std::cell::OnceCell::new(),
+            member_rows: std::cell::OnceCell::new(),
         })
     }
 
@@ -169,7 +187,7 @@ impl<'s> SqlFacts<'s> {
     }
 
     /// The strings behind `ids`, owned.
-    fn names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, String>> {
+    fn names(&self, ids: impl IntoIterator<Item = i64>) -> anyhow::Result<FxHashMap<i64, String>> {
         Ok(self
             .shared_names(ids)?
             .into_iter()
@@ -177,24 +195,32 @@ impl<'s> SqlFacts<'s> {
             .collect())
     }
 
-    /// The strings behind `ids`, shared with the cache.
-    fn shared_names(&self, ids: &BTreeSet<i64>) -> anyhow::Result<HashMap<i64, Arc<str>>> {
+    /// The strings behind `ids` (0, "none", is left out), shared with the cache.
+    fn shared_names(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> anyhow::Result<FxHashMap<i64, Arc<str>>> {
         /// Past this many cached strings the cache starts over, so a flood
         /// of distinct names cannot grow the server's memory without bound.
         const MAX_CACHED: usize = 200_000;
-        let mut names = HashMap::with_capacity(ids.len());
+        let mut names: FxHashMap<i64, Arc<str>> = FxHashMap::default();
         let mut missing: Vec<i64> = Vec::new();
         {
             let cache = self.names.lock().unwrap_or_else(|p| p.into_inner());
             for id in ids {
-                match cache.get(id) {
+                if id == 0 || names.contains_key(&id) {
+                    continue;
+                }
+                match cache.get(&id) {
                     Some(name) => {
-                        names.insert(*id, name.clone());
+                        names.insert(id, name.clone());
                     }
-                    None => missing.push(*id),
+                    None => missing.push(id),
                 }
             }
         }
+        missing.sort_unstable();
+        missing.dedup();
         let mut found: Vec<(i64, String)> = Vec::new();
         for chunk in missing.chunks(500) {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
@@ -239,13 +265,6 @@ impl Facts for SqlFacts<'_> {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let column = |keep: bool, name: &str| {
-            if keep {
-                format!("c.\"{name}\"")
-            } else {
-                "0".to_owned()
-            }
-        };
         let (first, last) = (
             *wanted.first().expect("not empty"),
             *wanted.last().expect("not empty"),
@@ -272,28 +291,33 @@ impl Facts for SqlFacts<'_> {
             };
         // The rows are summed here rather than by SQL's GROUP BY, which
         // sorts them first: a hash map is several times faster for the
-        // per-user cells.
+        // per-user cells. Only the keys asked for are read (each column
+        // read costs about as much as the row's step).
         let mut sums: FxHashMap<[i64; 5], i64> = FxHashMap::default();
-        let projection = |name: &str, keep: bool| {
-            if keep {
-                format!("c.\"{name}\"")
-            } else {
-                "0".to_owned()
-            }
-        };
-        let (pa, pb) = (projection("a", keys.a), projection("b", keys.b));
+        let wanted_columns: Vec<(usize, &str)> = [
+            (0, "month", keys.month),
+            (2, "user", keys.user),
+            (3, "a", keys.a),
+            (4, "b", keys.b),
+        ]
+        .into_iter()
+        .filter(|(_, _, keep)| *keep)
+        .map(|(slot, name, _)| (slot, name))
+        .collect();
+        let mut select = String::from("c.n, c.org");
+        for (_, name) in &wanted_columns {
+            select.push_str(&format!(", c.\"{name}\""));
+        }
         let org = self.org_filter("c.org");
         let parts: Vec<(String, i64)> = if use_totals {
             vec![
                 (
-                    format!(
-                        "SELECT 0, c.org, c.\"user\", {pa}, {pb}, c.n FROM user_totals c WHERE c.metric = ?1{org}"
-                    ),
+                    format!("SELECT {select} FROM user_totals c WHERE c.metric = ?1{org}"),
                     1,
                 ),
                 (
                     format!(
-                        "SELECT 0, c.org, c.\"user\", {pa}, {pb}, c.n FROM month_counts c \
+                        "SELECT {select} FROM month_counts c \
                          WHERE c.metric = ?1 AND c.month < {} AND c.\"user\" != {ALL_USERS}{org}",
                         first.0
                     ),
@@ -301,7 +325,7 @@ impl Facts for SqlFacts<'_> {
                 ),
                 (
                     format!(
-                        "SELECT 0, c.org, c.\"user\", {pa}, {pb}, c.n FROM month_counts c \
+                        "SELECT {select} FROM month_counts c \
                          WHERE c.metric = ?1 AND c.month > {} AND c.\"user\" != {ALL_USERS}{org}",
                         last.0
                     ),
@@ -311,10 +335,8 @@ impl Facts for SqlFacts<'_> {
         } else {
             vec![(
                 format!(
-                    "SELECT {}, c.org, {}, {pa}, {pb}, c.n FROM month_counts c \
+                    "SELECT {select} FROM month_counts c \
                      WHERE c.metric = ?1 AND c.month IN ({months_list}) AND c.\"user\" {} {ALL_USERS}{org}",
-                    column(keys.month, "month"),
-                    column(keys.user, "user"),
                     if keys.user { "!=" } else { "=" },
                 ),
                 1,
@@ -322,17 +344,16 @@ impl Facts for SqlFacts<'_> {
         };
         for (sql, sign) in parts {
             self.db.each(&sql, args![metric_code(metric)], &mut |r| {
-                let key = [r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?, r.int(4)?];
-                *sums.entry(key).or_insert(0) += sign * r.int(5)?;
+                let mut key = [0i64; 5];
+                key[1] = r.int(1)?;
+                for (column, (slot, _)) in wanted_columns.iter().enumerate() {
+                    key[*slot] = r.int(column + 2)?;
+                }
+                *sums.entry(key).or_insert(0) += sign * r.int(0)?;
                 Ok(())
             })?;
         }
-        let ids: BTreeSet<i64> = sums
-            .keys()
-            .flat_map(|k| [k[1], k[2], k[3], k[4]])
-            .filter(|id| *id != 0)
-            .collect();
-        let names = self.shared_names(&ids)?;
+        let names = self.shared_names(sums.keys().flat_map(|k| [k[1], k[2], k[3], k[4]]))?;
         if wanted.contains(&as_of_month) {
             // Events after `as_of` in its month are in the cells: take them
             // out, finding their cells by the ids of their strings (0 is
@@ -420,7 +441,7 @@ impl Facts for SqlFacts<'_> {
                     candidates.push((org, action, time, id, title));
                     Ok(())
                 })?;
-            let orgs = self.names(&org_names)?;
+            let orgs = self.names(org_names.iter().copied())?;
             let org_name = |id: i64| orgs.get(&id).map(String::as_str).unwrap_or("");
             for (org, action, time, id, title) in candidates {
                 let newer = rows_by_action.get(&action).is_none_or(|best| {
@@ -436,7 +457,7 @@ impl Facts for SqlFacts<'_> {
             .iter()
             .flat_map(|(action, best)| [*action, best.2, best.3])
             .collect();
-        let names = self.names(&ids)?;
+        let names = self.names(ids.iter().copied())?;
         let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
         // (time, id, org, title) by action name.
         let mut best: HashMap<String, (i64, String, String, String)> = rows_by_action
@@ -486,101 +507,79 @@ impl Facts for SqlFacts<'_> {
     }
 
     fn members(&self) -> anyhow::Result<Members> {
-        let sql = format!(
-            "SELECT m.org, o.value, m.\"user\", u.value, m.time, m.role, m.teams
-               FROM members_now m JOIN strings o ON o.id = m.org JOIN strings u ON u.id = m.\"user\"
-              WHERE 1 = 1{}",
-            self.org_filter("m.org")
-        );
+        let rows = self.member_rows()?;
+        let ids: BTreeSet<i64> = rows.iter().flat_map(|m| [m.org, m.user]).collect();
+        let names = self.shared_names(ids.iter().copied())?;
+        let name = |id: i64| names.get(&id).context("a stored id without its string");
         let mut by_org_user = BTreeMap::new();
-        self.db.each(&sql, args![], &mut |r| {
-            let (org_id, org, user_id, user, time) =
-                (r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?, r.int(4)?);
-            let (role, teams): (i64, Option<String>) = if time <= self.as_of.0 {
-                (r.int(5)?, r.opt_text(6)?)
-            } else {
-                // Changed after `as_of`: the state then is in the log.
-                let found = first(
-                    self.conn(),
-                    "SELECT role, teams FROM member_log WHERE org = ?1 AND \"user\" = ?2 AND time <= ?3
-                     ORDER BY time DESC, id DESC LIMIT 1",
-                    args![org_id, user_id, self.as_of.0],
-                    |r| Ok((r.int(0)?, r.opt_text(1)?)),
-                )?;
-                found.unwrap_or((0, None))
+        for row in rows {
+            let Some(role) = Role::from_code(row.role) else {
+                continue;
             };
-            let Some(role) = Role::from_code(role) else {
-                return Ok(());
-            };
-            let teams: Vec<String> = serde_json::from_str(teams.as_deref().unwrap_or("[]"))?;
-            by_org_user.insert((slug(org)?, user), Membership { role, teams });
-            Ok(())
-        })?;
+            let teams: Vec<String> = serde_json::from_str(row.teams.as_deref().unwrap_or("[]"))?;
+            by_org_user.insert(
+                (
+                    slug(name(row.org)?.to_string())?,
+                    name(row.user)?.to_string(),
+                ),
+                Membership { role, teams },
+            );
+        }
         Ok(Members { by_org_user })
     }
 
     fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>> {
-        let sql = format!(
-            "SELECT m.org, o.value, m.\"user\", u.value, n.value, m.name_time, m.name_id, e.value, m.email_time, m.email_id
-               FROM members_now m
-               JOIN strings o ON o.id = m.org
-               JOIN strings u ON u.id = m.\"user\"
-               LEFT JOIN strings n ON n.id = m.name
-               LEFT JOIN strings e ON e.id = m.email
-              WHERE 1 = 1{}",
-            self.org_filter("m.org")
-        );
-        // For each user and field: (time, id, org) of the value, and the value.
-        type Latest = Option<((i64, String, String), String)>;
-        let mut latest: HashMap<String, (Latest, Latest)> = HashMap::new();
-        self.db.each(&sql, args![], &mut |r| {
-            let (org_id, org, user_id, user) = (r.int(0)?, r.text(1)?, r.int(2)?, r.text(3)?);
-            let entry = latest.entry(user).or_default();
-            for (slot, value_col, field) in [(&mut entry.0, 4, "name"), (&mut entry.1, 7, "email")]
-            {
-                let value = r.opt_text(value_col)?;
-                let time = r.opt_int(value_col + 1)?;
-                let id = r.opt_text(value_col + 2)?;
-                let found = match (value, time, id) {
-                    (Some(v), Some(t), Some(id)) if t <= self.as_of.0 => {
-                        Some(((t, id, org.clone()), v))
-                    }
-                    (Some(_), Some(_), Some(_)) => {
-                        let sql = format!(
-                            "SELECT s.value, l.time, l.id FROM member_log l JOIN strings s ON s.id = l.{field}
-                              WHERE l.org = ?1 AND l.\"user\" = ?2 AND l.time <= ?3
-                              ORDER BY l.time DESC, l.id DESC LIMIT 1"
-                        );
-                        first(self.conn(), &sql, args![org_id, user_id, self.as_of.0], |r| {
-                            Ok(((r.int(1)?, r.text(2)?, org.clone()), r.text(0)?))
-                        })?
-                    }
-                    _ => None,
-                };
-                if let Some((key, value)) = found {
+        let rows = self.member_rows()?;
+        let ids: BTreeSet<i64> = rows
+            .iter()
+            .flat_map(|m| {
+                let value = |f: &Field| f.as_ref().map_or(0, |(_, _, v)| *v);
+                [m.org, m.user, value(&m.name), value(&m.email)]
+            })
+            .filter(|id| *id != 0)
+            .collect();
+        let names = self.shared_names(ids.iter().copied())?;
+        let name = |id: i64| -> anyhow::Result<&str> {
+            Ok(names.get(&id).context("a stored id without its string")?)
+        };
+        // For each user and field: the (time, id, org) of the latest value,
+        // and the value's string id.
+        type Latest<'a> = Option<((i64, &'a str, &'a str), i64)>;
+        let mut latest: HashMap<i64, (Latest, Latest)> = HashMap::new();
+        for row in rows {
+            let org = name(row.org)?;
+            let entry = latest.entry(row.user).or_default();
+            for (slot, field) in [(&mut entry.0, &row.name), (&mut entry.1, &row.email)] {
+                if let Some((time, id, value)) = field {
+                    let key = (*time, id.as_str(), org);
                     let newer = slot.as_ref().is_none_or(|(k, _)| {
                         (key.0, key.1.as_bytes(), key.2.as_bytes())
                             > (k.0, k.1.as_bytes(), k.2.as_bytes())
                     });
                     if newer {
-                        *slot = Some((key, value));
+                        *slot = Some((key, *value));
                     }
                 }
             }
-            Ok(())
-        })?;
-        Ok(latest
+        }
+        latest
             .into_iter()
-            .map(|(user, (name, email))| {
-                (
-                    user,
+            .map(|(user, (n, e))| {
+                let text = |f: Latest| -> anyhow::Result<String> {
+                    Ok(match f {
+                        Some((_, id)) => name(id)?.to_owned(),
+                        None => String::new(),
+                    })
+                };
+                Ok((
+                    name(user)?.to_owned(),
                     Profile {
-                        name: name.map(|(_, v)| v).unwrap_or_default(),
-                        email: email.map(|(_, v)| v).unwrap_or_default(),
+                        name: text(n)?,
+                        email: text(e)?,
                     },
-                )
+                ))
             })
-            .collect())
+            .collect()
     }
 
     fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>> {
@@ -675,6 +674,75 @@ impl Facts for SqlFacts<'_> {
 }
 
 impl SqlFacts<'_> {
+    /// The rows of `members_now` in the report's orgs, taken back to
+    /// `as_of` through `member_log` where they changed after it. Names stay
+    /// string ids, resolved through the cache by the callers.
+    fn member_rows(&self) -> anyhow::Result<&[MemberRow]> {
+        if let Some(rows) = self.member_rows.get() {
+            return Ok(rows);
+        }
+        let rows = self.read_member_rows()?;
+        Ok(self.member_rows.get_or_init(|| rows))
+    }
+
+    fn read_member_rows(&self) -> anyhow::Result<Vec<MemberRow>> {
+        let sql = format!(
+            "SELECT m.org, m.\"user\", m.time, m.role, m.teams, m.name, m.name_time, m.name_id,
+                    m.email, m.email_time, m.email_id
+               FROM members_now m WHERE 1 = 1{}",
+            self.org_filter("m.org")
+        );
+        let as_of = self.as_of.0;
+        let mut rows = Vec::new();
+        self.db.each(&sql, args![], &mut |r| {
+            let (org, user, time) = (r.int(0)?, r.int(1)?, r.int(2)?);
+            let (role, teams) = if time <= as_of {
+                (r.int(3)?, r.opt_text(4)?)
+            } else {
+                // Changed after `as_of`: the state then is in the log.
+                let found = first(
+                    self.conn(),
+                    "SELECT role, teams FROM member_log WHERE org = ?1 AND \"user\" = ?2 AND time <= ?3
+                     ORDER BY time DESC, id DESC LIMIT 1",
+                    args![org, user, as_of],
+                    |r| Ok((r.int(0)?, r.opt_text(1)?)),
+                )?;
+                found.unwrap_or((0, None))
+            };
+            let mut fields: [Field; 2] = [None, None];
+            for (slot, col, column) in [(0, 5, "name"), (1, 8, "email")] {
+                let (Some(value), Some(t), Some(id)) =
+                    (r.opt_int(col)?, r.opt_int(col + 1)?, r.opt_text(col + 2)?)
+                else {
+                    continue;
+                };
+                fields[slot] = if t <= as_of {
+                    Some((t, id, value))
+                } else {
+                    let sql = format!(
+                        "SELECT l.time, l.id, l.{column} FROM member_log l
+                          WHERE l.org = ?1 AND l.\"user\" = ?2 AND l.time <= ?3 AND l.{column} IS NOT NULL
+                          ORDER BY l.time DESC, l.id DESC LIMIT 1"
+                    );
+                    first(self.conn(), &sql, args![org, user, as_of], |r| {
+                        Ok((r.int(0)?, r.text(1)?, r.int(2)?))
+                    })?
+                };
+            }
+            let [name, email] = fields;
+            rows.push(MemberRow {
+                org,
+                user,
+                role,
+                teams,
+                name,
+                email,
+            });
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
     fn read_logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
         let settings = self.settings();
         let cal = &settings.calendar;
@@ -748,7 +816,7 @@ impl SqlFacts<'_> {
                 },
             ));
         }
-        let names = self.names(&by_id.iter().map(|(id, _)| *id).collect())?;
+        let names = self.names(by_id.iter().map(|(id, _)| *id))?;
         Ok(by_id
             .into_iter()
             .filter_map(|(id, record)| Some((names.get(&id)?.clone(), record)))
@@ -795,7 +863,7 @@ impl SqlFacts<'_> {
         for ((org, user, month), n) in days {
             by_member.entry((org, user)).or_default().push((month, n));
         }
-        let names = self.names(&by_member.keys().flat_map(|(o, u)| [*o, *u]).collect())?;
+        let names = self.names(by_member.keys().flat_map(|(o, u)| [*o, *u]))?;
         let name = |id: &i64| {
             names
                 .get(id)
@@ -843,7 +911,7 @@ impl SqlFacts<'_> {
                 add(user, time, 1);
             }
         }
-        let names = self.names(&recent.keys().copied().collect())?;
+        let names = self.names(recent.keys().copied())?;
         Ok(recent
             .into_iter()
             .filter_map(|(id, value)| Some((names.get(&id)?.clone(), value)))
