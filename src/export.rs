@@ -1,25 +1,49 @@
 //! Rendering a widget's [`Table`] as the contract's JSON and CSV. Pure:
 //! rendering never queries.
 
-use serde_json::{Value, json};
-
 use crate::metrics::table::{Cell, Table};
 use crate::metrics::{Report, Widget};
 
-fn json_cell(cell: &Cell) -> Value {
-    match cell {
-        Cell::Null => Value::Null,
-        Cell::Text(s) => Value::String(s.clone()),
-        Cell::Int(n) => json!(n),
-        Cell::Ratio(r) => {
-            let h = r.hundredths();
-            if h == 0 {
-                json!(0.0)
-            } else {
-                json!(h as f64 / 100.0)
+/// A cell as JSON: text, number or null. Written straight to the output,
+/// without building a `serde_json::Value` per cell.
+struct JsonCell<'a>(&'a Cell);
+
+impl serde::Serialize for JsonCell<'_> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Cell::Null => out.serialize_none(),
+            Cell::Text(s) => out.serialize_str(s),
+            Cell::Int(n) => out.serialize_i64(*n),
+            Cell::Ratio(r) => {
+                let h = r.hundredths();
+                // `0.0`, never `-0.0`.
+                out.serialize_f64(if h == 0 { 0.0 } else { h as f64 / 100.0 })
             }
+            other => out.serialize_str(&text_of(other)),
         }
-        other => Value::String(text_of(other)),
+    }
+}
+
+/// A table's rows as JSON arrays, borrowed from the table.
+#[derive(Debug)]
+pub struct JsonRows<'a>(&'a [Vec<Cell>]);
+
+impl serde::Serialize for JsonRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut rows = out.serialize_seq(Some(self.0.len()))?;
+        for row in self.0 {
+            rows.serialize_element(&JsonRow(row))?;
+        }
+        rows.end()
+    }
+}
+
+struct JsonRow<'a>(&'a [Cell]);
+
+impl serde::Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        out.collect_seq(self.0.iter().map(JsonCell))
     }
 }
 
@@ -42,7 +66,7 @@ pub fn text_of(cell: &Cell) -> String {
 
 /// A widget's JSON answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct WidgetAnswer {
+pub struct WidgetAnswer<'a> {
     /// The widget id.
     pub widget: String,
     /// The report's `as_of`, RFC 3339 in UTC.
@@ -54,11 +78,11 @@ pub struct WidgetAnswer {
     pub columns: Vec<String>,
     /// One array per row, a cell per column: text, number or null.
     #[schema(value_type = Vec<Vec<serde_json::Value>>)]
-    pub rows: Vec<Vec<Value>>,
+    pub rows: JsonRows<'a>,
 }
 
 /// `{"widget", "as_of", "from", "to", "columns", "rows"}`.
-pub fn to_json(widget: &Widget, report: &Report, table: &Table) -> WidgetAnswer {
+pub fn to_json<'a>(widget: &Widget, report: &Report, table: &'a Table) -> WidgetAnswer<'a> {
     WidgetAnswer {
         widget: widget.id.to_owned(),
         as_of: report.as_of.to_string(),
@@ -69,11 +93,7 @@ pub fn to_json(widget: &Widget, report: &Report, table: &Table) -> WidgetAnswer 
             .iter()
             .map(|(name, _)| name.to_string())
             .collect(),
-        rows: table
-            .rows
-            .iter()
-            .map(|row| row.iter().map(json_cell).collect())
-            .collect(),
+        rows: JsonRows(&table.rows),
     }
 }
 

@@ -753,19 +753,19 @@ impl SqlFacts<'_> {
             "SELECT l.\"user\", l.logins, l.last, l.state FROM login_users l WHERE 1 = 1{}",
             self.org_filter("l.org")
         );
-        let mut states: BTreeMap<i64, Vec<LoginState>> = BTreeMap::new();
+        let mut states: FxHashMap<i64, Vec<LoginState>> = FxHashMap::default();
         self.db.each(&sql, args![], &mut |r| {
             let state = LoginState::decode(r.int(1)?, Micros(r.int(2)?), &r.bytes(3)?)?;
             states.entry(r.int(0)?).or_default().push(state);
             Ok(())
         })?;
         // Logins after `as_of` are in the rollups but not in the report.
-        let mut after: HashMap<i64, i64> = HashMap::new();
+        let mut after: FxHashMap<i64, i64> = FxHashMap::default();
         for (_, user, _) in self.raw_logins(as_of, Micros(i64::MAX))? {
             *after.entry(user).or_default() += 1;
         }
         // Logins of the day of `as_of`, up to it.
-        let mut today_last: HashMap<i64, Micros> = HashMap::new();
+        let mut today_last: FxHashMap<i64, Micros> = FxHashMap::default();
         for (_, user, time) in self.raw_logins(Micros(self.day_start(today).0 - 1), as_of)? {
             let last = today_last.entry(user).or_insert(time);
             *last = (*last).max(time);
@@ -836,7 +836,7 @@ impl SqlFacts<'_> {
             list,
             self.org_filter("m.org")
         );
-        let mut days: HashMap<(i64, i64, Month), i64> = HashMap::new();
+        let mut days: FxHashMap<(i64, i64, Month), i64> = FxHashMap::default();
         self.db.each(&sql, args![], &mut |r| {
             days.insert((r.int(1)?, r.int(2)?, Month(r.int(0)?)), r.int(3)?);
             Ok(())
@@ -859,7 +859,7 @@ impl SqlFacts<'_> {
             })?;
         }
         days.retain(|_, n| *n > 0);
-        let mut by_member: HashMap<(i64, i64), Vec<(Month, i64)>> = HashMap::new();
+        let mut by_member: FxHashMap<(i64, i64), Vec<(Month, i64)>> = FxHashMap::default();
         for ((org, user, month), n) in days {
             by_member.entry((org, user)).or_default().push((month, n));
         }
@@ -882,7 +882,7 @@ impl SqlFacts<'_> {
     fn read_logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
         let cal = &self.settings().calendar;
         let (first_day, today) = (cal.day_of(since), cal.day_of(self.as_of));
-        let mut recent: HashMap<i64, (Micros, i64)> = HashMap::new();
+        let mut recent: FxHashMap<i64, (Micros, i64)> = FxHashMap::default();
         let mut add = |user: i64, last: Micros, n: i64| {
             let entry = recent.entry(user).or_insert((last, 0));
             entry.0 = entry.0.max(last);
@@ -892,7 +892,8 @@ impl SqlFacts<'_> {
             vec![(since, self.as_of)]
         } else {
             let sql = format!(
-                "SELECT d.\"user\", CAST(sum(d.n) AS BIGINT), max(d.last) FROM login_days d WHERE d.day > ?1 AND d.day < ?2{} GROUP BY d.\"user\"",
+                // Summed here: SQL's GROUP BY would sort the rows first.
+                "SELECT d.\"user\", d.n, d.last FROM login_days d WHERE d.day > ?1 AND d.day < ?2{}",
                 self.org_filter("d.org")
             );
             self.conn()
