@@ -20,7 +20,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::accounts;
 use super::event_rows;
-use super::facts::{NameCache, SqlFacts};
+use super::facts::{ReadCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
 use super::sql::{Db, Lease, Pg, first};
@@ -70,7 +70,7 @@ pub struct PostgresStore {
     settings: OnceLock<RollupSettings>,
     /// Idle connections, each with its prepared statements.
     pool: Mutex<Vec<Pg<Client>>>,
-    names: NameCache,
+    cache: ReadCache,
 }
 
 /// The store URL without Uptake's own parameter `sslrootcert=PATH` (a PEM
@@ -175,7 +175,7 @@ impl PostgresStore {
             },
             settings: OnceLock::new(),
             pool: Mutex::new(Vec::new()),
-            names: NameCache::default(),
+            cache: ReadCache::default(),
         };
         let db = Pg::new(store.server.connect()?);
         migrate(&db, &store.server.name)?;
@@ -389,7 +389,7 @@ impl Store for PostgresStore {
         Ok(Box::new(SqlFacts::new(
             Box::new(snapshot),
             self.settings()?,
-            &self.names,
+            &self.cache,
             report,
         )?))
     }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::accounts;
 use super::event_rows;
-use super::facts::{NameCache, SqlFacts};
+use super::facts::{ReadCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::rollups;
 use super::sql::{Db, Lease};
@@ -37,7 +37,7 @@ pub struct SqliteStore {
     pool: Mutex<Vec<Connection>>,
     /// Interned strings already read: an id never changes its string, so
     /// readers resolve the ids of their rows here before asking SQLite.
-    names: NameCache,
+    cache: ReadCache,
 }
 
 impl SqliteStore {
@@ -54,7 +54,7 @@ impl SqliteStore {
             settings: OnceLock::new(),
             reader: Mutex::new(conn),
             pool: Mutex::new(Vec::new()),
-            names: Mutex::new(HashMap::new()),
+            cache: ReadCache::default(),
         })
     }
 
@@ -66,9 +66,12 @@ impl SqliteStore {
             Some(conn) => Ok(conn),
             None => {
                 let conn = connect(&self.path)?;
-                // Readers share the OS page cache; a small cache each keeps
-                // the server's memory bounded with several readers.
-                conn.execute_batch("PRAGMA cache_size = -8192;")?;
+                // Up to 64 MiB of pages each, filled only as pages are read:
+                // a report of a 10M-event history reads about 40 MiB of
+                // rollups, and re-reading them from the OS page cache
+                // (8 MiB before) cost a tenth of the dashboard's time. The
+                // pool keeps at most 8 readers.
+                conn.execute_batch("PRAGMA cache_size = -65536;")?;
                 Ok(conn)
             }
         }
@@ -241,7 +244,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqlFacts::new(
             Box::new(pooled),
             self.settings()?,
-            &self.names,
+            &self.cache,
             report,
         )?))
     }
