@@ -128,6 +128,18 @@ pub struct SourceEvent {
     pub created: Option<(String, String)>,
 }
 
+/// A data source's history at `as_of`, as the log shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSummary {
+    /// Its earliest creation.
+    pub first_created: Micros,
+    /// Type and name of its latest creation.
+    pub kind: String,
+    pub name: String,
+    /// The time of its latest event, when that is a deletion.
+    pub deleted_at: Option<Micros>,
+}
+
 /// A user's logins in the report's orgs up to `as_of`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginRecord {
@@ -179,8 +191,12 @@ pub trait Facts {
     /// The time of the earliest snapshot.
     fn first_snapshot(&self) -> anyhow::Result<Option<Micros>>;
 
-    /// Every data source's events, in state order.
-    fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>>;
+    /// Every data source with a creation at or before `as_of`.
+    fn data_source_summaries(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), SourceSummary>>;
+
+    /// For each of `times` (none after `as_of`): how many data sources
+    /// exist then (their latest event at or before it is a creation).
+    fn data_sources_existing(&self, times: &[Micros]) -> anyhow::Result<Vec<i64>>;
 
     /// Every user with a login.
     fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>>;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::Report;
 use super::facts::{
     Count, Facts, GroupBy, LoginDays, LoginRecord, Members, Membership, Metric, Profile,
-    SourceEvent,
+    SourceEvent, SourceSummary,
 };
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
@@ -350,8 +350,17 @@ impl Facts for History {
         Ok(History::first_snapshot(self))
     }
 
-    fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>> {
-        Ok(History::data_sources(self))
+    fn data_source_summaries(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), SourceSummary>> {
+        Ok(super::datasources::summaries_of(&History::data_sources(
+            self,
+        )))
+    }
+
+    fn data_sources_existing(&self, times: &[Micros]) -> anyhow::Result<Vec<i64>> {
+        Ok(super::datasources::existing_of(
+            &History::data_sources(self),
+            times,
+        ))
     }
 
     fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {

@@ -328,11 +328,14 @@ mod tests {
         fn first_snapshot(&self) -> anyhow::Result<Option<Micros>> {
             Facts::first_snapshot(self.history)
         }
-        fn data_sources(
+        fn data_source_summaries(
             &self,
-        ) -> anyhow::Result<std::collections::BTreeMap<(OrgSlug, String), Vec<facts::SourceEvent>>>
+        ) -> anyhow::Result<std::collections::BTreeMap<(OrgSlug, String), facts::SourceSummary>>
         {
-            Facts::data_sources(self.history)
+            Facts::data_source_summaries(self.history)
+        }
+        fn data_sources_existing(&self, times: &[Micros]) -> anyhow::Result<Vec<i64>> {
+            Facts::data_sources_existing(self.history, times)
         }
         fn logins(&self) -> anyhow::Result<std::collections::BTreeMap<String, facts::LoginRecord>> {
             self.asked.set(true);

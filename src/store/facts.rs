@@ -23,7 +23,7 @@ use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
 use crate::metrics::Report;
 use crate::metrics::facts::{
     Count, Facts, GroupBy, LoginDays, LoginRecord, Members, Membership, Metric, Profile,
-    SourceEvent,
+    SourceSummary,
 };
 use crate::metrics::history::count_cell;
 use crate::rollup::{LoginState, RollupSettings};
@@ -69,6 +69,24 @@ struct MemberRow {
     name: Field,
     email: Field,
 }
+
+/// The `sources (org, source)` CTE: each data source of `source_log` once
+/// (and a row with a null source closing each org), found by one index
+/// seek per org and per source (a loose index scan), not by reading the
+/// whole log.
+const SOURCES: &str = "source_orgs (org) AS (
+        SELECT min(org) FROM source_log
+        UNION ALL
+        SELECT (SELECT min(l.org) FROM source_log l WHERE l.org > o.org)
+          FROM source_orgs o WHERE o.org IS NOT NULL
+    ),
+    sources (org, source) AS (
+        SELECT o.org, (SELECT min(l.source) FROM source_log l WHERE l.org = o.org)
+          FROM source_orgs o WHERE o.org IS NOT NULL
+        UNION ALL
+        SELECT s.org, (SELECT min(l.source) FROM source_log l WHERE l.org = s.org AND l.source > s.source)
+          FROM sources s WHERE s.source IS NOT NULL
+    )";
 
 fn kind_of(metric: Metric) -> EventKind {
     match metric {
@@ -657,34 +675,96 @@ impl Facts for SqlFacts<'_> {
         Ok(earliest.flatten().map(Micros))
     }
 
-    fn data_sources(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), Vec<SourceEvent>>> {
+    fn data_source_summaries(&self) -> anyhow::Result<BTreeMap<(OrgSlug, String), SourceSummary>> {
+        // Per data source, four index seeks into its log: the cost follows
+        // the number of sources, not the length of their histories.
         let sql = format!(
-            "SELECT o.value, s.value, l.time, k.value, n.value
-               FROM source_log l
-               JOIN strings o ON o.id = l.org
-               JOIN strings s ON s.id = l.source
-               LEFT JOIN strings k ON k.id = l.kind
-               LEFT JOIN strings n ON n.id = l.name
-              WHERE l.time <= ?1{}
-              ORDER BY l.org, l.source, l.time, l.id",
-            self.org_filter("l.org")
+            "WITH RECURSIVE {SOURCES}
+             SELECT x.org, x.source,
+                    (SELECT l.time FROM source_log l
+                      WHERE l.org = x.org AND l.source = x.source AND l.time <= ?1 AND l.kind IS NOT NULL
+                      ORDER BY l.time, l.id LIMIT 1),
+                    (SELECT l.kind FROM source_log l
+                      WHERE l.org = x.org AND l.source = x.source AND l.time <= ?1 AND l.kind IS NOT NULL
+                      ORDER BY l.time DESC, l.id DESC LIMIT 1),
+                    (SELECT l.name FROM source_log l
+                      WHERE l.org = x.org AND l.source = x.source AND l.time <= ?1 AND l.kind IS NOT NULL
+                      ORDER BY l.time DESC, l.id DESC LIMIT 1),
+                    (SELECT CASE WHEN l.kind IS NULL THEN l.time END FROM source_log l
+                      WHERE l.org = x.org AND l.source = x.source AND l.time <= ?1
+                      ORDER BY l.time DESC, l.id DESC LIMIT 1)
+               FROM sources x WHERE x.source IS NOT NULL{}",
+            self.org_filter("x.org")
         );
-        let mut sources: BTreeMap<(OrgSlug, String), Vec<SourceEvent>> = BTreeMap::new();
+        let mut rows = Vec::new();
         self.db.each(&sql, args![self.as_of.0], &mut |r| {
-            let created = match (r.opt_text(3)?, r.opt_text(4)?) {
-                (Some(kind), Some(name)) => Some((kind, name)),
-                _ => None,
+            let Some(first_created) = r.opt_int(2)? else {
+                return Ok(());
             };
-            sources
-                .entry((slug(r.text(0)?)?, r.text(1)?))
-                .or_default()
-                .push(SourceEvent {
-                    time: Micros(r.int(2)?),
-                    created,
-                });
+            let (kind, name) = (r.int(3)?, r.int(4)?);
+            let deleted = r.opt_int(5)?;
+            rows.push((r.int(0)?, r.int(1)?, first_created, kind, name, deleted));
             Ok(())
         })?;
-        Ok(sources)
+        let names = self.shared_names(
+            rows.iter()
+                .flat_map(|(org, source, _, kind, name, _)| [*org, *source, *kind, *name]),
+        )?;
+        let name = |id: i64| -> anyhow::Result<String> {
+            Ok(names
+                .get(&id)
+                .context("a stored id without its string")?
+                .to_string())
+        };
+        rows.into_iter()
+            .map(|(org, source, first_created, kind, source_name, deleted)| {
+                Ok((
+                    (slug(name(org)?)?, name(source)?),
+                    SourceSummary {
+                        first_created: Micros(first_created),
+                        kind: name(kind)?,
+                        name: name(source_name)?,
+                        deleted_at: deleted.map(Micros),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn data_sources_existing(&self, times: &[Micros]) -> anyhow::Result<Vec<i64>> {
+        if times.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The instants are numbers, written into the SQL directly.
+        let instants: Vec<String> = times
+            .iter()
+            .map(|t| format!("(CAST({} AS BIGINT))", t.min(&self.as_of).0))
+            .collect();
+        let sql = format!(
+            "WITH RECURSIVE {SOURCES}, instants (t) AS (VALUES {})
+             SELECT i.t, (SELECT count(*) FROM sources x
+                           WHERE x.source IS NOT NULL{} AND
+                                 (SELECT CASE WHEN l.kind IS NULL THEN 0 ELSE 1 END FROM source_log l
+                                   WHERE l.org = x.org AND l.source = x.source AND l.time <= i.t
+                                   ORDER BY l.time DESC, l.id DESC LIMIT 1) = 1)
+               FROM instants i",
+            instants.join(", "),
+            self.org_filter("x.org")
+        );
+        let mut existing: HashMap<i64, i64> = HashMap::new();
+        self.db.each(&sql, args![], &mut |r| {
+            existing.insert(r.int(0)?, r.int(1)?);
+            Ok(())
+        })?;
+        times
+            .iter()
+            .map(|t| {
+                existing
+                    .get(&t.min(&self.as_of).0)
+                    .copied()
+                    .context("an instant without its count")
+            })
+            .collect()
     }
 
     fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
