@@ -61,6 +61,11 @@ impl Server {
                 "SET statement_timeout = {DEFAULT_STATEMENT_TIMEOUT_MS}"
             ))?;
         }
+        // Uptake's statements are short index reads and bulk writes; the
+        // planner's cost of a few of them (a recursive CTE estimated at
+        // thousands of rows) crosses the JIT threshold, and compiling took
+        // 20 ms for a 1 ms query.
+        client.batch_execute("SET jit = off")?;
         Ok(client)
     }
 }
