@@ -1,9 +1,11 @@
 //! The actions and automations area.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::facts::{Count, GroupBy, Metric};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::facts::{Count, GroupBy, Membership, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -138,7 +140,8 @@ pub const TOP: Widget = Widget {
 };
 
 fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut actions: BTreeMap<Arc<str>, (i64, BTreeSet<Arc<str>>)> = BTreeMap::new();
+    // In no order: the table's sort orders the rows, ties included.
+    let mut actions: FxHashMap<Arc<str>, (i64, FxHashSet<Arc<str>>)> = FxHashMap::default();
     for count in cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().a())?
@@ -190,7 +193,7 @@ pub const LOG_BY_USER: Widget = Widget {
 };
 
 fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut users: BTreeMap<Option<Arc<str>>, (i64, i64, i64)> = BTreeMap::new();
+    let mut users: FxHashMap<Option<Arc<str>>, (i64, i64, i64)> = FxHashMap::default();
     for count in cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().b())?
@@ -239,32 +242,30 @@ pub const LOG_BY_ROLE_TEAM: Widget = Widget {
 
 fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
-    let mut groups: BTreeMap<(&str, OrgSlug, String), i64> = BTreeMap::new();
-    for count in cx
+    let membership: FxHashMap<(&str, &str), &Membership> = members
+        .by_org_user
+        .iter()
+        .map(|((org, user), m)| ((org.as_str(), user.as_str()), m))
+        .collect();
+    let counts = cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user())?
-    {
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user())?;
+    let mut groups: FxHashMap<(&str, &str, &str), i64> = FxHashMap::default();
+    for count in &counts {
+        let org = count.org.as_str();
         match count
             .user
             .as_deref()
-            .and_then(|u| members.get(&count.org, u))
+            .and_then(|u| membership.get(&(org, u)))
         {
-            None => {
-                *groups
-                    .entry((NONE, count.org, NONE.to_owned()))
-                    .or_default() += count.n
-            }
+            None => *groups.entry((NONE, org, NONE)).or_default() += count.n,
             Some(membership) => {
                 let role = membership.role.name();
                 if membership.teams.is_empty() {
-                    *groups
-                        .entry((role, count.org.clone(), NONE.to_owned()))
-                        .or_default() += count.n;
+                    *groups.entry((role, org, NONE)).or_default() += count.n;
                 }
                 for team in &membership.teams {
-                    *groups
-                        .entry((role, count.org.clone(), team.clone()))
-                        .or_default() += count.n;
+                    *groups.entry((role, org, team.as_str())).or_default() += count.n;
                 }
             }
         }
@@ -275,7 +276,7 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .map(|((role, org, team), runs)| {
                 vec![
                     Cell::text(role),
-                    Cell::text(org.as_str()),
+                    Cell::text(org),
                     Cell::text(team),
                     Cell::Int(runs),
                 ]

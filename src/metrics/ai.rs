@@ -1,10 +1,13 @@
 //! The AI and MCP area: agent invocations and MCP server calls.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::facts::{Count, GroupBy, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
+use crate::calendar::Month;
 use crate::event::OrgSlug;
 
 pub const INTERACTIONS_MONTHLY: Widget = Widget {
@@ -121,15 +124,23 @@ fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
         .counts(Metric::McpCall, &period, GroupBy::ORG.month().user())?;
+    // One pass over the per-user cells: calls and distinct users by month.
+    let mut by_month: FxHashMap<Month, (i64, FxHashSet<&str>)> = FxHashMap::default();
+    for count in &counts {
+        if let Some(month) = count.month {
+            let (calls, users) = by_month.entry(month).or_default();
+            *calls += count.n;
+            if let Some(user) = count.user.as_deref() {
+                users.insert(user);
+            }
+        }
+    }
     let mut table = Table::default();
     for month in period {
-        let in_month: Vec<&Count> = counts.iter().filter(|c| c.month == Some(month)).collect();
-        let users: BTreeSet<&str> = in_month.iter().filter_map(|c| c.user.as_deref()).collect();
-        table.rows.push(vec![
-            Cell::Month(month),
-            Cell::Int(in_month.iter().map(|c| c.n).sum()),
-            Cell::int(users.len()),
-        ]);
+        let (calls, users) = by_month.get(&month).map_or((0, 0), |(n, u)| (*n, u.len()));
+        table
+            .rows
+            .push(vec![Cell::Month(month), Cell::Int(calls), Cell::int(users)]);
     }
     Ok(table)
 }
@@ -184,7 +195,8 @@ pub const BY_USER_TYPE: Widget = Widget {
 };
 
 fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut sums: BTreeMap<(Option<Arc<str>>, Arc<str>), i64> = BTreeMap::new();
+    // In no order: the table's sort orders the rows, ties included.
+    let mut sums: FxHashMap<(Option<Arc<str>>, Arc<str>), i64> = FxHashMap::default();
     for count in cx
         .facts
         .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.user().a())?

@@ -144,12 +144,17 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     months.extend(period.first().map(|m| m.plus(-1)));
     // Each team's (member, day) pairs per month.
     let login_days = cx.facts.login_days(&months)?;
-    let mut pairs: HashMap<(&OrgSlug, &str, Month), i64> = HashMap::new();
+    let days_of: FxHashMap<(&str, &str), &Vec<(Month, i64)>> = login_days
+        .iter()
+        .map(|((org, user), days)| ((org.as_str(), user.as_str()), days))
+        .collect();
+    let mut pairs: FxHashMap<(&OrgSlug, &str, Month), i64> = FxHashMap::default();
     for (&(org, team), users) in &teams {
         for user in users {
-            for (month, n) in login_days
-                .get(&(org.clone(), (*user).to_owned()))
+            for (month, n) in days_of
+                .get(&(org.as_str(), *user))
                 .into_iter()
+                .copied()
                 .flatten()
             {
                 *pairs.entry((org, team, *month)).or_default() += n;
