@@ -237,8 +237,14 @@ impl Store for SqliteStore {
     }
 
     fn facts<'s>(&'s self, report: &Report) -> anyhow::Result<Box<dyn Facts + 's>> {
+        let conn = self.acquire()?;
+        // One read transaction for the whole report: its snapshot is taken
+        // at the first read and held to the end, so the rollups and the raw
+        // events that correct them agree whatever the writer commits
+        // meanwhile (in autocommit, each query would see the latest state).
+        conn.execute_batch("BEGIN DEFERRED")?;
         let pooled = Pooled {
-            conn: Some(self.acquire()?),
+            conn: Some(conn),
             store: self,
         };
         Ok(Box::new(SqlFacts::new(
@@ -281,7 +287,11 @@ struct Pooled<'s> {
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.store.release(conn);
+            // End the report's read transaction; a connection that cannot
+            // is not given back to the pool.
+            if conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok() {
+                self.store.release(conn);
+            }
         }
     }
 }

@@ -227,3 +227,65 @@ fn arrival_order_does_not_change_any_widget(engine: Engine) {
 }
 
 on_both_engines!(arrival_order_does_not_change_any_widget);
+
+/// A report reads one snapshot: what the writer commits while the report
+/// runs is not half seen (cells from one state, the raw events that correct
+/// them from another), and the next report sees all of it.
+fn a_report_reads_one_snapshot(engine: Engine) {
+    use uptake::metrics::facts::{GroupBy, Metric};
+    let dir = engine_dir(engine);
+    let view = |id: &str, time: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"page_view","org":"acme-eu","time":"{time}","user":"ann","page":"/"}}"#
+        )
+    };
+    let import = |lines: &[String]| {
+        let input = lines.join("\n");
+        stdout(&uptake(
+            dir.path(),
+            &["import", "-"],
+            Some(input.as_bytes()),
+        ));
+    };
+    import(&[view("a", "2026-05-02T10:00:00Z")]);
+    let store = open_store(dir.path());
+    store
+        .use_settings(&RollupSettings::new("UTC", &Settings::default()).unwrap())
+        .unwrap();
+    let cal = Calendar::new("UTC").unwrap();
+    let query = ReportQuery {
+        as_of: Some("2026-05-10T00:00:00Z".into()),
+        ..ReportQuery::default()
+    };
+    let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
+    let months = [uptake::calendar::Month::new(2026, 5)];
+    let views = |facts: &dyn uptake::metrics::Facts| -> i64 {
+        facts
+            .counts(Metric::PageView, &months, GroupBy::ORG.user())
+            .unwrap()
+            .iter()
+            .map(|c| c.n)
+            .sum()
+    };
+    let facts = store.facts(&report).unwrap();
+    assert_eq!(views(facts.as_ref()), 1);
+    // One view before `as_of` and one after it, committed by another process.
+    import(&[
+        view("b", "2026-05-05T10:00:00Z"),
+        view("c", "2026-05-20T10:00:00Z"),
+    ]);
+    assert_eq!(
+        views(facts.as_ref()),
+        1,
+        "the running report saw a later commit"
+    );
+    drop(facts);
+    let facts = store.facts(&report).unwrap();
+    assert_eq!(
+        views(facts.as_ref()),
+        2,
+        "a new report sees the new view before as_of"
+    );
+}
+
+on_both_engines!(a_report_reads_one_snapshot);
