@@ -133,6 +133,28 @@ fn insert_new(
             }
         }
         Dialect::Postgres => {
+            // Optimistically, none is stored yet (a live portal's stream):
+            // one plain insert under a savepoint, without looking the keys
+            // up. A unique violation means some are (a client's retry);
+            // then the keys are looked up and only the others inserted.
+            let mut fresh = Vec::with_capacity(values.len());
+            for (((event, _), [org, ..]), row) in rows.iter().zip(ids).zip(values) {
+                if inserted.insert((*org, event.id.clone())) {
+                    fresh.push(row.clone());
+                }
+            }
+            db.exec("SAVEPOINT new_events", args![])?;
+            match exec_rows(db, INSERT_EVENTS, &EVENT_TYPES, &fresh) {
+                Ok(()) => {
+                    db.exec("RELEASE SAVEPOINT new_events", args![])?;
+                    return Ok(inserted);
+                }
+                Err(e) if is_unique_violation(&e) => {
+                    db.exec("ROLLBACK TO SAVEPOINT new_events", args![])?;
+                    inserted.clear();
+                }
+                Err(e) => return Err(e),
+            }
             let keys: Vec<Vec<Arg<'_>>> = rows
                 .iter()
                 .zip(ids)
@@ -160,6 +182,16 @@ fn insert_new(
         }
     }
     Ok(inserted)
+}
+
+/// Whether `e` is PostgreSQL's unique violation (SQLSTATE 23505).
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<postgres::Error>()
+            .and_then(postgres::Error::code)
+            == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+    })
 }
 
 /// Finds or creates the id of a string inside the writer's transaction.

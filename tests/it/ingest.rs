@@ -364,6 +364,9 @@ fn idempotency_by_org_and_id(engine: Engine) {
     // A later payload for a stored id is a duplicate, whatever it says.
     let changed = r#"{"id":"i1","type":"page_view","org":"acme-eu","time":"2026-06-01T00:00:00Z","user":"v","page":"/"}"#;
     assert_summary(&server.post_ndjson(&key, changed).json(), 0, 1, &[]);
+    // Stored and new events in one batch: only the new ones are stored.
+    let mixed = [login("acme-eu", "i1"), login("acme-eu", "i2")].join("\n");
+    assert_summary(&server.post_ndjson(&key, &mixed).json(), 1, 1, &[]);
 
     // The same batch from two clients at once: each event stored once.
     let batch: Vec<String> = (0..2000)
@@ -384,7 +387,7 @@ fn idempotency_by_org_and_id(engine: Engine) {
         .map(|a| a["duplicates"].as_u64().unwrap())
         .sum();
     assert_eq!((accepted, duplicates), (2000, 2000), "{answers:?}");
-    assert_eq!(stored_count(dir.path()), 2 + 2000);
+    assert_eq!(stored_count(dir.path()), 3 + 2000);
 
     // An invalid event does not take its id.
     let invalid = r#"{"id":"v1","type":"login","org":"acme-eu","time":"2026-05-04T10:00:00Z"}"#;
