@@ -39,6 +39,61 @@ pub struct ReadCache {
     /// one sizes its hash map from it instead of growing it step by step
     /// (which cost a third of the time of the largest per-user sums).
     cell_counts: Mutex<HashMap<String, usize>>,
+    /// Sums of per-user cells over complete months, by query shape.
+    complete: CompleteSums,
+}
+
+/// A cell's keys as string ids: month, org, user, a, b (0 when not asked
+/// for). A tuple, not an array: arrays compare with a `memcmp` call, which
+/// took a sixth of the time of summing per-user cells.
+type CellKey = (i64, i64, i64, i64, i64);
+
+/// Cell sums by key (see [`SqlFacts::add_cells`]).
+type CellSums = FxHashMap<CellKey, i64>;
+
+/// Sums of per-user cells over months before a report's `as_of` month,
+/// each with the versions of its months when it was read (see
+/// `0007_month_versions.sql`). A late event raises its month's version, so
+/// a sum is used only while it is still exact. Bounded by entries and by
+/// cells; the least recently used go first.
+#[derive(Default)]
+struct CompleteSums {
+    /// Most recently used last.
+    entries: Mutex<Vec<KeptSums>>,
+}
+
+/// A query shape, the (month, version) pairs its sums were read at, and
+/// the sums.
+type KeptSums = (String, Vec<(i64, i64)>, Arc<CellSums>);
+
+impl CompleteSums {
+    const MAX_ENTRIES: usize = 64;
+    const MAX_CELLS: usize = 4_000_000;
+
+    fn find(&self, shape: &str, versions: &[(i64, i64)]) -> Option<Arc<CellSums>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let at = entries
+            .iter()
+            .position(|(s, v, _)| s == shape && v == versions)?;
+        let entry = entries.remove(at);
+        let sums = entry.2.clone();
+        entries.push(entry);
+        Some(sums)
+    }
+
+    fn keep(&self, shape: String, versions: Vec<(i64, i64)>, sums: Arc<CellSums>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|(s, _, _)| *s != shape);
+        entries.push((shape, versions, sums));
+        while entries.len() > Self::MAX_ENTRIES
+            || entries.iter().map(|(_, _, s)| s.len()).sum::<usize>() > Self::MAX_CELLS
+        {
+            if entries.len() == 1 {
+                break;
+            }
+            entries.remove(0);
+        }
+    }
 }
 
 /// The facts of one report, read through one connection of either engine.
@@ -287,122 +342,31 @@ impl Facts for SqlFacts<'_> {
     ) -> anyhow::Result<Vec<Count>> {
         let cal = &self.settings().calendar;
         let as_of_month = cal.month_of(self.as_of);
-        let (wanted, months_list) = visible_months(months, as_of_month);
+        let (wanted, _) = visible_months(months, as_of_month);
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let (first, last) = (
-            *wanted.first().expect("not empty"),
-            *wanted.last().expect("not empty"),
-        );
-        // Per-user counts over a contiguous run of months: the all-time cells
-        // minus the months outside the run, when that reads fewer months.
-        let contiguous = (last.0 - first.0 + 1) as usize == wanted.len();
-        let use_totals = keys.user
-            && !keys.month
-            && contiguous
-            && {
-                // Two index lookups (a single `min(), max()` query would scan).
-                let edge = |order: &str| -> anyhow::Result<Option<i64>> {
-                    let sql = format!(
-                        "SELECT month FROM month_counts WHERE metric = ?1 ORDER BY month {order} LIMIT 1"
-                    );
-                    super::sql::first(self.conn(), &sql, args![metric_code(metric)], |r| r.int(0))
-                };
-                let outside = match (edge("ASC")?, edge("DESC")?) {
-                    (Some(lo), Some(hi)) => (first.0 - lo).max(0) + (hi - last.0).max(0),
-                    _ => 0,
-                };
-                outside < wanted.len() as i64
-            };
-        // The rows are summed here rather than by SQL's GROUP BY, which
-        // sorts them first: a hash map is several times faster for the
-        // per-user cells. Only the keys asked for are read (each column
-        // read costs about as much as the row's step).
-        let wanted_columns: Vec<(usize, &str)> = [
-            (0, "month", keys.month),
-            (2, "user", keys.user),
-            (3, "a", keys.a),
-            (4, "b", keys.b),
-        ]
-        .into_iter()
-        .filter(|(_, _, keep)| *keep)
-        .map(|(slot, name, _)| (slot, name))
-        .collect();
-        let mut select = String::from("c.n, c.org");
-        for (_, name) in &wanted_columns {
-            select.push_str(&format!(", c.\"{name}\""));
-        }
-        let org = self.org_filter("c.org");
-        let parts: Vec<(String, i64)> = if use_totals {
-            vec![
-                (
-                    format!("SELECT {select} FROM user_totals c WHERE c.metric = ?1{org}"),
-                    1,
-                ),
-                (
-                    format!(
-                        "SELECT {select} FROM month_counts c \
-                         WHERE c.metric = ?1 AND c.month < {} AND c.\"user\" != {ALL_USERS}{org}",
-                        first.0
-                    ),
-                    -1,
-                ),
-                (
-                    format!(
-                        "SELECT {select} FROM month_counts c \
-                         WHERE c.metric = ?1 AND c.month > {} AND c.\"user\" != {ALL_USERS}{org}",
-                        last.0
-                    ),
-                    -1,
-                ),
-            ]
-        } else {
-            vec![(
-                format!(
-                    "SELECT {select} FROM month_counts c \
-                     WHERE c.metric = ?1 AND c.month IN ({months_list}) AND c.\"user\" {} {ALL_USERS}{org}",
-                    if keys.user { "!=" } else { "=" },
-                ),
-                1,
-            )]
-        };
-        let shape = parts[0].0.clone();
-        let expected = self
-            .cache
-            .cell_counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&shape)
+        // Per-user cells of the months before the month of `as_of` change
+        // only with late events: their sums are kept between reports while
+        // those months' versions stand, and only the month of `as_of` is
+        // read. Cells of every user are few and read whole.
+        let complete: BTreeSet<Month> = wanted
+            .iter()
             .copied()
-            .unwrap_or(0);
-        let mut sums: FxHashMap<[i64; 5], i64> =
-            FxHashMap::with_capacity_and_hasher(expected + expected / 8, Default::default());
-        for (sql, sign) in parts {
-            self.db.each(&sql, args![metric_code(metric)], &mut |r| {
-                let mut key = [0i64; 5];
-                key[1] = r.int(1)?;
-                for (column, (slot, _)) in wanted_columns.iter().enumerate() {
-                    key[*slot] = r.int(column + 2)?;
-                }
-                *sums.entry(key).or_insert(0) += sign * r.int(0)?;
-                Ok(())
-            })?;
-        }
-        {
-            let mut sizes = self
-                .cache
-                .cell_counts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            // Query shapes are few (metric, keys, months, orgs); the bound
-            // only guards against an unusual stream of distinct reports.
-            if sizes.len() >= 1_000 {
-                sizes.clear();
-            }
-            sizes.insert(shape, sums.len());
-        }
-        let names = self.shared_names(sums.keys().flat_map(|k| [k[1], k[2], k[3], k[4]]))?;
+            .filter(|m| *m < as_of_month)
+            .collect();
+        let mut sums = if keys.user && !complete.is_empty() {
+            let kept = self.complete_sums(metric, keys, &complete)?;
+            let current: BTreeSet<Month> = wanted.difference(&complete).copied().collect();
+            let mut sums = (*kept).clone();
+            self.add_cells(metric, keys, &current, &mut sums)?;
+            sums
+        } else {
+            let mut sums = FxHashMap::default();
+            self.add_cells(metric, keys, &wanted, &mut sums)?;
+            sums
+        };
+        let names = self.shared_names(sums.keys().flat_map(|k| [k.1, k.2, k.3, k.4]))?;
         if wanted.contains(&as_of_month) {
             // Events after `as_of` in its month are in the cells: take them
             // out, finding their cells by the ids of their strings (0 is
@@ -427,7 +391,7 @@ impl Facts for SqlFacts<'_> {
                     },
                     id_of(&cell.a),
                     id_of(&cell.b),
-                ) && let Some(n) = sums.get_mut(&[month, org, user, a, b])
+                ) && let Some(n) = sums.get_mut(&(month, org, user, a, b))
                 {
                     *n -= 1;
                 }
@@ -435,7 +399,7 @@ impl Facts for SqlFacts<'_> {
         }
         let mut orgs: HashMap<i64, OrgSlug> = HashMap::new();
         let mut counts = Vec::with_capacity(sums.len());
-        for ([month, org, user, a, b], n) in sums {
+        for ((month, org, user, a, b), n) in sums {
             if n <= 0 {
                 continue;
             }
@@ -785,6 +749,170 @@ impl Facts for SqlFacts<'_> {
 }
 
 impl SqlFacts<'_> {
+    /// Adds the cells of `metric` in `months` to `sums`, by org and `keys`
+    /// (as string ids, 0 for keys not asked for): the per-user cells when
+    /// `keys.user`, else the all-users cells. Events after `as_of` are not
+    /// taken out here.
+    fn add_cells(
+        &self,
+        metric: Metric,
+        keys: GroupBy,
+        months: &BTreeSet<Month>,
+        sums: &mut CellSums,
+    ) -> anyhow::Result<()> {
+        let (Some(&first), Some(&last)) = (months.first(), months.last()) else {
+            return Ok(());
+        };
+        // Per-user counts over a contiguous run of months: the all-time cells
+        // minus the months outside the run, when that reads fewer months.
+        let contiguous = (last.0 - first.0 + 1) as usize == months.len();
+        let use_totals = keys.user
+            && !keys.month
+            && contiguous
+            && {
+                // Two index lookups (a single `min(), max()` query would scan).
+                let edge = |order: &str| -> anyhow::Result<Option<i64>> {
+                    let sql = format!(
+                        "SELECT month FROM month_counts WHERE metric = ?1 ORDER BY month {order} LIMIT 1"
+                    );
+                    super::sql::first(self.conn(), &sql, args![metric_code(metric)], |r| r.int(0))
+                };
+                let outside = match (edge("ASC")?, edge("DESC")?) {
+                    (Some(lo), Some(hi)) => (first.0 - lo).max(0) + (hi - last.0).max(0),
+                    _ => 0,
+                };
+                outside < months.len() as i64
+            };
+        // The rows are summed here rather than by SQL's GROUP BY, which
+        // sorts them first: a hash map is several times faster for the
+        // per-user cells. Only the keys asked for are read (each column
+        // read costs about as much as the row's step).
+        let wanted_columns: Vec<(usize, &str)> = [
+            (0, "month", keys.month),
+            (2, "user", keys.user),
+            (3, "a", keys.a),
+            (4, "b", keys.b),
+        ]
+        .into_iter()
+        .filter(|(_, _, keep)| *keep)
+        .map(|(slot, name, _)| (slot, name))
+        .collect();
+        let mut select = String::from("c.n, c.org");
+        for (_, name) in &wanted_columns {
+            select.push_str(&format!(", c.\"{name}\""));
+        }
+        let org = self.org_filter("c.org");
+        let parts: Vec<(String, i64)> = if use_totals {
+            vec![
+                (
+                    format!("SELECT {select} FROM user_totals c WHERE c.metric = ?1{org}"),
+                    1,
+                ),
+                (
+                    format!(
+                        "SELECT {select} FROM month_counts c \
+                         WHERE c.metric = ?1 AND c.month < {} AND c.\"user\" != {ALL_USERS}{org}",
+                        first.0
+                    ),
+                    -1,
+                ),
+                (
+                    format!(
+                        "SELECT {select} FROM month_counts c \
+                         WHERE c.metric = ?1 AND c.month > {} AND c.\"user\" != {ALL_USERS}{org}",
+                        last.0
+                    ),
+                    -1,
+                ),
+            ]
+        } else {
+            let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
+            vec![(
+                format!(
+                    "SELECT {select} FROM month_counts c \
+                     WHERE c.metric = ?1 AND c.month IN ({}) AND c.\"user\" {} {ALL_USERS}{org}",
+                    list.join(","),
+                    if keys.user { "!=" } else { "=" },
+                ),
+                1,
+            )]
+        };
+        let shape = parts[0].0.clone();
+        let expected = self
+            .cache
+            .cell_counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&shape)
+            .copied()
+            .unwrap_or(0);
+        // `expected` counts the cells already in `sums` (kept sums of
+        // complete months) as well.
+        sums.reserve((expected + expected / 8).saturating_sub(sums.len()));
+        for (sql, sign) in parts {
+            self.db.each(&sql, args![metric_code(metric)], &mut |r| {
+                let mut key = [0i64; 5];
+                key[1] = r.int(1)?;
+                for (column, (slot, _)) in wanted_columns.iter().enumerate() {
+                    key[*slot] = r.int(column + 2)?;
+                }
+                let key = (key[0], key[1], key[2], key[3], key[4]);
+                *sums.entry(key).or_insert(0) += sign * r.int(0)?;
+                Ok(())
+            })?;
+        }
+        let mut sizes = self
+            .cache
+            .cell_counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Query shapes are few (metric, keys, months, orgs); the bound only
+        // guards against an unusual stream of distinct reports.
+        if sizes.len() >= 1_000 {
+            sizes.clear();
+        }
+        sizes.insert(shape, sums.len());
+        Ok(())
+    }
+
+    /// The sums of [`SqlFacts::add_cells`] over `months`, all before the
+    /// month of `as_of` (so complete in the rollups): kept from an earlier
+    /// report when the months' versions in this report's snapshot are the
+    /// ones they were read at, else read and kept.
+    fn complete_sums(
+        &self,
+        metric: Metric,
+        keys: GroupBy,
+        months: &BTreeSet<Month>,
+    ) -> anyhow::Result<Arc<CellSums>> {
+        let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
+        let list = list.join(",");
+        let mut versions: Vec<(i64, i64)> = Vec::with_capacity(months.len());
+        self.db.each(
+            &format!(
+                "SELECT month, version FROM month_versions WHERE metric = ?1 AND month IN ({list}) ORDER BY month"
+            ),
+            args![metric_code(metric)],
+            &mut |r| {
+                versions.push((r.int(0)?, r.int(1)?));
+                Ok(())
+            },
+        )?;
+        let shape = format!(
+            "{} {keys:?} {} {list}",
+            metric_code(metric),
+            self.org_filter("org")
+        );
+        if let Some(kept) = self.cache.complete.find(&shape, &versions) {
+            return Ok(kept);
+        }
+        let mut sums = FxHashMap::default();
+        self.add_cells(metric, keys, months, &mut sums)?;
+        let sums = Arc::new(sums);
+        self.cache.complete.keep(shape, versions, sums.clone());
+        Ok(sums)
+    }
+
     /// The rows of `members_now` in the report's orgs, taken back to
     /// `as_of` through `member_log` where they changed after it. Names stay
     /// string ids, resolved through the cache by the callers.

@@ -46,6 +46,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_dashboard_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0006_dashboard_sessions.sql"),
     },
+    Migration {
+        version: 7,
+        name: "month_versions",
+        sqlite: include_str!("../../migrations/sqlite/0007_month_versions.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_month_versions.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

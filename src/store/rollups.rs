@@ -106,6 +106,26 @@ impl Pending {
     pub fn flush(&mut self, db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
         use ColType::{Int, Text};
         let (max, min) = (db.dialect().greatest(), db.dialect().least());
+        // Every month whose cells change gets a new version (readers keep
+        // sums of complete months while their versions stand).
+        let mut touched: Vec<(i64, i64)> = self
+            .counts
+            .keys()
+            .map(|(metric, month, ..)| (*metric, *month))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let rows: Vec<Vec<Arg<'_>>> = touched
+            .iter()
+            .map(|(metric, month)| args![*metric, *month, 1].to_vec())
+            .collect();
+        exec_rows(
+            db,
+            "INSERT INTO month_versions (metric, month, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (metric, month) DO UPDATE SET version = month_versions.version + 1",
+            &[Int; 3],
+            &rows,
+        )?;
         let rows: Vec<Vec<Arg<'_>>> = self
             .counts
             .drain()
@@ -592,6 +612,8 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
     for table in ROLLUP_TABLES {
         db.exec(&format!("DELETE FROM {table}"), args![])?;
     }
+    // Versions only go up: sums read before the rebuild stop matching.
+    db.exec("UPDATE month_versions SET version = version + 1", args![])?;
     // The events are read first, a page at a time by key, so that the
     // rollup writes do not run inside an open read of the same database.
     let mut cache = std::collections::HashMap::new();

@@ -289,3 +289,87 @@ fn a_report_reads_one_snapshot(engine: Engine) {
 }
 
 on_both_engines!(a_report_reads_one_snapshot);
+
+/// The sums of complete months kept between reports follow late events:
+/// a view landing in a past month shows in the next report.
+fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
+    use uptake::metrics::facts::{GroupBy, Metric};
+    let dir = engine_dir(engine);
+    let view = |id: &str, time: &str, user: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"page_view","org":"acme-eu","time":"{time}","user":"{user}","page":"/"}}"#
+        )
+    };
+    let import = |lines: &[String]| {
+        let input = lines.join("\n");
+        stdout(&uptake(
+            dir.path(),
+            &["import", "-"],
+            Some(input.as_bytes()),
+        ));
+    };
+    import(&[
+        view("a", "2026-03-02T10:00:00Z", "ann"),
+        view("b", "2026-04-02T10:00:00Z", "ann"),
+        view("c", "2026-05-02T10:00:00Z", "bob"),
+    ]);
+    let store = open_store(dir.path());
+    store
+        .use_settings(&RollupSettings::new("UTC", &Settings::default()).unwrap())
+        .unwrap();
+    let cal = Calendar::new("UTC").unwrap();
+    let query = ReportQuery {
+        as_of: Some("2026-05-10T00:00:00Z".into()),
+        ..ReportQuery::default()
+    };
+    let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
+    let months = [
+        uptake::calendar::Month::new(2026, 4),
+        uptake::calendar::Month::new(2026, 5),
+    ];
+    // (user, views) over April and May, and (month, user, views).
+    let read = || {
+        let facts = store.facts(&report).unwrap();
+        let mut by_user: Vec<(String, i64)> = facts
+            .counts(Metric::PageView, &months, GroupBy::ORG.user())
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.user.unwrap().to_string(), c.n))
+            .collect();
+        by_user.sort();
+        let mut by_month: Vec<(i64, String, i64)> = facts
+            .counts(Metric::PageView, &months, GroupBy::ORG.month().user())
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.month.unwrap().0, c.user.unwrap().to_string(), c.n))
+            .collect();
+        by_month.sort();
+        (by_user, by_month)
+    };
+    let (april, may) = (months[0].0, months[1].0);
+    let before = read();
+    assert_eq!(before.0, [("ann".into(), 1), ("bob".into(), 1)]);
+    assert_eq!(read(), before, "a second report reads the same");
+    // Late views in April (one by a new user) and one after `as_of`.
+    import(&[
+        view("d", "2026-04-20T10:00:00Z", "ann"),
+        view("e", "2026-04-21T10:00:00Z", "cid"),
+        view("f", "2026-05-20T10:00:00Z", "cid"),
+    ]);
+    let after = read();
+    assert_eq!(
+        after.0,
+        [("ann".into(), 2), ("bob".into(), 1), ("cid".into(), 1)]
+    );
+    assert_eq!(
+        after.1,
+        [
+            (april, "ann".into(), 2),
+            (april, "cid".into(), 1),
+            (may, "bob".into(), 1)
+        ]
+    );
+    assert_eq!(read(), after);
+}
+
+on_both_engines!(kept_sums_of_past_months_follow_late_events);
