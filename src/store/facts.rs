@@ -15,7 +15,7 @@ use anyhow::Context;
 use rustc_hash::FxHashMap;
 
 use super::event_rows::read_events_where;
-use super::rollups::{ALL_USERS, metric_code};
+use super::rollups::{ALL_USERS, LOGIN_MONTHS, metric_code};
 use super::sql::{Db, first};
 use crate::args;
 use crate::calendar::{Day, Month};
@@ -876,14 +876,29 @@ impl SqlFacts<'_> {
     }
 
     /// The sums of [`SqlFacts::add_cells`] over `months`, all before the
-    /// month of `as_of` (so complete in the rollups): kept from an earlier
-    /// report when the months' versions in this report's snapshot are the
-    /// ones they were read at, else read and kept.
+    /// month of `as_of` (so complete in the rollups).
     fn complete_sums(
         &self,
         metric: Metric,
         keys: GroupBy,
         months: &BTreeSet<Month>,
+    ) -> anyhow::Result<Arc<CellSums>> {
+        let shape = format!("counts {} {keys:?}", metric_code(metric));
+        self.kept(metric_code(metric), shape, months, |sums| {
+            self.add_cells(metric, keys, months, sums)
+        })
+    }
+
+    /// Sums over complete `months` that `read` fills, kept from an earlier
+    /// report when the versions of `(code, month)` in this report's
+    /// snapshot are the ones they were read at, else read and kept.
+    /// `shape` names what `read` reads; the orgs and months are added.
+    fn kept(
+        &self,
+        code: i64,
+        shape: String,
+        months: &BTreeSet<Month>,
+        read: impl FnOnce(&mut CellSums) -> anyhow::Result<()>,
     ) -> anyhow::Result<Arc<CellSums>> {
         let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
         let list = list.join(",");
@@ -892,25 +907,45 @@ impl SqlFacts<'_> {
             &format!(
                 "SELECT month, version FROM month_versions WHERE metric = ?1 AND month IN ({list}) ORDER BY month"
             ),
-            args![metric_code(metric)],
+            args![code],
             &mut |r| {
                 versions.push((r.int(0)?, r.int(1)?));
                 Ok(())
             },
         )?;
-        let shape = format!(
-            "{} {keys:?} {} {list}",
-            metric_code(metric),
-            self.org_filter("org")
-        );
+        let shape = format!("{shape} {} {list}", self.org_filter("org"));
         if let Some(kept) = self.cache.complete.find(&shape, &versions) {
             return Ok(kept);
         }
         let mut sums = FxHashMap::default();
-        self.add_cells(metric, keys, months, &mut sums)?;
+        read(&mut sums)?;
         let sums = Arc::new(sums);
         self.cache.complete.keep(shape, versions, sums.clone());
         Ok(sums)
+    }
+
+    /// Adds the days with a login of each `(month, org, user)` of `months`
+    /// to `days`, keyed `(month, org, user, 0, 0)`.
+    fn add_login_months(
+        &self,
+        months: &BTreeSet<Month>,
+        days: &mut CellSums,
+    ) -> anyhow::Result<()> {
+        if months.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
+        let sql = format!(
+            "SELECT m.month, m.org, m.\"user\", m.days FROM login_months m WHERE m.month IN ({}){}",
+            list.join(","),
+            self.org_filter("m.org")
+        );
+        self.db.each(&sql, args![], &mut |r| {
+            *days
+                .entry((r.int(0)?, r.int(1)?, r.int(2)?, 0, 0))
+                .or_insert(0) += r.int(3)?;
+            Ok(())
+        })
     }
 
     /// The rows of `members_now` in the report's orgs, taken back to
@@ -1066,20 +1101,27 @@ impl SqlFacts<'_> {
         let cal = &self.settings().calendar;
         let today = cal.day_of(self.as_of);
         let as_of_month = today.month();
-        let (wanted, list) = visible_months(months, as_of_month);
+        let (wanted, _) = visible_months(months, as_of_month);
         if wanted.is_empty() {
             return Ok(LoginDays::new());
         }
-        let sql = format!(
-            "SELECT m.month, m.org, m.\"user\", m.days FROM login_months m WHERE m.month IN ({}){}",
-            list,
-            self.org_filter("m.org")
-        );
-        let mut days: FxHashMap<(i64, i64, Month), i64> = FxHashMap::default();
-        self.db.each(&sql, args![], &mut |r| {
-            days.insert((r.int(1)?, r.int(2)?, Month(r.int(0)?)), r.int(3)?);
-            Ok(())
-        })?;
+        // Complete months change only with late logins: kept between
+        // reports while their versions stand, as for counts.
+        let (complete, current): (BTreeSet<Month>, BTreeSet<Month>) =
+            wanted.iter().partition(|m| **m < as_of_month);
+        let mut cells = if complete.is_empty() {
+            CellSums::default()
+        } else {
+            let kept = self.kept(LOGIN_MONTHS, "login_months".into(), &complete, |days| {
+                self.add_login_months(&complete, days)
+            })?;
+            (*kept).clone()
+        };
+        self.add_login_months(&current, &mut cells)?;
+        let mut days: FxHashMap<(i64, i64, Month), i64> = cells
+            .into_iter()
+            .map(|((month, org, user, _, _), n)| ((org, user, Month(month)), n))
+            .collect();
         if wanted.contains(&as_of_month) {
             // Days of this month that only have logins after `as_of`.
             let sql = format!(

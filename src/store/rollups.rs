@@ -20,6 +20,25 @@ use crate::time::Micros;
 /// The `user` of the cells that count every user.
 pub const ALL_USERS: i64 = -1;
 
+/// The `metric` of the `month_versions` rows that version `login_months`
+/// (the metrics of `month_counts` are 1 to 5).
+pub const LOGIN_MONTHS: i64 = 0;
+
+/// Raises the version of each `(metric, month)` (see `0007_month_versions.sql`).
+fn bump_versions(db: &dyn Db, months: &[(i64, i64)]) -> anyhow::Result<()> {
+    let rows: Vec<Vec<Arg<'_>>> = months
+        .iter()
+        .map(|(metric, month)| args![*metric, *month, 1].to_vec())
+        .collect();
+    exec_rows(
+        db,
+        "INSERT INTO month_versions (metric, month, version) VALUES (?1, ?2, ?3)
+         ON CONFLICT (metric, month) DO UPDATE SET version = month_versions.version + 1",
+        &[ColType::Int; 3],
+        &rows,
+    )
+}
+
 /// The stored code of each metric in `month_counts`.
 pub fn metric_code(metric: Metric) -> i64 {
     match metric {
@@ -115,17 +134,7 @@ impl Pending {
             .collect();
         touched.sort_unstable();
         touched.dedup();
-        let rows: Vec<Vec<Arg<'_>>> = touched
-            .iter()
-            .map(|(metric, month)| args![*metric, *month, 1].to_vec())
-            .collect();
-        exec_rows(
-            db,
-            "INSERT INTO month_versions (metric, month, version) VALUES (?1, ?2, ?3)
-             ON CONFLICT (metric, month) DO UPDATE SET version = month_versions.version + 1",
-            &[Int; 3],
-            &rows,
-        )?;
+        bump_versions(db, &touched)?;
         let rows: Vec<Vec<Arg<'_>>> = self
             .counts
             .drain()
@@ -218,6 +227,13 @@ impl Pending {
                 Ok(())
             },
         )?;
+        let mut months: Vec<(i64, i64)> = new_days
+            .keys()
+            .map(|(month, _, _)| (LOGIN_MONTHS, *month))
+            .collect();
+        months.sort_unstable();
+        months.dedup();
+        bump_versions(db, &months)?;
         let rows: Vec<Vec<Arg<'_>>> = new_days
             .into_iter()
             .map(|((month, org, user), n)| args![month, org, user, n].to_vec())
@@ -609,11 +625,25 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
     if events > 0 {
         tracing::info!(events, settings = %fingerprint, "rebuilding rollups for new settings");
     }
+    // Versions only go up, also for months that lose every cell: sums read
+    // before the rebuild stop matching. (`WHERE true` keeps SQLite from
+    // reading `ON CONFLICT` as a join constraint.)
+    for sql in [
+        "INSERT INTO month_versions (metric, month, version)
+         SELECT DISTINCT metric, month, 0 FROM month_counts WHERE true
+         ON CONFLICT (metric, month) DO NOTHING",
+        &format!(
+            "INSERT INTO month_versions (metric, month, version)
+             SELECT DISTINCT {LOGIN_MONTHS}, month, 0 FROM login_months WHERE true
+             ON CONFLICT (metric, month) DO NOTHING"
+        ),
+        "UPDATE month_versions SET version = version + 1",
+    ] {
+        db.exec(sql, args![])?;
+    }
     for table in ROLLUP_TABLES {
         db.exec(&format!("DELETE FROM {table}"), args![])?;
     }
-    // Versions only go up: sums read before the rebuild stop matching.
-    db.exec("UPDATE month_versions SET version = version + 1", args![])?;
     // The events are read first, a page at a time by key, so that the
     // rollup writes do not run inside an open read of the same database.
     let mut cache = std::collections::HashMap::new();

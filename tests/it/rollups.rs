@@ -291,7 +291,7 @@ fn a_report_reads_one_snapshot(engine: Engine) {
 on_both_engines!(a_report_reads_one_snapshot);
 
 /// The sums of complete months kept between reports follow late events:
-/// a view landing in a past month shows in the next report.
+/// a view or a login landing in a past month shows in the next report.
 fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
     use uptake::metrics::facts::{GroupBy, Metric};
     let dir = engine_dir(engine);
@@ -308,10 +308,14 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
             Some(input.as_bytes()),
         ));
     };
+    let login = |id: &str, time: &str| {
+        format!(r#"{{"id":"{id}","type":"login","org":"acme-eu","time":"{time}","user":"ann"}}"#)
+    };
     import(&[
         view("a", "2026-03-02T10:00:00Z", "ann"),
         view("b", "2026-04-02T10:00:00Z", "ann"),
         view("c", "2026-05-02T10:00:00Z", "bob"),
+        login("l1", "2026-04-02T10:00:00Z"),
     ]);
     let store = open_store(dir.path());
     store
@@ -344,17 +348,26 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
             .map(|c| (c.month.unwrap().0, c.user.unwrap().to_string(), c.n))
             .collect();
         by_month.sort();
-        (by_user, by_month)
+        let login_days: Vec<(i64, i64)> = facts
+            .login_days(&months)
+            .unwrap()
+            .into_values()
+            .flatten()
+            .map(|(month, days)| (month.0, days))
+            .collect();
+        (by_user, by_month, login_days)
     };
     let (april, may) = (months[0].0, months[1].0);
     let before = read();
     assert_eq!(before.0, [("ann".into(), 1), ("bob".into(), 1)]);
+    assert_eq!(before.2, [(months[0].0, 1)]);
     assert_eq!(read(), before, "a second report reads the same");
     // Late views in April (one by a new user) and one after `as_of`.
     import(&[
         view("d", "2026-04-20T10:00:00Z", "ann"),
         view("e", "2026-04-21T10:00:00Z", "cid"),
         view("f", "2026-05-20T10:00:00Z", "cid"),
+        login("l2", "2026-04-03T10:00:00Z"),
     ]);
     let after = read();
     assert_eq!(
@@ -369,6 +382,7 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
             (may, "bob".into(), 1)
         ]
     );
+    assert_eq!(after.2, [(april, 2)]);
     assert_eq!(read(), after);
 }
 
