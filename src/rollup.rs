@@ -84,23 +84,29 @@ impl LoginState {
 
     /// Merges the states of one user in several orgs.
     pub fn merge(states: &[LoginState], settings: &RollupSettings) -> LoginState {
-        let mut merged = LoginState::default();
-        for s in states {
-            merged.last = if merged.logins == 0 {
-                s.last
-            } else {
-                merged.last.max(s.last)
-            };
-            merged.logins += s.logins;
-            merged.weeks.union(&s.weeks);
-            merged.earliest.extend(&s.earliest);
-            for &(week, time) in &s.first_in_weeks {
-                match merged.first_in_weeks.iter_mut().find(|(w, _)| *w == week) {
-                    Some(entry) => entry.1 = entry.1.min(time),
-                    None => merged.first_in_weeks.push((week, time)),
+        let mut merged = if let [only] = states {
+            // Most users log in to one org: nothing to add up.
+            only.clone()
+        } else {
+            let mut merged = LoginState::default();
+            for s in states {
+                merged.last = if merged.logins == 0 {
+                    s.last
+                } else {
+                    merged.last.max(s.last)
+                };
+                merged.logins += s.logins;
+                merged.weeks.union(&s.weeks);
+                merged.earliest.extend(&s.earliest);
+                for &(week, time) in &s.first_in_weeks {
+                    match merged.first_in_weeks.iter_mut().find(|(w, _)| *w == week) {
+                        Some(entry) => entry.1 = entry.1.min(time),
+                        None => merged.first_in_weeks.push((week, time)),
+                    }
                 }
             }
-        }
+            merged
+        };
         merged.earliest.sort_unstable();
         merged
             .earliest
