@@ -12,9 +12,10 @@ use std::fmt;
 
 use crate::time::Micros;
 
-/// An organization slug: `[a-z0-9][a-z0-9_-]{0,63}`.
+/// An organization slug: `[a-z0-9][a-z0-9_-]{0,63}`. Shared, as reports
+/// hold one per cell.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OrgSlug(String);
+pub struct OrgSlug(std::sync::Arc<str>);
 
 impl OrgSlug {
     pub fn parse(s: &str) -> Option<OrgSlug> {
@@ -23,7 +24,7 @@ impl OrgSlug {
         let rest_ok = b[1.min(b.len())..]
             .iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
-        (first_ok && rest_ok && b.len() <= 64).then(|| OrgSlug(s.to_owned()))
+        (first_ok && rest_ok && b.len() <= 64).then(|| OrgSlug(s.into()))
     }
 
     pub fn as_str(&self) -> &str {
