@@ -52,6 +52,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_month_versions.sql"),
         postgres: include_str!("../../migrations/postgres/0007_month_versions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "rollup_fillfactor",
+        sqlite: include_str!("../../migrations/sqlite/0008_rollup_fillfactor.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_rollup_fillfactor.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.
