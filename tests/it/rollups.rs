@@ -228,36 +228,42 @@ fn arrival_order_does_not_change_any_widget(engine: Engine) {
 
 on_both_engines!(arrival_order_does_not_change_any_widget);
 
+/// A page view of `/` in acme-eu.
+fn view(id: &str, time: &str, user: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"page_view","org":"acme-eu","time":"{time}","user":"{user}","page":"/"}}"#
+    )
+}
+
+/// Imports `lines` into `dir`'s store with another process, as a portal's
+/// events arriving while reports run.
+fn import_lines(dir: &std::path::Path, lines: &[String]) {
+    let input = lines.join("\n");
+    stdout(&uptake(dir, &["import", "-"], Some(input.as_bytes())));
+}
+
+/// `dir`'s store with UTC rollups, and a report as of 2026-05-10.
+fn store_and_report(dir: &std::path::Path) -> (std::sync::Arc<dyn uptake::store::Store>, Report) {
+    let store = open_store(dir);
+    store
+        .use_settings(&RollupSettings::new("UTC", &Settings::default()).unwrap())
+        .unwrap();
+    let query = ReportQuery {
+        as_of: Some("2026-05-10T00:00:00Z".into()),
+        ..ReportQuery::default()
+    };
+    let report = Report::resolve(&query, Micros::now(), &Calendar::new("UTC").unwrap()).unwrap();
+    (store, report)
+}
+
 /// A report reads one snapshot: what the writer commits while the report
 /// runs is not half seen (cells from one state, the raw events that correct
 /// them from another), and the next report sees all of it.
 fn a_report_reads_one_snapshot(engine: Engine) {
     use uptake::metrics::facts::{GroupBy, Metric};
     let dir = engine_dir(engine);
-    let view = |id: &str, time: &str| {
-        format!(
-            r#"{{"id":"{id}","type":"page_view","org":"acme-eu","time":"{time}","user":"ann","page":"/"}}"#
-        )
-    };
-    let import = |lines: &[String]| {
-        let input = lines.join("\n");
-        stdout(&uptake(
-            dir.path(),
-            &["import", "-"],
-            Some(input.as_bytes()),
-        ));
-    };
-    import(&[view("a", "2026-05-02T10:00:00Z")]);
-    let store = open_store(dir.path());
-    store
-        .use_settings(&RollupSettings::new("UTC", &Settings::default()).unwrap())
-        .unwrap();
-    let cal = Calendar::new("UTC").unwrap();
-    let query = ReportQuery {
-        as_of: Some("2026-05-10T00:00:00Z".into()),
-        ..ReportQuery::default()
-    };
-    let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
+    import_lines(dir.path(), &[view("a", "2026-05-02T10:00:00Z", "ann")]);
+    let (store, report) = store_and_report(dir.path());
     let months = [uptake::calendar::Month::new(2026, 5)];
     let views = |facts: &dyn uptake::metrics::Facts| -> i64 {
         facts
@@ -270,10 +276,13 @@ fn a_report_reads_one_snapshot(engine: Engine) {
     let facts = store.facts(&report).unwrap();
     assert_eq!(views(facts.as_ref()), 1);
     // One view before `as_of` and one after it, committed by another process.
-    import(&[
-        view("b", "2026-05-05T10:00:00Z"),
-        view("c", "2026-05-20T10:00:00Z"),
-    ]);
+    import_lines(
+        dir.path(),
+        &[
+            view("b", "2026-05-05T10:00:00Z", "ann"),
+            view("c", "2026-05-20T10:00:00Z", "ann"),
+        ],
+    );
     assert_eq!(
         views(facts.as_ref()),
         1,
@@ -295,38 +304,19 @@ on_both_engines!(a_report_reads_one_snapshot);
 fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
     use uptake::metrics::facts::{GroupBy, Metric};
     let dir = engine_dir(engine);
-    let view = |id: &str, time: &str, user: &str| {
-        format!(
-            r#"{{"id":"{id}","type":"page_view","org":"acme-eu","time":"{time}","user":"{user}","page":"/"}}"#
-        )
-    };
-    let import = |lines: &[String]| {
-        let input = lines.join("\n");
-        stdout(&uptake(
-            dir.path(),
-            &["import", "-"],
-            Some(input.as_bytes()),
-        ));
-    };
     let login = |id: &str, time: &str| {
         format!(r#"{{"id":"{id}","type":"login","org":"acme-eu","time":"{time}","user":"ann"}}"#)
     };
-    import(&[
-        view("a", "2026-03-02T10:00:00Z", "ann"),
-        view("b", "2026-04-02T10:00:00Z", "ann"),
-        view("c", "2026-05-02T10:00:00Z", "bob"),
-        login("l1", "2026-04-02T10:00:00Z"),
-    ]);
-    let store = open_store(dir.path());
-    store
-        .use_settings(&RollupSettings::new("UTC", &Settings::default()).unwrap())
-        .unwrap();
-    let cal = Calendar::new("UTC").unwrap();
-    let query = ReportQuery {
-        as_of: Some("2026-05-10T00:00:00Z".into()),
-        ..ReportQuery::default()
-    };
-    let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
+    import_lines(
+        dir.path(),
+        &[
+            view("a", "2026-03-02T10:00:00Z", "ann"),
+            view("b", "2026-04-02T10:00:00Z", "ann"),
+            view("c", "2026-05-02T10:00:00Z", "bob"),
+            login("l1", "2026-04-02T10:00:00Z"),
+        ],
+    );
+    let (store, report) = store_and_report(dir.path());
     let months = [
         uptake::calendar::Month::new(2026, 4),
         uptake::calendar::Month::new(2026, 5),
@@ -363,12 +353,15 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
     assert_eq!(before.2, [(months[0].0, 1)]);
     assert_eq!(read(), before, "a second report reads the same");
     // Late views in April (one by a new user) and one after `as_of`.
-    import(&[
-        view("d", "2026-04-20T10:00:00Z", "ann"),
-        view("e", "2026-04-21T10:00:00Z", "cid"),
-        view("f", "2026-05-20T10:00:00Z", "cid"),
-        login("l2", "2026-04-03T10:00:00Z"),
-    ]);
+    import_lines(
+        dir.path(),
+        &[
+            view("d", "2026-04-20T10:00:00Z", "ann"),
+            view("e", "2026-04-21T10:00:00Z", "cid"),
+            view("f", "2026-05-20T10:00:00Z", "cid"),
+            login("l2", "2026-04-03T10:00:00Z"),
+        ],
+    );
     let after = read();
     assert_eq!(
         after.0,
