@@ -7,6 +7,11 @@
 //! the cost of a report grows with what happened after its `as_of`, never
 //! with the length of the history. Partial days at the edges of a window
 //! are read from raw events the same way.
+//!
+//! Since complete months change only with late events, the sums of their
+//! per-user cells and login days are kept between reports ([`ReadCache`])
+//! and reused while `month_versions` shows their months unchanged in the
+//! report's own snapshot; a report then reads only the month of `as_of`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
