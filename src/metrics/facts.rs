@@ -2,7 +2,7 @@
 //! user's login record, all already restricted to the report (its orgs and
 //! `time <= as_of`).
 //!
-//! Two implementations answer the same questions: [`History`] from the raw
+//! Two implementations answer the same questions: [`History`](super::History) from the raw
 //! events (the reference reading of the contract, used as the oracle in
 //! tests), and the store's rollups (what the server uses), whose cost does
 //! not grow with the length of the history.
