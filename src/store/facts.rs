@@ -73,7 +73,8 @@ type KeptSums = (String, Vec<(i64, i64)>, Arc<CellSums>);
 
 impl CompleteSums {
     const MAX_ENTRIES: usize = 64;
-    const MAX_CELLS: usize = 4_000_000;
+    /// About 56 bytes a cell in the map: at most about 60 MiB.
+    const MAX_CELLS: usize = 1_000_000;
 
     fn find(&self, shape: &str, versions: &[(i64, i64)]) -> Option<Arc<CellSums>> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
