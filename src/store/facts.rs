@@ -1206,3 +1206,50 @@ impl SqlFacts<'_> {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sums(cells: usize) -> Arc<CellSums> {
+        Arc::new((0..cells as i64).map(|i| ((0, 1, i, 0, 0), 1)).collect())
+    }
+
+    #[test]
+    fn kept_sums_match_on_shape_and_versions_only() {
+        let kept = CompleteSums::default();
+        kept.keep("a".into(), vec![(1, 1), (2, 3)], sums(2));
+        assert!(kept.find("a", &[(1, 1), (2, 3)]).is_some());
+        assert!(
+            kept.find("a", &[(1, 1), (2, 4)]).is_none(),
+            "a month changed"
+        );
+        assert!(
+            kept.find("a", &[(1, 1)]).is_none(),
+            "a month gained its first row"
+        );
+        assert!(kept.find("b", &[(1, 1), (2, 3)]).is_none());
+        // Kept again at new versions: the old sums are gone.
+        kept.keep("a".into(), vec![(1, 1), (2, 4)], sums(3));
+        assert_eq!(kept.find("a", &[(1, 1), (2, 4)]).unwrap().len(), 3);
+        assert!(kept.find("a", &[(1, 1), (2, 3)]).is_none());
+    }
+
+    #[test]
+    fn kept_sums_drop_the_least_recently_used_first() {
+        let kept = CompleteSums::default();
+        for i in 0..=CompleteSums::MAX_ENTRIES {
+            kept.keep(i.to_string(), vec![], sums(1));
+            if i == 1 {
+                // Used again: now the most recent of the first two.
+                assert!(kept.find("0", &[]).is_some());
+            }
+        }
+        assert!(kept.find("0", &[]).is_some());
+        assert!(kept.find("1", &[]).is_none());
+        // Past the cell bound, older sums go even below the entry bound.
+        kept.keep("big".into(), vec![], sums(CompleteSums::MAX_CELLS));
+        assert!(kept.find("big", &[]).is_some());
+        assert!(kept.find("0", &[]).is_none());
+    }
+}
