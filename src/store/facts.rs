@@ -44,7 +44,8 @@ pub struct ReadCache {
     /// one sizes its hash map from it instead of growing it step by step
     /// (which cost a third of the time of the largest per-user sums).
     cell_counts: Mutex<HashMap<String, usize>>,
-    /// Sums of per-user cells over complete months, by query shape.
+    /// Sums of per-user cells and login days over complete months, by
+    /// query shape.
     complete: CompleteSums,
 }
 
@@ -56,8 +57,8 @@ type CellKey = (i64, i64, i64, i64, i64);
 /// Cell sums by key (see [`SqlFacts::add_cells`]).
 type CellSums = FxHashMap<CellKey, i64>;
 
-/// Sums of per-user cells over months before a report's `as_of` month,
-/// each with the versions of its months when it was read (see
+/// Sums of per-user cells (or login days) over months before a report's
+/// `as_of` month, each with the versions of its months when it was read (see
 /// `0007_month_versions.sql`). A late event raises its month's version, so
 /// a sum is used only while it is still exact. Bounded by entries and by
 /// cells; the least recently used go first.
@@ -90,13 +91,14 @@ impl CompleteSums {
     fn keep(&self, shape: String, versions: Vec<(i64, i64)>, sums: Arc<CellSums>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|(s, _, _)| *s != shape);
+        if sums.len() > Self::MAX_CELLS {
+            // Larger than the whole bound: read again next time.
+            return;
+        }
         entries.push((shape, versions, sums));
         while entries.len() > Self::MAX_ENTRIES
             || entries.iter().map(|(_, _, s)| s.len()).sum::<usize>() > Self::MAX_CELLS
         {
-            if entries.len() == 1 {
-                break;
-            }
             entries.remove(0);
         }
     }
@@ -1251,5 +1253,9 @@ mod tests {
         kept.keep("big".into(), vec![], sums(CompleteSums::MAX_CELLS));
         assert!(kept.find("big", &[]).is_some());
         assert!(kept.find("0", &[]).is_none());
+        // Sums larger than the bound are not kept at all.
+        kept.keep("huge".into(), vec![], sums(CompleteSums::MAX_CELLS + 1));
+        assert!(kept.find("huge", &[]).is_none());
+        assert!(kept.find("big", &[]).is_some());
     }
 }
