@@ -75,6 +75,8 @@ pub struct PostgresStore {
     settings: OnceLock<RollupSettings>,
     /// Idle connections, each with its prepared statements.
     pool: Mutex<Vec<Pg<Client>>>,
+    /// What readers keep between reports: names of interned ids, kept
+    /// sums of complete months.
     cache: ReadCache,
 }
 

@@ -35,8 +35,8 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Connections for widget reads, reused between requests.
     pool: Mutex<Vec<Connection>>,
-    /// Interned strings already read: an id never changes its string, so
-    /// readers resolve the ids of their rows here before asking SQLite.
+    /// What readers keep between reports: names of interned ids, kept
+    /// sums of complete months.
     cache: ReadCache,
 }
 
