@@ -1041,38 +1041,57 @@ impl SqlFacts<'_> {
             states.entry(r.int(0)?).or_default().push(state);
             Ok(())
         })?;
-        // Logins after `as_of` are in the rollups but not in the report.
+        let merged: Vec<(i64, LoginState)> = states
+            .into_iter()
+            .map(|(user, list)| (user, LoginState::merge(&list, settings)))
+            .collect();
+        // A user whose latest login is at or before `as_of` (every user, in
+        // a report as of now) has a record exact as stored. The raw logins
+        // are read only when some user logged in after `as_of`.
         let mut after: FxHashMap<i64, i64> = FxHashMap::default();
-        for (_, user, _) in self.raw_logins(as_of, Micros(i64::MAX))? {
-            *after.entry(user).or_default() += 1;
-        }
-        // Logins of the day of `as_of`, up to it.
         let mut today_last: FxHashMap<i64, Micros> = FxHashMap::default();
-        for (_, user, time) in self.raw_logins(Micros(self.day_start(today).0 - 1), as_of)? {
-            let last = today_last.entry(user).or_insert(time);
-            *last = (*last).max(time);
-        }
-        // Users with a login earlier this week (before today).
-        let sql = format!(
-            "SELECT DISTINCT d.\"user\" FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
-            self.org_filter("d.org")
-        );
         let mut this_week: BTreeSet<i64> = BTreeSet::new();
-        self.conn()
-            .each(&sql, args![week.monday().0, today.0], &mut |r| {
-                this_week.insert(r.int(0)?);
-                Ok(())
-            })?;
-        let mut by_id = Vec::with_capacity(states.len());
-        for (user, list) in states {
-            let merged = LoginState::merge(&list, settings);
+        if merged.iter().any(|(_, m)| m.last > as_of) {
+            // Logins after `as_of` are in the rollups but not in the report.
+            for (_, user, _) in self.raw_logins(as_of, Micros(i64::MAX))? {
+                *after.entry(user).or_default() += 1;
+            }
+            // Logins of the day of `as_of`, up to it.
+            for (_, user, time) in self.raw_logins(Micros(self.day_start(today).0 - 1), as_of)? {
+                let last = today_last.entry(user).or_insert(time);
+                *last = (*last).max(time);
+            }
+            // Users with a login earlier this week (before today).
+            let sql = format!(
+                "SELECT DISTINCT d.\"user\" FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
+                self.org_filter("d.org")
+            );
+            self.conn()
+                .each(&sql, args![week.monday().0, today.0], &mut |r| {
+                    this_week.insert(r.int(0)?);
+                    Ok(())
+                })?;
+        }
+        let mut by_id = Vec::with_capacity(merged.len());
+        for (user, merged) in merged {
+            if merged.last <= as_of {
+                by_id.push((
+                    user,
+                    LoginRecord {
+                        logins: merged.logins,
+                        weeks: merged.weeks.count_before(week)
+                            + i64::from(merged.weeks.contains(week)),
+                        last: merged.last,
+                        activated_at: merged.activated_at(settings),
+                    },
+                ));
+                continue;
+            }
             let logins = merged.logins - after.get(&user).copied().unwrap_or(0);
             if logins <= 0 {
                 continue;
             }
-            let last = if merged.last <= as_of {
-                merged.last
-            } else {
+            let last = {
                 let sql = format!(
                     "SELECT max(last) FROM login_days WHERE \"user\" = ?1 AND day < ?2{}",
                     self.org_filter("org")
