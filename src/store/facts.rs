@@ -20,7 +20,7 @@ use anyhow::Context;
 use rustc_hash::FxHashMap;
 
 use super::event_rows::read_events_where;
-use super::rollups::{ALL_USERS, LOGIN_MONTHS, metric_code};
+use super::rollups::{ALL_USERS, LOGIN_MONTHS, MEMBERS, metric_code};
 use super::sql::{Db, first};
 use crate::args;
 use crate::calendar::{Day, Month};
@@ -44,9 +44,10 @@ pub struct ReadCache {
     /// one sizes its hash map from it instead of growing it step by step
     /// (which cost a third of the time of the largest per-user sums).
     cell_counts: Mutex<HashMap<String, usize>>,
-    /// Sums of per-user cells and login days over complete months, by
-    /// query shape.
-    complete: CompleteSums,
+    /// Sums of per-user cells and login days over complete months.
+    complete: Kept<CellSums>,
+    /// The rows of `members_now` (they change with member events only).
+    members: Kept<Vec<StoredMember>>,
 }
 
 /// A cell's keys as string ids: month, org, user, a, b (0 when not asked
@@ -57,47 +58,71 @@ type CellKey = (i64, i64, i64, i64, i64);
 /// Cell sums by key (see [`SqlFacts::add_cells`]).
 type CellSums = FxHashMap<CellKey, i64>;
 
-/// Sums of per-user cells (or login days) over months before a report's
-/// `as_of` month, each with the versions of its months when it was read (see
-/// `0007_month_versions.sql`). A late event raises its month's version, so
-/// a sum is used only while it is still exact. Bounded by entries and by
-/// cells; the least recently used go first.
-#[derive(Default)]
-struct CompleteSums {
+/// What a report read that an earlier one may reuse: by query shape, each
+/// with the versions (see `0007_month_versions.sql`) of what it was read
+/// from. A write raises those versions, so a kept value is used only while
+/// it is still exact. Bounded by entries and by cells; the least recently
+/// used go first.
+struct Kept<T> {
     /// Most recently used last.
-    entries: Mutex<Vec<KeptSums>>,
+    entries: Mutex<Vec<KeptValue<T>>>,
 }
 
-/// A query shape, the (month, version) pairs its sums were read at, and
-/// the sums.
-type KeptSums = (String, Vec<(i64, i64)>, Arc<CellSums>);
+/// A query shape, the `(metric, month)` versions its value was read at,
+/// and the value.
+type KeptValue<T> = (String, Vec<(i64, i64)>, Arc<T>);
 
-impl CompleteSums {
+/// The size of a kept value, in cells or rows.
+trait Cells {
+    fn cells(&self) -> usize;
+}
+
+impl Cells for CellSums {
+    fn cells(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Cells for Vec<StoredMember> {
+    fn cells(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Kept<T> {
+        Kept {
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T: Cells> Kept<T> {
     const MAX_ENTRIES: usize = 64;
-    /// About 56 bytes a cell in the map: at most about 60 MiB.
+    /// About 56 bytes a cell of sums: at most about 60 MiB of them.
     const MAX_CELLS: usize = 1_000_000;
 
-    fn find(&self, shape: &str, versions: &[(i64, i64)]) -> Option<Arc<CellSums>> {
+    fn find(&self, shape: &str, versions: &[(i64, i64)]) -> Option<Arc<T>> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let at = entries
             .iter()
             .position(|(s, v, _)| s == shape && v == versions)?;
         let entry = entries.remove(at);
-        let sums = entry.2.clone();
+        let value = entry.2.clone();
         entries.push(entry);
-        Some(sums)
+        Some(value)
     }
 
-    fn keep(&self, shape: String, versions: Vec<(i64, i64)>, sums: Arc<CellSums>) {
+    fn keep(&self, shape: String, versions: Vec<(i64, i64)>, value: Arc<T>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.retain(|(s, _, _)| *s != shape);
-        if sums.len() > Self::MAX_CELLS {
+        if value.cells() > Self::MAX_CELLS {
             // Larger than the whole bound: read again next time.
             return;
         }
-        entries.push((shape, versions, sums));
+        entries.push((shape, versions, value));
         while entries.len() > Self::MAX_ENTRIES
-            || entries.iter().map(|(_, _, s)| s.len()).sum::<usize>() > Self::MAX_CELLS
+            || entries.iter().map(|(_, _, v)| v.cells()).sum::<usize>() > Self::MAX_CELLS
         {
             entries.remove(0);
         }
@@ -121,6 +146,18 @@ pub struct SqlFacts<'s> {
 
 /// A profile field's value at `as_of`: (time, event id, string id).
 type Field = Option<(i64, String, i64)>;
+
+/// One row of `members_now`, as stored: the latest state of an
+/// `(org, user)` and its latest name and e-mail, as string ids.
+struct StoredMember {
+    org: i64,
+    user: i64,
+    time: i64,
+    role: i64,
+    teams: Option<String>,
+    name: Field,
+    email: Field,
+}
 
 /// One `(org, user)` of `members_now`, taken back to `as_of`, as string ids.
 struct MemberRow {
@@ -892,22 +929,31 @@ impl SqlFacts<'_> {
         months: &BTreeSet<Month>,
     ) -> anyhow::Result<Arc<CellSums>> {
         let shape = format!("counts {} {keys:?}", metric_code(metric));
-        self.kept(metric_code(metric), shape, months, |sums| {
-            self.add_cells(metric, keys, months, sums)
-        })
+        self.kept(
+            &self.cache.complete,
+            metric_code(metric),
+            shape,
+            months,
+            || {
+                let mut sums = CellSums::default();
+                self.add_cells(metric, keys, months, &mut sums)?;
+                Ok(sums)
+            },
+        )
     }
 
-    /// Sums over complete `months` that `read` fills, kept from an earlier
-    /// report when the versions of `(code, month)` in this report's
-    /// snapshot are the ones they were read at, else read and kept.
-    /// `shape` names what `read` reads; the orgs and months are added.
-    fn kept(
+    /// What `read` reads, kept from an earlier report when the versions of
+    /// `(code, month)` for `months` in this report's snapshot are the ones
+    /// it was read at, else read and kept. `shape` names what `read`
+    /// reads; the orgs and months are added.
+    fn kept<T: Cells>(
         &self,
+        store: &Kept<T>,
         code: i64,
         shape: String,
         months: &BTreeSet<Month>,
-        read: impl FnOnce(&mut CellSums) -> anyhow::Result<()>,
-    ) -> anyhow::Result<Arc<CellSums>> {
+        read: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
         let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
         let list = list.join(",");
         let mut versions: Vec<(i64, i64)> = Vec::with_capacity(months.len());
@@ -922,14 +968,12 @@ impl SqlFacts<'_> {
             },
         )?;
         let shape = format!("{shape} {} {list}", self.org_filter("org"));
-        if let Some(kept) = self.cache.complete.find(&shape, &versions) {
+        if let Some(kept) = store.find(&shape, &versions) {
             return Ok(kept);
         }
-        let mut sums = FxHashMap::default();
-        read(&mut sums)?;
-        let sums = Arc::new(sums);
-        self.cache.complete.keep(shape, versions, sums.clone());
-        Ok(sums)
+        let value = Arc::new(read()?);
+        store.keep(shape, versions, value.clone());
+        Ok(value)
     }
 
     /// Adds the days with a login of each `(month, org, user)` of `months`
@@ -967,19 +1011,56 @@ impl SqlFacts<'_> {
         Ok(self.member_rows.get_or_init(|| rows))
     }
 
-    fn read_member_rows(&self) -> anyhow::Result<Vec<MemberRow>> {
+    /// The rows of `members_now` in the report's orgs, as stored; kept
+    /// between reports while no member event was written.
+    fn stored_members(&self) -> anyhow::Result<Arc<Vec<StoredMember>>> {
         let sql = format!(
             "SELECT m.org, m.\"user\", m.time, m.role, m.teams, m.name, m.name_time, m.name_id,
                     m.email, m.email_time, m.email_id
                FROM members_now m WHERE 1 = 1{}",
             self.org_filter("m.org")
         );
+        let all_time = BTreeSet::from([Month(0)]);
+        self.kept(
+            &self.cache.members,
+            MEMBERS,
+            "members".into(),
+            &all_time,
+            || {
+                let mut rows = Vec::new();
+                self.db.each(&sql, args![], &mut |r| {
+                    let field = |col: usize| -> anyhow::Result<Field> {
+                        Ok(
+                            match (r.opt_int(col)?, r.opt_int(col + 1)?, r.opt_text(col + 2)?) {
+                                (Some(value), Some(t), Some(id)) => Some((t, id, value)),
+                                _ => None,
+                            },
+                        )
+                    };
+                    rows.push(StoredMember {
+                        org: r.int(0)?,
+                        user: r.int(1)?,
+                        time: r.int(2)?,
+                        role: r.int(3)?,
+                        teams: r.opt_text(4)?,
+                        name: field(5)?,
+                        email: field(8)?,
+                    });
+                    Ok(())
+                })?;
+                Ok(rows)
+            },
+        )
+    }
+
+    fn read_member_rows(&self) -> anyhow::Result<Vec<MemberRow>> {
         let as_of = self.as_of.0;
-        let mut rows = Vec::new();
-        self.db.each(&sql, args![], &mut |r| {
-            let (org, user, time) = (r.int(0)?, r.int(1)?, r.int(2)?);
-            let (role, teams) = if time <= as_of {
-                (r.int(3)?, r.opt_text(4)?)
+        let stored = self.stored_members()?;
+        let mut rows = Vec::with_capacity(stored.len());
+        for m in stored.iter() {
+            let (org, user) = (m.org, m.user);
+            let (role, teams) = if m.time <= as_of {
+                (m.role, m.teams.clone())
             } else {
                 // Changed after `as_of`: the state then is in the log.
                 let found = first(
@@ -992,14 +1073,12 @@ impl SqlFacts<'_> {
                 found.unwrap_or((0, None))
             };
             let mut fields: [Field; 2] = [None, None];
-            for (slot, col, column) in [(0, 5, "name"), (1, 8, "email")] {
-                let (Some(value), Some(t), Some(id)) =
-                    (r.opt_int(col)?, r.opt_int(col + 1)?, r.opt_text(col + 2)?)
-                else {
+            for (slot, stored, column) in [(0, &m.name, "name"), (1, &m.email, "email")] {
+                let Some((t, id, value)) = stored else {
                     continue;
                 };
-                fields[slot] = if t <= as_of {
-                    Some((t, id, value))
+                fields[slot] = if *t <= as_of {
+                    Some((*t, id.clone(), *value))
                 } else {
                     let sql = format!(
                         "SELECT l.time, l.id, l.{column} FROM member_log l
@@ -1020,8 +1099,7 @@ impl SqlFacts<'_> {
                 name,
                 email,
             });
-            Ok(())
-        })?;
+        }
         Ok(rows)
     }
 
@@ -1139,9 +1217,17 @@ impl SqlFacts<'_> {
         let mut cells = if complete.is_empty() {
             CellSums::default()
         } else {
-            let kept = self.kept(LOGIN_MONTHS, "login_months".into(), &complete, |days| {
-                self.add_login_months(&complete, days)
-            })?;
+            let kept = self.kept(
+                &self.cache.complete,
+                LOGIN_MONTHS,
+                "login_months".into(),
+                &complete,
+                || {
+                    let mut days = CellSums::default();
+                    self.add_login_months(&complete, &mut days)?;
+                    Ok(days)
+                },
+            )?;
             (*kept).clone()
         };
         self.add_login_months(&current, &mut cells)?;
@@ -1238,7 +1324,7 @@ mod tests {
 
     #[test]
     fn kept_sums_match_on_shape_and_versions_only() {
-        let kept = CompleteSums::default();
+        let kept = Kept::<CellSums>::default();
         kept.keep("a".into(), vec![(1, 1), (2, 3)], sums(2));
         assert!(kept.find("a", &[(1, 1), (2, 3)]).is_some());
         assert!(
@@ -1258,8 +1344,8 @@ mod tests {
 
     #[test]
     fn kept_sums_drop_the_least_recently_used_first() {
-        let kept = CompleteSums::default();
-        for i in 0..=CompleteSums::MAX_ENTRIES {
+        let kept = Kept::<CellSums>::default();
+        for i in 0..=Kept::<CellSums>::MAX_ENTRIES {
             kept.keep(i.to_string(), vec![], sums(1));
             if i == 1 {
                 // Used again: now the most recent of the first two.
@@ -1269,11 +1355,11 @@ mod tests {
         assert!(kept.find("0", &[]).is_some());
         assert!(kept.find("1", &[]).is_none());
         // Past the cell bound, older sums go even below the entry bound.
-        kept.keep("big".into(), vec![], sums(CompleteSums::MAX_CELLS));
+        kept.keep("big".into(), vec![], sums(Kept::<CellSums>::MAX_CELLS));
         assert!(kept.find("big", &[]).is_some());
         assert!(kept.find("0", &[]).is_none());
         // Sums larger than the bound are not kept at all.
-        kept.keep("huge".into(), vec![], sums(CompleteSums::MAX_CELLS + 1));
+        kept.keep("huge".into(), vec![], sums(Kept::<CellSums>::MAX_CELLS + 1));
         assert!(kept.find("huge", &[]).is_none());
         assert!(kept.find("big", &[]).is_some());
     }

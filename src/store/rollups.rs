@@ -24,6 +24,10 @@ pub const ALL_USERS: i64 = -1;
 /// (the metrics of `month_counts` are 1 to 5).
 pub const LOGIN_MONTHS: i64 = 0;
 
+/// The `metric` of the `month_versions` row (month 0) that versions
+/// `members_now`: raised by every transaction with member events.
+pub const MEMBERS: i64 = -1;
+
 /// Raises the version of each `(metric, month)` (see `0007_month_versions.sql`).
 fn bump_versions(db: &dyn Db, months: &[(i64, i64)]) -> anyhow::Result<()> {
     let rows: Vec<Vec<Arg<'_>>> = months
@@ -247,6 +251,9 @@ impl Pending {
         )?;
         let logins: Vec<((i64, i64), Vec<Micros>)> = self.logins.drain().collect();
         login_states(db, settings, &logins)?;
+        if !self.members.is_empty() {
+            bump_versions(db, &[(MEMBERS, 0)])?;
+        }
         flush_members(db, &std::mem::take(&mut self.members))?;
         let snapshots = std::mem::take(&mut self.snapshots);
         let rows: Vec<Vec<Arg<'_>>> = snapshots

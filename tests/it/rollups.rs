@@ -380,3 +380,61 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
 }
 
 on_both_engines!(kept_sums_of_past_months_follow_late_events);
+
+/// The members kept between reports follow member events: a new name, a
+/// new role and a removal show in the next report.
+fn kept_members_follow_member_events(engine: Engine) {
+    let dir = engine_dir(engine);
+    let upsert = |id: &str, time: &str, user: &str, role: &str, name: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"member_upserted","org":"acme-eu","time":"{time}","user":"{user}","role":"{role}","name":"{name}","teams":["web"]}}"#
+        )
+    };
+    import_lines(
+        dir.path(),
+        &[
+            upsert("m1", "2026-04-01T10:00:00Z", "ann", "member", "Ann"),
+            upsert("m2", "2026-04-01T10:00:00Z", "bob", "member", "Bob"),
+        ],
+    );
+    let (store, report) = store_and_report(dir.path());
+    // (user, role, name) of every member at `as_of`.
+    let read = || {
+        let facts = store.facts(&report).unwrap();
+        let profiles = facts.profiles().unwrap();
+        let mut members: Vec<(String, String, String)> = facts
+            .members()
+            .unwrap()
+            .by_org_user
+            .into_iter()
+            .map(|((_, user), m)| {
+                let name = profiles[&user].name.clone();
+                (user, m.role.name().to_owned(), name)
+            })
+            .collect();
+        members.sort();
+        members
+    };
+    let before = read();
+    assert_eq!(
+        before,
+        [
+            ("ann".into(), "member".into(), "Ann".into()),
+            ("bob".into(), "member".into(), "Bob".into())
+        ]
+    );
+    assert_eq!(read(), before);
+    import_lines(
+        dir.path(),
+        &[
+            upsert("m3", "2026-05-01T10:00:00Z", "ann", "admin", "Annie"),
+            r#"{"id":"m4","type":"member_removed","org":"acme-eu","time":"2026-05-02T10:00:00Z","user":"bob"}"#
+                .to_owned(),
+            // After `as_of`: not in the report.
+            upsert("m5", "2026-05-20T10:00:00Z", "ann", "member", "Ann B."),
+        ],
+    );
+    assert_eq!(read(), [("ann".into(), "admin".into(), "Annie".into())]);
+}
+
+on_both_engines!(kept_members_follow_member_events);
