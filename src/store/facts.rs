@@ -20,7 +20,7 @@ use anyhow::Context;
 use rustc_hash::FxHashMap;
 
 use super::event_rows::read_events_where;
-use super::rollups::{ALL_USERS, LOGIN_MONTHS, MEMBERS, metric_code};
+use super::rollups::{ALL_USERS, LOGIN_DAYS, LOGIN_MONTHS, MEMBERS, metric_code};
 use super::sql::{Db, first};
 use crate::args;
 use crate::calendar::{Day, Month};
@@ -48,6 +48,8 @@ pub struct ReadCache {
     complete: Kept<CellSums>,
     /// The rows of `members_now` (they change with member events only).
     members: Kept<Vec<StoredMember>>,
+    /// Logins per user over whole days before a report's day of `as_of`.
+    day_logins: Kept<DayLogins>,
 }
 
 /// A cell's keys as string ids: month, org, user, a, b (0 when not asked
@@ -78,6 +80,15 @@ trait Cells {
 }
 
 impl Cells for CellSums {
+    fn cells(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Per user: logins and the latest of them, over some days.
+type DayLogins = FxHashMap<i64, (i64, i64)>;
+
+impl Cells for DayLogins {
     fn cells(&self) -> usize {
         self.len()
     }
@@ -929,11 +940,12 @@ impl SqlFacts<'_> {
         months: &BTreeSet<Month>,
     ) -> anyhow::Result<Arc<CellSums>> {
         let shape = format!("counts {} {keys:?}", metric_code(metric));
+        let periods: Vec<i64> = months.iter().map(|m| m.0).collect();
         self.kept(
             &self.cache.complete,
             metric_code(metric),
             shape,
-            months,
+            &periods,
             || {
                 let mut sums = CellSums::default();
                 self.add_cells(metric, keys, months, &mut sums)?;
@@ -943,20 +955,20 @@ impl SqlFacts<'_> {
     }
 
     /// What `read` reads, kept from an earlier report when the versions of
-    /// `(code, month)` for `months` in this report's snapshot are the ones
-    /// it was read at, else read and kept. `shape` names what `read`
-    /// reads; the orgs and months are added.
+    /// `(code, period)` for `periods` (months, or days) in this report's
+    /// snapshot are the ones it was read at, else read and kept. `shape`
+    /// names what `read` reads; the orgs and periods are added.
     fn kept<T: Cells>(
         &self,
         store: &Kept<T>,
         code: i64,
         shape: String,
-        months: &BTreeSet<Month>,
+        periods: &[i64],
         read: impl FnOnce() -> anyhow::Result<T>,
     ) -> anyhow::Result<Arc<T>> {
-        let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
+        let list: Vec<String> = periods.iter().map(i64::to_string).collect();
         let list = list.join(",");
-        let mut versions: Vec<(i64, i64)> = Vec::with_capacity(months.len());
+        let mut versions: Vec<(i64, i64)> = Vec::with_capacity(periods.len());
         self.db.each(
             &format!(
                 "SELECT month, version FROM month_versions WHERE metric = ?1 AND month IN ({list}) ORDER BY month"
@@ -1020,37 +1032,30 @@ impl SqlFacts<'_> {
                FROM members_now m WHERE 1 = 1{}",
             self.org_filter("m.org")
         );
-        let all_time = BTreeSet::from([Month(0)]);
-        self.kept(
-            &self.cache.members,
-            MEMBERS,
-            "members".into(),
-            &all_time,
-            || {
-                let mut rows = Vec::new();
-                self.db.each(&sql, args![], &mut |r| {
-                    let field = |col: usize| -> anyhow::Result<Field> {
-                        Ok(
-                            match (r.opt_int(col)?, r.opt_int(col + 1)?, r.opt_text(col + 2)?) {
-                                (Some(value), Some(t), Some(id)) => Some((t, id, value)),
-                                _ => None,
-                            },
-                        )
-                    };
-                    rows.push(StoredMember {
-                        org: r.int(0)?,
-                        user: r.int(1)?,
-                        time: r.int(2)?,
-                        role: r.int(3)?,
-                        teams: r.opt_text(4)?,
-                        name: field(5)?,
-                        email: field(8)?,
-                    });
-                    Ok(())
-                })?;
-                Ok(rows)
-            },
-        )
+        self.kept(&self.cache.members, MEMBERS, "members".into(), &[0], || {
+            let mut rows = Vec::new();
+            self.db.each(&sql, args![], &mut |r| {
+                let field = |col: usize| -> anyhow::Result<Field> {
+                    Ok(
+                        match (r.opt_int(col)?, r.opt_int(col + 1)?, r.opt_text(col + 2)?) {
+                            (Some(value), Some(t), Some(id)) => Some((t, id, value)),
+                            _ => None,
+                        },
+                    )
+                };
+                rows.push(StoredMember {
+                    org: r.int(0)?,
+                    user: r.int(1)?,
+                    time: r.int(2)?,
+                    role: r.int(3)?,
+                    teams: r.opt_text(4)?,
+                    name: field(5)?,
+                    email: field(8)?,
+                });
+                Ok(())
+            })?;
+            Ok(rows)
+        })
     }
 
     fn read_member_rows(&self) -> anyhow::Result<Vec<MemberRow>> {
@@ -1217,11 +1222,12 @@ impl SqlFacts<'_> {
         let mut cells = if complete.is_empty() {
             CellSums::default()
         } else {
+            let periods: Vec<i64> = complete.iter().map(|m| m.0).collect();
             let kept = self.kept(
                 &self.cache.complete,
                 LOGIN_MONTHS,
                 "login_months".into(),
-                &complete,
+                &periods,
                 || {
                     let mut days = CellSums::default();
                     self.add_login_months(&complete, &mut days)?;
@@ -1285,16 +1291,36 @@ impl SqlFacts<'_> {
         let raw_ranges = if first_day >= today {
             vec![(since, self.as_of)]
         } else {
-            let sql = format!(
-                // Summed here: SQL's GROUP BY would sort the rows first.
-                "SELECT d.\"user\", d.n, d.last FROM login_days d WHERE d.day > ?1 AND d.day < ?2{}",
-                self.org_filter("d.org")
-            );
-            self.conn()
-                .each(&sql, args![first_day.0, today.0], &mut |r| {
-                    add(r.int(0)?, Micros(r.int(2)?), r.int(1)?);
-                    Ok(())
-                })?;
+            // The whole days between: they change only with late logins,
+            // so kept between reports while their versions stand.
+            let days: Vec<i64> = (first_day.0 + 1..today.0).collect();
+            if !days.is_empty() {
+                let whole_days = self.kept(
+                    &self.cache.day_logins,
+                    LOGIN_DAYS,
+                    "login_days".into(),
+                    &days,
+                    || {
+                        let sql = format!(
+                            // Summed here: SQL's GROUP BY would sort the rows first.
+                            "SELECT d.\"user\", d.n, d.last FROM login_days d WHERE d.day > ?1 AND d.day < ?2{}",
+                            self.org_filter("d.org")
+                        );
+                        let mut logins = DayLogins::default();
+                        self.conn()
+                            .each(&sql, args![first_day.0, today.0], &mut |r| {
+                                let entry = logins.entry(r.int(0)?).or_insert((0, i64::MIN));
+                                entry.0 += r.int(1)?;
+                                entry.1 = entry.1.max(r.int(2)?);
+                                Ok(())
+                            })?;
+                        Ok(logins)
+                    },
+                )?;
+                for (user, (n, last)) in whole_days.iter() {
+                    add(*user, Micros(*last), *n);
+                }
+            }
             let first_day_end = Micros(self.day_start(Day(first_day.0 + 1)).0 - 1);
             vec![
                 (since, first_day_end),

@@ -24,6 +24,10 @@ pub const ALL_USERS: i64 = -1;
 /// (the metrics of `month_counts` are 1 to 5).
 pub const LOGIN_MONTHS: i64 = 0;
 
+/// The `metric` of the `month_versions` rows that version `login_days`,
+/// one per local day (the `month` column holds the day's number).
+pub const LOGIN_DAYS: i64 = -2;
+
 /// The `metric` of the `month_versions` row (month 0) that versions
 /// `members_now`: raised by every transaction with member events.
 pub const MEMBERS: i64 = -1;
@@ -199,6 +203,14 @@ impl Pending {
         )?;
         // Login days: a row whose count is only this flush's logins is a
         // new day, which adds a day to its month.
+        let mut touched_days: Vec<(i64, i64)> = self
+            .login_days
+            .keys()
+            .map(|(_, _, day)| (LOGIN_DAYS, *day))
+            .collect();
+        touched_days.sort_unstable();
+        touched_days.dedup();
+        bump_versions(db, &touched_days)?;
         let days: HashMap<(i64, i64, i64), i64> = self
             .login_days
             .iter()
@@ -642,6 +654,11 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
         &format!(
             "INSERT INTO month_versions (metric, month, version)
              SELECT DISTINCT {LOGIN_MONTHS}, month, 0 FROM login_months WHERE true
+             ON CONFLICT (metric, month) DO NOTHING"
+        ),
+        &format!(
+            "INSERT INTO month_versions (metric, month, version)
+             SELECT DISTINCT {LOGIN_DAYS}, day, 0 FROM login_days WHERE true
              ON CONFLICT (metric, month) DO NOTHING"
         ),
         "UPDATE month_versions SET version = version + 1",

@@ -438,3 +438,38 @@ fn kept_members_follow_member_events(engine: Engine) {
 }
 
 on_both_engines!(kept_members_follow_member_events);
+
+/// The logins of whole past days kept between reports follow late logins.
+fn kept_day_logins_follow_late_logins(engine: Engine) {
+    let dir = engine_dir(engine);
+    let login = |id: &str, time: &str, user: &str| {
+        format!(r#"{{"id":"{id}","type":"login","org":"acme-eu","time":"{time}","user":"{user}"}}"#)
+    };
+    import_lines(dir.path(), &[login("l1", "2026-05-05T10:00:00Z", "ann")]);
+    let (store, report) = store_and_report(dir.path());
+    // Logins in the week before `as_of` (2026-05-10T00:00Z).
+    let since = Micros(report.as_of.0 - 7 * 86_400_000_000);
+    let read = || {
+        let facts = store.facts(&report).unwrap();
+        let mut logins: Vec<(String, i64)> = facts
+            .logins_since(since)
+            .unwrap()
+            .into_iter()
+            .map(|(user, (_, n))| (user, n))
+            .collect();
+        logins.sort();
+        logins
+    };
+    assert_eq!(read(), [("ann".into(), 1)]);
+    assert_eq!(read(), [("ann".into(), 1)]);
+    import_lines(
+        dir.path(),
+        &[
+            login("l2", "2026-05-06T10:00:00Z", "ann"),
+            login("l3", "2026-05-07T10:00:00Z", "bob"),
+        ],
+    );
+    assert_eq!(read(), [("ann".into(), 2), ("bob".into(), 1)]);
+}
+
+on_both_engines!(kept_day_logins_follow_late_logins);
