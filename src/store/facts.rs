@@ -8,10 +8,11 @@
 //! with the length of the history. Partial days at the edges of a window
 //! are read from raw events the same way.
 //!
-//! Since complete months change only with late events, the sums of their
-//! per-user cells and login days are kept between reports ([`ReadCache`])
-//! and reused while `month_versions` shows their months unchanged in the
-//! report's own snapshot; a report then reads only the month of `as_of`.
+//! What changes only with late events or rarely (sums of per-user cells and
+//! login days over complete months, logins of whole past days, the stored
+//! members) is kept between reports ([`ReadCache`]) and reused while
+//! `month_versions` shows it unchanged in the report's own snapshot; a
+//! report then reads only the month and day of `as_of`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
