@@ -51,6 +51,8 @@ pub struct ReadCache {
     members: Kept<Vec<StoredMember>>,
     /// Logins per user over whole days before a report's day of `as_of`.
     day_logins: Kept<DayLogins>,
+    /// Latest titled runs per action over days of complete months.
+    titles: Kept<TitleRows>,
 }
 
 /// A cell's keys as string ids: month, org, user, a, b (0 when not asked
@@ -83,6 +85,18 @@ trait Cells {
 impl Cells for CellSums {
     fn cells(&self) -> usize {
         self.len()
+    }
+}
+
+/// A stored latest titled run: org, action, time, event id, title (ids).
+type TitleRow = (i64, i64, i64, String, i64);
+
+/// The latest titled run of each action over some days.
+struct TitleRows(Vec<TitleRow>);
+
+impl Cells for TitleRows {
+    fn cells(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -488,51 +502,48 @@ impl Facts for SqlFacts<'_> {
     fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {
         let cal = &self.settings().calendar;
         let (first_day, last_day) = (cal.day_of(from), cal.day_of(to));
-        let sql = format!(
-            "SELECT t.org, t.action, t.time, t.id, t.title FROM action_titles t WHERE t.day BETWEEN ?1 AND ?2{}",
-            self.org_filter("t.org")
-        );
-        // By action id: (time, id, org id, title id) of the latest titled run.
-        let mut rows_by_action: HashMap<i64, (i64, String, i64, i64)> = HashMap::new();
-        let mut org_names: BTreeSet<i64> = BTreeSet::new();
         let mut last_day_from_raw = false;
-        {
-            let mut candidates: Vec<(i64, i64, i64, String, i64)> = Vec::new();
-            self.db
-                .each(&sql, args![first_day.0, last_day.0], &mut |r| {
-                    let (org, action, time, id, title) =
-                        (r.int(0)?, r.int(1)?, r.int(2)?, r.text(3)?, r.int(4)?);
-                    if time > to.0 {
-                        // A run after `to` on the last day hides earlier ones: read that day raw.
-                        last_day_from_raw = true;
-                        return Ok(());
-                    }
-                    org_names.insert(org);
-                    candidates.push((org, action, time, id, title));
-                    Ok(())
-                })?;
-            let orgs = self.names(org_names.iter().copied())?;
-            let org_name = |id: i64| orgs.get(&id).map(String::as_str).unwrap_or("");
-            for (org, action, time, id, title) in candidates {
-                let newer = rows_by_action.get(&action).is_none_or(|best| {
-                    (time, id.as_bytes(), org_name(org).as_bytes())
-                        > (best.0, best.1.as_bytes(), org_name(best.2).as_bytes())
-                });
-                if newer {
-                    rows_by_action.insert(action, (time, id, org, title));
-                }
-            }
+        // Days of months before the month of `as_of` change only with late
+        // runs (which raise their month's version of action runs): their
+        // latest titled runs are kept between reports.
+        let split = cal.month_of(self.as_of).first_day();
+        let mut candidates: Vec<TitleRow> = Vec::new();
+        // Kept only when `to` cuts no day of those months short.
+        let whole_days = last_day >= split || to.0 == self.day_start(Day(last_day.0 + 1)).0 - 1;
+        if first_day < split && !whole_days {
+            last_day_from_raw = self.title_rows(first_day, last_day, to, &mut candidates)?;
+        } else if first_day < split {
+            let complete_last = Day(last_day.0.min(split.0 - 1));
+            let months: Vec<i64> = (first_day.month().0..=complete_last.month().0).collect();
+            let kept = self.kept(
+                &self.cache.titles,
+                metric_code(Metric::ActionRun),
+                format!("titles {} {}", first_day.0, complete_last.0),
+                &months,
+                || {
+                    let mut rows = Vec::new();
+                    self.title_rows(first_day, complete_last, to, &mut rows)?;
+                    Ok(TitleRows(self.latest_titles(rows)?.into_values().collect()))
+                },
+            )?;
+            candidates.extend(kept.0.iter().cloned());
         }
+        if last_day >= split {
+            last_day_from_raw =
+                self.title_rows(Day(first_day.0.max(split.0)), last_day, to, &mut candidates)?;
+        }
+        // By action id: (org id, action id, time, id, title id) of the latest titled run.
+        let rows_by_action = self.latest_titles(candidates)?;
         let ids: BTreeSet<i64> = rows_by_action
             .iter()
-            .flat_map(|(action, best)| [*action, best.2, best.3])
+            .flat_map(|(action, best)| [*action, best.0, best.4])
             .collect();
         let names = self.names(ids.iter().copied())?;
         let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
         // (time, id, org, title) by action name.
         let mut best: HashMap<String, (i64, String, String, String)> = rows_by_action
             .iter()
-            .map(|(action, (time, id, org, title))| {
+            .map(|(action, (org, _, time, id, title))| {
                 (name(action), (*time, id.clone(), name(org), name(title)))
             })
             .collect();
@@ -1022,6 +1033,50 @@ impl SqlFacts<'_> {
         }
         let rows = self.read_member_rows()?;
         Ok(self.member_rows.get_or_init(|| rows))
+    }
+
+    /// Adds the stored latest titled runs of the days `first..=last` to
+    /// `rows`; says whether a run after `to` on the last day hides earlier
+    /// ones (that day must then be read from the raw events).
+    fn title_rows(
+        &self,
+        first: Day,
+        last: Day,
+        to: Micros,
+        rows: &mut Vec<TitleRow>,
+    ) -> anyhow::Result<bool> {
+        let sql = format!(
+            "SELECT t.org, t.action, t.time, t.id, t.title FROM action_titles t WHERE t.day BETWEEN ?1 AND ?2{}",
+            self.org_filter("t.org")
+        );
+        let mut hidden = false;
+        self.db.each(&sql, args![first.0, last.0], &mut |r| {
+            let (org, action, time) = (r.int(0)?, r.int(1)?, r.int(2)?);
+            if time > to.0 {
+                hidden = true;
+            } else {
+                rows.push((org, action, time, r.text(3)?, r.int(4)?));
+            }
+            Ok(())
+        })?;
+        Ok(hidden)
+    }
+
+    /// The latest of `rows` for each action, by time, then id, then org.
+    fn latest_titles(&self, rows: Vec<TitleRow>) -> anyhow::Result<HashMap<i64, TitleRow>> {
+        let orgs = self.names(rows.iter().map(|row| row.0))?;
+        let org_name = |id: i64| orgs.get(&id).map(String::as_str).unwrap_or("");
+        let mut latest: HashMap<i64, TitleRow> = HashMap::new();
+        for row in rows {
+            let newer = latest.get(&row.1).is_none_or(|best| {
+                (row.2, row.3.as_bytes(), org_name(row.0).as_bytes())
+                    > (best.2, best.3.as_bytes(), org_name(best.0).as_bytes())
+            });
+            if newer {
+                latest.insert(row.1, row);
+            }
+        }
+        Ok(latest)
     }
 
     /// The rows of `members_now` in the report's orgs, as stored; kept

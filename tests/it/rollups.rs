@@ -473,3 +473,35 @@ fn kept_day_logins_follow_late_logins(engine: Engine) {
 }
 
 on_both_engines!(kept_day_logins_follow_late_logins);
+
+/// The latest action titles of past months kept between reports follow
+/// late runs.
+fn kept_action_titles_follow_late_runs(engine: Engine) {
+    let dir = engine_dir(engine);
+    let run = |id: &str, time: &str, title: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"action_run","org":"acme-eu","time":"{time}","action":"deploy","trigger":"api","action_title":"{title}"}}"#
+        )
+    };
+    import_lines(dir.path(), &[run("r1", "2026-04-02T10:00:00Z", "Deploy")]);
+    let (store, report) = store_and_report(dir.path());
+    let cal = Calendar::new("UTC").unwrap();
+    let from = cal.month_start(uptake::calendar::Month::new(2026, 4));
+    let read = || {
+        let facts = store.facts(&report).unwrap();
+        facts.action_titles(from, report.as_of).unwrap()["deploy"].clone()
+    };
+    assert_eq!(read(), "Deploy");
+    assert_eq!(read(), "Deploy");
+    import_lines(
+        dir.path(),
+        &[
+            run("r2", "2026-04-20T10:00:00Z", "Deploy v2"),
+            // After `as_of`: not in the report.
+            run("r3", "2026-05-20T10:00:00Z", "Deploy v3"),
+        ],
+    );
+    assert_eq!(read(), "Deploy v2");
+}
+
+on_both_engines!(kept_action_titles_follow_late_runs);
