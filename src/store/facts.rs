@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 
 use super::event_rows::read_events_where;
 use super::rollups::{ALL_USERS, LOGIN_DAYS, LOGIN_MONTHS, MEMBERS, metric_code};
-use super::sql::{Db, first};
+use super::sql::{Db, Dialect, first};
 use crate::args;
 use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
@@ -865,11 +865,23 @@ impl SqlFacts<'_> {
         .filter(|(_, _, keep)| *keep)
         .map(|(slot, name, _)| (slot, name))
         .collect();
-        let mut select = String::from("c.n, c.org");
+        let mut keys_list = String::from("c.org");
         for (_, name) in &wanted_columns {
-            select.push_str(&format!(", c.\"{name}\""));
+            keys_list.push_str(&format!(", c.\"{name}\""));
         }
-        let org = self.org_filter("c.org");
+        // Per-user cells without their first dimension (actions, agent
+        // types, pages) add up to far fewer rows: PostgreSQL sums them on
+        // the server, by hashing, rather than send a row per cell (where
+        // few cells add up, that costs more than it saves). SQLite's
+        // GROUP BY would sort, so its rows are always summed here.
+        let (select, group) = match self.db.dialect() {
+            Dialect::Postgres if keys.user && !keys.a => (
+                format!("CAST(sum(c.n) AS BIGINT), {keys_list}"),
+                format!(" GROUP BY {keys_list}"),
+            ),
+            _ => (format!("c.n, {keys_list}"), String::new()),
+        };
+        let org = format!("{}{group}", self.org_filter("c.org"));
         let parts: Vec<(String, i64)> = if use_totals {
             vec![
                 (
