@@ -226,14 +226,19 @@ fn kind_of(metric: Metric) -> EventKind {
 
 /// The months asked for that the report can see (none after the month of
 /// `as_of`), and the same as a SQL list.
-fn visible_months(months: &[Month], as_of_month: Month) -> (BTreeSet<Month>, String) {
-    let wanted: BTreeSet<Month> = months
+fn visible_months(months: &[Month], as_of_month: Month) -> BTreeSet<Month> {
+    months
         .iter()
         .copied()
         .filter(|m| *m <= as_of_month)
-        .collect();
-    let list: Vec<String> = wanted.iter().map(|m| m.0.to_string()).collect();
-    (wanted, list.join(","))
+        .collect()
+}
+
+/// Numbers (string ids, months, days) as a SQL list: they are numbers,
+/// so they are written into the SQL directly.
+fn sql_list(numbers: impl IntoIterator<Item = i64>) -> String {
+    let list: Vec<String> = numbers.into_iter().map(|n| n.to_string()).collect();
+    list.join(",")
 }
 
 fn slug(s: String) -> anyhow::Result<OrgSlug> {
@@ -287,10 +292,7 @@ impl<'s> SqlFacts<'s> {
         match &self.orgs {
             None => String::new(),
             Some(ids) if ids.is_empty() => " AND 1 = 0".to_owned(),
-            Some(ids) => {
-                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-                format!(" AND {column} IN ({})", list.join(","))
-            }
+            Some(ids) => format!(" AND {column} IN ({})", sql_list(ids.iter().copied())),
         }
     }
 
@@ -375,10 +377,9 @@ impl<'s> SqlFacts<'s> {
         missing.dedup();
         let mut found: Vec<(i64, String)> = Vec::new();
         for chunk in missing.chunks(500) {
-            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let sql = format!(
                 "SELECT id, value FROM strings WHERE id IN ({})",
-                list.join(",")
+                sql_list(chunk.iter().copied())
             );
             self.conn().each(&sql, args![], &mut |r| {
                 found.push((r.int(0)?, r.text(1)?));
@@ -413,7 +414,7 @@ impl Facts for SqlFacts<'_> {
     ) -> anyhow::Result<Vec<Count>> {
         let cal = &self.settings().calendar;
         let as_of_month = cal.month_of(self.as_of);
-        let (wanted, _) = visible_months(months, as_of_month);
+        let wanted = visible_months(months, as_of_month);
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
@@ -512,7 +513,8 @@ impl Facts for SqlFacts<'_> {
         let whole_days = last_day >= split || to.0 == self.day_start(Day(last_day.0 + 1)).0 - 1;
         if first_day < split && !whole_days {
             last_day_from_raw = self.title_rows(first_day, last_day, to, &mut candidates)?;
-        } else if first_day < split {
+        }
+        if first_day < split && whole_days {
             let complete_last = Day(last_day.0.min(split.0 - 1));
             let months: Vec<i64> = (first_day.month().0..=complete_last.month().0).collect();
             let kept = self.kept(
@@ -906,12 +908,11 @@ impl SqlFacts<'_> {
                 ),
             ]
         } else {
-            let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
             vec![(
                 format!(
                     "SELECT {select} FROM month_counts c \
                      WHERE c.metric = ?1 AND c.month IN ({}) AND c.\"user\" {} {ALL_USERS}{org}",
-                    list.join(","),
+                    sql_list(months.iter().map(|m| m.0)),
                     if keys.user { "!=" } else { "=" },
                 ),
                 1,
@@ -990,8 +991,7 @@ impl SqlFacts<'_> {
         periods: &[i64],
         read: impl FnOnce() -> anyhow::Result<T>,
     ) -> anyhow::Result<Arc<T>> {
-        let list: Vec<String> = periods.iter().map(i64::to_string).collect();
-        let list = list.join(",");
+        let list = sql_list(periods.iter().copied());
         let mut versions: Vec<(i64, i64)> = Vec::with_capacity(periods.len());
         self.db.each(
             &format!(
@@ -1022,10 +1022,9 @@ impl SqlFacts<'_> {
         if months.is_empty() {
             return Ok(());
         }
-        let list: Vec<String> = months.iter().map(|m| m.0.to_string()).collect();
         let sql = format!(
             "SELECT m.month, m.org, m.\"user\", m.days FROM login_months m WHERE m.month IN ({}){}",
-            list.join(","),
+            sql_list(months.iter().map(|m| m.0)),
             self.org_filter("m.org")
         );
         self.db.each(&sql, args![], &mut |r| {
@@ -1279,7 +1278,7 @@ impl SqlFacts<'_> {
         let cal = &self.settings().calendar;
         let today = cal.day_of(self.as_of);
         let as_of_month = today.month();
-        let (wanted, _) = visible_months(months, as_of_month);
+        let wanted = visible_months(months, as_of_month);
         if wanted.is_empty() {
             return Ok(LoginDays::new());
         }

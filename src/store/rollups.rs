@@ -4,7 +4,7 @@
 //! the result does not depend on the order events arrive in.
 
 use anyhow::Context;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use rustc_hash::FxHashMap;
 
@@ -32,9 +32,9 @@ pub const LOGIN_DAYS: i64 = -2;
 /// `members_now`: raised by every transaction with member events.
 pub const MEMBERS: i64 = -1;
 
-/// Raises the version of each `(metric, month)` (see `0007_month_versions.sql`).
-fn bump_versions(db: &dyn Db, months: &[(i64, i64)]) -> anyhow::Result<()> {
-    let rows: Vec<Vec<Arg<'_>>> = months
+/// Raises the version of each `(metric, period)` (see `0007_month_versions.sql`).
+fn bump_versions(db: &dyn Db, versions: &BTreeSet<(i64, i64)>) -> anyhow::Result<()> {
+    let rows: Vec<Vec<Arg<'_>>> = versions
         .iter()
         .map(|(metric, month)| args![*metric, *month, 1].to_vec())
         .collect();
@@ -133,16 +133,14 @@ impl Pending {
     pub fn flush(&mut self, db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
         use ColType::{Int, Text};
         let (max, min) = (db.dialect().greatest(), db.dialect().least());
-        // Every month whose cells change gets a new version (readers keep
-        // sums of complete months while their versions stand).
-        let mut touched: Vec<(i64, i64)> = self
+        // What this flush changes gets a new version, raised once at the
+        // end (readers keep what has not changed while its version stands):
+        // each month of counts, each login day and month, the members.
+        let mut touched: BTreeSet<(i64, i64)> = self
             .counts
             .keys()
             .map(|(metric, month, ..)| (*metric, *month))
             .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        bump_versions(db, &touched)?;
         let rows: Vec<Vec<Arg<'_>>> = self
             .counts
             .drain()
@@ -203,14 +201,7 @@ impl Pending {
         )?;
         // Login days: a row whose count is only this flush's logins is a
         // new day, which adds a day to its month.
-        let mut touched_days: Vec<(i64, i64)> = self
-            .login_days
-            .keys()
-            .map(|(_, _, day)| (LOGIN_DAYS, *day))
-            .collect();
-        touched_days.sort_unstable();
-        touched_days.dedup();
-        bump_versions(db, &touched_days)?;
+        touched.extend(self.login_days.keys().map(|(_, _, day)| (LOGIN_DAYS, *day)));
         let days: HashMap<(i64, i64, i64), i64> = self
             .login_days
             .iter()
@@ -243,13 +234,7 @@ impl Pending {
                 Ok(())
             },
         )?;
-        let mut months: Vec<(i64, i64)> = new_days
-            .keys()
-            .map(|(month, _, _)| (LOGIN_MONTHS, *month))
-            .collect();
-        months.sort_unstable();
-        months.dedup();
-        bump_versions(db, &months)?;
+        touched.extend(new_days.keys().map(|(month, _, _)| (LOGIN_MONTHS, *month)));
         let rows: Vec<Vec<Arg<'_>>> = new_days
             .into_iter()
             .map(|((month, org, user), n)| args![month, org, user, n].to_vec())
@@ -264,7 +249,7 @@ impl Pending {
         let logins: Vec<((i64, i64), Vec<Micros>)> = self.logins.drain().collect();
         login_states(db, settings, &logins)?;
         if !self.members.is_empty() {
-            bump_versions(db, &[(MEMBERS, 0)])?;
+            touched.insert((MEMBERS, 0));
         }
         flush_members(db, &std::mem::take(&mut self.members))?;
         let snapshots = std::mem::take(&mut self.snapshots);
@@ -291,7 +276,7 @@ impl Pending {
             &[Int, Int, Int, Text, Int, Int],
             &rows,
         )?;
-        Ok(())
+        bump_versions(db, &touched)
     }
 }
 
