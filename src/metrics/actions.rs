@@ -1,11 +1,10 @@
 //! The actions and automations area.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::facts::{Count, GroupBy, Membership, Metric};
+use super::facts::{GroupBy, Membership, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -28,12 +27,12 @@ pub const OVERVIEW: Widget = Widget {
 fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let month = cx.cal.month_of(cx.report.as_of);
     let months = [month.plus(-1), month];
-    let api: Vec<Count> = cx
+    let api = cx
         .facts
         .counts(Metric::ActionRun, &months, GroupBy::ORG.month().b())?;
-    let automations: Vec<Count> =
-        cx.facts
-            .counts(Metric::AutomationRun, &months, GroupBy::ORG.month())?;
+    let automations = cx
+        .facts
+        .counts(Metric::AutomationRun, &months, GroupBy::ORG.month())?;
     let total_in = |m| {
         let api: i64 = api
             .iter()
@@ -141,15 +140,17 @@ pub const TOP: Widget = Widget {
 
 fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     // In no order: the table's sort orders the rows, ties included.
-    let mut actions: FxHashMap<Arc<str>, (i64, FxHashSet<Arc<str>>)> = FxHashMap::default();
-    for count in cx
+    let counts = cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().a())?
-    {
-        let Some(action) = count.a else { continue };
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().a())?;
+    let mut actions: FxHashMap<&str, (i64, FxHashSet<&str>)> = FxHashMap::default();
+    for count in counts.iter() {
+        let Some(action) = count.a.as_deref() else {
+            continue;
+        };
         let entry = actions.entry(action).or_default();
         entry.0 += count.n;
-        entry.1.extend(count.user);
+        entry.1.extend(count.user.as_deref());
     }
     let titles = cx
         .facts
@@ -159,11 +160,11 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .into_iter()
             .map(|(action, (runs, users))| {
                 let title = titles
-                    .get(&*action)
+                    .get(action)
                     .cloned()
-                    .unwrap_or_else(|| action.to_string());
+                    .unwrap_or_else(|| action.to_owned());
                 vec![
-                    Cell::text(&*action),
+                    Cell::text(action),
                     Cell::text(title),
                     Cell::Int(runs),
                     Cell::int(users.len()),
@@ -193,12 +194,12 @@ pub const LOG_BY_USER: Widget = Widget {
 };
 
 fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut users: FxHashMap<Option<Arc<str>>, (i64, i64, i64)> = FxHashMap::default();
-    for count in cx
+    let counts = cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().b())?
-    {
-        let entry = users.entry(count.user).or_default();
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().b())?;
+    let mut users: FxHashMap<Option<&str>, (i64, i64, i64)> = FxHashMap::default();
+    for count in counts.iter() {
+        let entry = users.entry(count.user.as_deref()).or_default();
         entry.0 += count.n;
         if count.b.as_deref() == Some("api") {
             entry.1 += count.n;
@@ -214,7 +215,7 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .and_then(|u| profiles.get(&**u))
             .map_or("", |p| p.name.as_str());
         table.rows.push(vec![
-            Cell::text(user.as_deref().unwrap_or(NONE)),
+            Cell::text(user.unwrap_or(NONE)),
             Cell::text(name),
             Cell::Int(runs),
             Cell::Int(api),
@@ -251,7 +252,7 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user())?;
     let mut groups: FxHashMap<(&str, &str, &str), i64> = FxHashMap::default();
-    for count in &counts {
+    for count in counts.iter() {
         let org = count.org.as_str();
         match count
             .user

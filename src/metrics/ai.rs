@@ -1,14 +1,12 @@
 //! The AI and MCP area: agent invocations and MCP server calls.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::facts::{Count, GroupBy, Metric};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::calendar::Month;
-use crate::event::OrgSlug;
 
 pub const INTERACTIONS_MONTHLY: Widget = Widget {
     id: "ai.interactions_monthly",
@@ -126,7 +124,7 @@ fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .counts(Metric::McpCall, &period, GroupBy::ORG.month().user())?;
     // One pass over the per-user cells: calls and distinct users by month.
     let mut by_month: FxHashMap<Month, (i64, FxHashSet<&str>)> = FxHashMap::default();
-    for count in &counts {
+    for count in counts.iter() {
         if let Some(month) = count.month {
             let (calls, users) = by_month.entry(month).or_default();
             *calls += count.n;
@@ -160,19 +158,19 @@ pub const BY_SOURCE_ORG: Widget = Widget {
 };
 
 fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
-    let mut sums: BTreeMap<(Arc<str>, OrgSlug), i64> = BTreeMap::new();
-    for count in cx
+    let counts = cx
         .facts
-        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.b())?
-    {
-        if let Some(source) = count.b {
-            *sums.entry((source, count.org)).or_default() += count.n;
+        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.b())?;
+    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for count in counts.iter() {
+        if let Some(source) = count.b.as_deref() {
+            *sums.entry((source, count.org.as_str())).or_default() += count.n;
         }
     }
     let mut table = Table {
         rows: sums
             .into_iter()
-            .map(|((s, o), n)| vec![Cell::text(&*s), Cell::text(o.as_str()), Cell::Int(n)])
+            .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o), Cell::Int(n)])
             .collect(),
     };
     table.sort(&[(2, Order::Desc)]);
@@ -196,13 +194,13 @@ pub const BY_USER_TYPE: Widget = Widget {
 
 fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     // In no order: the table's sort orders the rows, ties included.
-    let mut sums: FxHashMap<(Option<Arc<str>>, Arc<str>), i64> = FxHashMap::default();
-    for count in cx
+    let counts = cx
         .facts
-        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.user().a())?
-    {
-        if let Some(agent_type) = count.a {
-            *sums.entry((count.user, agent_type)).or_default() += count.n;
+        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.user().a())?;
+    let mut sums: FxHashMap<(Option<&str>, &str), i64> = FxHashMap::default();
+    for count in counts.iter() {
+        if let Some(agent_type) = count.a.as_deref() {
+            *sums.entry((count.user.as_deref(), agent_type)).or_default() += count.n;
         }
     }
     let profiles = cx.facts.profiles()?;
@@ -213,9 +211,9 @@ fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .and_then(|u| profiles.get(&**u))
             .map_or("", |p| p.name.as_str());
         table.rows.push(vec![
-            Cell::text(user.as_deref().unwrap_or(NONE)),
+            Cell::text(user.unwrap_or(NONE)),
             Cell::text(name),
-            Cell::text(&*agent_type),
+            Cell::text(agent_type),
             Cell::Int(n),
         ]);
     }

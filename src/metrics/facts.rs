@@ -8,7 +8,7 @@
 //! not grow with the length of the history.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::calendar::Month;
 use crate::event::{EntityCount, OrgSlug, Role};
@@ -100,23 +100,37 @@ pub struct Profile {
 #[derive(Debug, Default)]
 pub struct Members {
     pub by_org_user: BTreeMap<(OrgSlug, String), Membership>,
+    /// Each member's orgs, built on first use: a store may keep one
+    /// `Members` for many reports.
+    orgs: OnceLock<BTreeMap<String, String>>,
 }
 
 impl Members {
+    pub fn new(by_org_user: BTreeMap<(OrgSlug, String), Membership>) -> Members {
+        Members {
+            by_org_user,
+            orgs: OnceLock::new(),
+        }
+    }
+
     pub fn get(&self, org: &OrgSlug, user: &str) -> Option<&Membership> {
         self.by_org_user.get(&(org.clone(), user.to_owned()))
     }
 
-    /// The orgs each member belongs to, sorted.
-    pub fn orgs_by_user(&self) -> BTreeMap<&str, Vec<&str>> {
-        let mut orgs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (org, user) in self.by_org_user.keys() {
-            orgs.entry(user.as_str()).or_default().push(org.as_str());
-        }
-        for list in orgs.values_mut() {
-            list.sort_unstable();
-        }
-        orgs
+    /// The orgs each member belongs to, sorted and joined with `;`.
+    pub fn orgs_by_user(&self) -> &BTreeMap<String, String> {
+        self.orgs.get_or_init(|| {
+            let mut orgs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for (org, user) in self.by_org_user.keys() {
+                orgs.entry(user.as_str()).or_default().push(org.as_str());
+            }
+            orgs.into_iter()
+                .map(|(user, mut list)| {
+                    list.sort_unstable();
+                    (user.to_owned(), list.join(";"))
+                })
+                .collect()
+        })
     }
 }
 
@@ -151,16 +165,28 @@ pub struct LoginRecord {
     pub activated_at: Option<Micros>,
 }
 
+/// Each user's profile, by user.
+pub type Profiles = HashMap<String, Profile>;
+
+/// Each user's login record, by user.
+pub type LoginRecords = BTreeMap<String, LoginRecord>;
+
 /// For each `(org, user)`: the months with their number of distinct days
 /// with a login, oldest first.
 pub type LoginDays = BTreeMap<(OrgSlug, String), Vec<(Month, i64)>>;
 
+/// The answers that can be large (a row per user and more) are shared
+/// (`Arc`): a store may hand out one it kept from an earlier report.
 pub trait Facts {
     /// Counts of `metric` in `months` (none after the month of `as_of`;
     /// that month only up to `as_of`) by org and `keys`, zeros left out,
     /// in no particular order.
-    fn counts(&self, metric: Metric, months: &[Month], keys: GroupBy)
-    -> anyhow::Result<Vec<Count>>;
+    fn counts(
+        &self,
+        metric: Metric,
+        months: &[Month],
+        keys: GroupBy,
+    ) -> anyhow::Result<Arc<Vec<Count>>>;
 
     /// For each action run in `[from, to]` with an `action_title`, the title
     /// of the latest (by time, then id, then org).
@@ -170,10 +196,10 @@ pub trait Facts {
     fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>>;
 
     /// The memberships at `as_of`.
-    fn members(&self) -> anyhow::Result<Members>;
+    fn members(&self) -> anyhow::Result<Arc<Members>>;
 
     /// Profiles at `as_of`.
-    fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>>;
+    fn profiles(&self) -> anyhow::Result<Arc<Profiles>>;
 
     /// Each org's entity counts in force at `t` (`t <= as_of`).
     fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>>;
@@ -199,11 +225,11 @@ pub trait Facts {
     fn data_sources_existing(&self, times: &[Micros]) -> anyhow::Result<Vec<i64>>;
 
     /// Every user with a login.
-    fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>>;
+    fn logins(&self) -> anyhow::Result<Arc<LoginRecords>>;
 
     /// For each `(org, user)` and month of `months` with a login: the
     /// number of distinct days with a login by that user in that org.
-    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays>;
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<Arc<LoginDays>>;
 
     /// For each user with a login in `(since, as_of]`: the latest and how many.
     fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>>;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use super::Report;
 use super::facts::{
-    Count, Facts, GroupBy, LoginDays, LoginRecord, Members, Membership, Metric, Profile,
-    SourceEvent, SourceSummary,
+    Count, Facts, GroupBy, LoginDays, LoginRecord, LoginRecords, Members, Membership, Metric,
+    Profile, Profiles, SourceEvent, SourceSummary,
 };
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
@@ -193,7 +193,7 @@ impl History {
                 _ => {}
             }
         }
-        Members { by_org_user }
+        Members::new(by_org_user)
     }
 
     pub fn profiles(&self) -> HashMap<String, Profile> {
@@ -322,8 +322,8 @@ impl Facts for History {
         metric: Metric,
         months: &[Month],
         keys: GroupBy,
-    ) -> anyhow::Result<Vec<Count>> {
-        Ok(History::counts(self, metric, months, keys))
+    ) -> anyhow::Result<Arc<Vec<Count>>> {
+        Ok(Arc::new(History::counts(self, metric, months, keys)))
     }
 
     fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {
@@ -334,12 +334,12 @@ impl Facts for History {
         Ok(History::orgs(self))
     }
 
-    fn members(&self) -> anyhow::Result<Members> {
-        Ok(History::members(self))
+    fn members(&self) -> anyhow::Result<Arc<Members>> {
+        Ok(Arc::new(History::members(self)))
     }
 
-    fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>> {
-        Ok(History::profiles(self))
+    fn profiles(&self) -> anyhow::Result<Arc<Profiles>> {
+        Ok(Arc::new(History::profiles(self)))
     }
 
     fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>> {
@@ -363,12 +363,12 @@ impl Facts for History {
         ))
     }
 
-    fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
-        Ok(History::logins(self))
+    fn logins(&self) -> anyhow::Result<Arc<LoginRecords>> {
+        Ok(Arc::new(History::logins(self)))
     }
 
-    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
-        Ok(History::login_days(self, months))
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<Arc<LoginDays>> {
+        Ok(Arc::new(History::login_days(self, months)))
     }
 
     fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {

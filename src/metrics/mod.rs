@@ -299,7 +299,7 @@ mod tests {
             m: facts::Metric,
             months: &[Month],
             k: facts::GroupBy,
-        ) -> anyhow::Result<Vec<facts::Count>> {
+        ) -> anyhow::Result<std::sync::Arc<Vec<facts::Count>>> {
             Facts::counts(self.history, m, months, k)
         }
         fn action_titles(
@@ -312,10 +312,10 @@ mod tests {
         fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>> {
             Facts::orgs(self.history)
         }
-        fn members(&self) -> anyhow::Result<facts::Members> {
+        fn members(&self) -> anyhow::Result<std::sync::Arc<facts::Members>> {
             Facts::members(self.history)
         }
-        fn profiles(&self) -> anyhow::Result<std::collections::HashMap<String, facts::Profile>> {
+        fn profiles(&self) -> anyhow::Result<std::sync::Arc<facts::Profiles>> {
             Facts::profiles(self.history)
         }
         fn snapshots_at(
@@ -337,11 +337,11 @@ mod tests {
         fn data_sources_existing(&self, times: &[Micros]) -> anyhow::Result<Vec<i64>> {
             Facts::data_sources_existing(self.history, times)
         }
-        fn logins(&self) -> anyhow::Result<std::collections::BTreeMap<String, facts::LoginRecord>> {
+        fn logins(&self) -> anyhow::Result<std::sync::Arc<facts::LoginRecords>> {
             self.asked.set(true);
             Facts::logins(self.history)
         }
-        fn login_days(&self, months: &[Month]) -> anyhow::Result<facts::LoginDays> {
+        fn login_days(&self, months: &[Month]) -> anyhow::Result<std::sync::Arc<facts::LoginDays>> {
             Facts::login_days(self.history, months)
         }
         fn logins_since(

@@ -17,8 +17,10 @@ fn profile<'p>(profiles: &'p HashMap<String, Profile>, user: &str) -> (&'p str, 
         .map_or(("", ""), |p| (p.name.as_str(), p.email.as_str()))
 }
 
-fn joined(orgs: Option<&Vec<&str>>) -> String {
-    orgs.map(|o| o.join(";")).unwrap_or_default()
+/// A user's orgs joined with `;` (see `Members::orgs_by_user`), `""`
+/// for a user who is no member.
+fn joined<'m>(orgs: &'m BTreeMap<String, String>, user: &str) -> &'m str {
+    orgs.get(user).map_or("", String::as_str)
 }
 
 pub const ACTIVATED_MONTHLY: Widget = Widget {
@@ -90,16 +92,16 @@ fn activated_log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
     let orgs = members.orgs_by_user();
     let mut table = Table::default();
-    for (user, record) in cx.facts.logins()? {
+    for (user, record) in cx.facts.logins()?.iter() {
         let Some(activated_at) = record.activated_at else {
             continue;
         };
-        let (name, email) = profile(&profiles, &user);
+        let (name, email) = profile(&profiles, user);
         table.rows.push(vec![
             Cell::text(user.as_str()),
             Cell::text(name),
             Cell::text(email),
-            Cell::text(joined(orgs.get(user.as_str()))),
+            Cell::text(joined(orgs, user)),
             Cell::Instant(activated_at),
             Cell::Int(record.logins),
             Cell::Int(record.weeks),
@@ -241,7 +243,7 @@ fn inactive(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             Cell::text(user),
             Cell::text(name),
             Cell::text(email),
-            Cell::text(orgs.join(";")),
+            Cell::text(orgs.as_str()),
             Cell::opt_instant(last),
             days,
         ]);
@@ -277,7 +279,7 @@ fn latest_logins(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         table.rows.push(vec![
             Cell::text(user.as_str()),
             Cell::text(profile(&profiles, &user).0),
-            Cell::text(joined(orgs.get(user.as_str()))),
+            Cell::text(joined(orgs, &user)),
             Cell::Instant(last),
             Cell::Int(count),
         ]);
@@ -314,7 +316,7 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .facts
         .counts(Metric::PageView, &cx.period(), GroupBy::ORG.user().a())?;
     let mut by_page: FxHashMap<(&str, &str), (i64, FxHashSet<&str>)> = FxHashMap::default();
-    for count in &counts {
+    for count in counts.iter() {
         let (Some(user), Some(page)) = (count.user.as_deref(), count.a.as_deref()) else {
             continue;
         };

@@ -28,8 +28,8 @@ use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, Event, EventBody, EventKind, OrgSlug, Role};
 use crate::metrics::Report;
 use crate::metrics::facts::{
-    Count, Facts, GroupBy, LoginDays, LoginRecord, Members, Membership, Metric, Profile,
-    SourceSummary,
+    Count, Facts, GroupBy, LoginDays, LoginRecord, LoginRecords, Members, Membership, Metric,
+    Profile, Profiles, SourceSummary,
 };
 use crate::metrics::history::count_cell;
 use crate::rollup::{LoginState, RollupSettings};
@@ -53,6 +53,21 @@ pub struct ReadCache {
     day_logins: Kept<DayLogins>,
     /// Latest titled runs per action over days of complete months.
     titles: Kept<TitleRows>,
+    /// Whole answers read when nothing stored was after the report's
+    /// `as_of` (so none had to be taken out): such an answer depends only
+    /// on the stored rows, and serves any later report of the same shape
+    /// while their versions stand and it too has nothing after its `as_of`.
+    answers: Answers,
+}
+
+/// The kept answers of [`ReadCache`], one store per kind.
+#[derive(Default)]
+struct Answers {
+    counts: Kept<Vec<Count>>,
+    logins: Kept<LoginRecords>,
+    login_days: Kept<LoginDays>,
+    members: Kept<Members>,
+    profiles: Kept<Profiles>,
 }
 
 /// A cell's keys as string ids: month, org, user, a, b (0 when not asked
@@ -77,7 +92,8 @@ struct Kept<T> {
 /// and the value.
 type KeptValue<T> = (String, Vec<(i64, i64)>, Arc<T>);
 
-/// The size of a kept value, in cells or rows.
+/// The size of a kept value, in cells of sums (about 56 bytes each): a
+/// row of an answer, with its strings, weighs about two.
 trait Cells {
     fn cells(&self) -> usize;
 }
@@ -112,6 +128,36 @@ impl Cells for DayLogins {
 impl Cells for Vec<StoredMember> {
     fn cells(&self) -> usize {
         self.len()
+    }
+}
+
+impl Cells for Vec<Count> {
+    fn cells(&self) -> usize {
+        2 * self.len()
+    }
+}
+
+impl Cells for LoginRecords {
+    fn cells(&self) -> usize {
+        2 * self.len()
+    }
+}
+
+impl Cells for LoginDays {
+    fn cells(&self) -> usize {
+        self.values().map(|months| 2 + months.len() / 2).sum()
+    }
+}
+
+impl Cells for Members {
+    fn cells(&self) -> usize {
+        2 * self.by_org_user.len()
+    }
+}
+
+impl Cells for Profiles {
+    fn cells(&self) -> usize {
+        2 * self.len()
     }
 }
 
@@ -164,7 +210,7 @@ pub struct SqlFacts<'s> {
     /// The report's orgs as string ids; `None` for every org.
     orgs: Option<Vec<i64>>,
     /// Login records, read once for all the widgets that ask.
-    logins: std::cell::OnceCell<BTreeMap<String, LoginRecord>>,
+    logins: std::cell::OnceCell<Arc<LoginRecords>>,
     /// Each `(org, user)`'s membership and profile fields at `as_of`, read
     /// once for `members` and `profiles`.
     member_rows: std::cell::OnceCell<Vec<MemberRow>>,
@@ -411,93 +457,33 @@ impl Facts for SqlFacts<'_> {
         metric: Metric,
         months: &[Month],
         keys: GroupBy,
-    ) -> anyhow::Result<Vec<Count>> {
+    ) -> anyhow::Result<Arc<Vec<Count>>> {
         let cal = &self.settings().calendar;
         let as_of_month = cal.month_of(self.as_of);
         let wanted = visible_months(months, as_of_month);
         if wanted.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Arc::default());
         }
-        // Per-user cells of the months before the month of `as_of` change
-        // only with late events: their sums are kept between reports while
-        // those months' versions stand, and only the month of `as_of` is
-        // read. Cells of every user are few and read whole.
-        let complete: BTreeSet<Month> = wanted
-            .iter()
-            .copied()
-            .filter(|m| *m < as_of_month)
-            .collect();
-        let mut sums = if keys.user && !complete.is_empty() {
-            let kept = self.complete_sums(metric, keys, &complete)?;
-            let current: BTreeSet<Month> = wanted.difference(&complete).copied().collect();
-            let mut sums = (*kept).clone();
-            self.add_cells(metric, keys, &current, &mut sums)?;
-            sums
+        // Events after `as_of` in its month are in the cells and are taken
+        // out. Without any, the answer is the stored cells alone: kept
+        // between reports while the versions of its months stand.
+        let after = if wanted.contains(&as_of_month) {
+            self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))?
         } else {
-            let mut sums = FxHashMap::default();
-            self.add_cells(metric, keys, &wanted, &mut sums)?;
-            sums
+            Vec::new()
         };
-        let names = self.shared_names(sums.keys().flat_map(|k| [k.1, k.2, k.3, k.4]))?;
-        if wanted.contains(&as_of_month) {
-            // Events after `as_of` in its month are in the cells: take them
-            // out, finding their cells by the ids of their strings (0 is
-            // "no value", as the writer stores it).
-            let ids_by_name: HashMap<&str, i64> =
-                names.iter().map(|(id, name)| (&**name, *id)).collect();
-            let id_of = |value: &Option<Arc<str>>| match value {
-                None => Some(0),
-                Some(v) => ids_by_name.get(&**v).copied(),
-            };
-            let month = if keys.month { as_of_month.0 } else { 0 };
-            for event in self.raw(self.as_of, cal.month_end(as_of_month), kind_of(metric))? {
-                let Some(cell) = count_cell(metric, keys, &event, as_of_month) else {
-                    continue;
-                };
-                if let (Some(org), Some(user), Some(a), Some(b)) = (
-                    ids_by_name.get(cell.org.as_str()).copied(),
-                    if keys.user {
-                        id_of(&cell.user)
-                    } else {
-                        Some(0)
-                    },
-                    id_of(&cell.a),
-                    id_of(&cell.b),
-                ) && let Some(n) = sums.get_mut(&(month, org, user, a, b))
-                {
-                    *n -= 1;
-                }
-            }
+        if !after.is_empty() {
+            return Ok(Arc::new(self.read_counts(metric, keys, &wanted, &after)?));
         }
-        let mut orgs: HashMap<i64, OrgSlug> = HashMap::new();
-        let mut counts = Vec::with_capacity(sums.len());
-        for ((month, org, user, a, b), n) in sums {
-            if n <= 0 {
-                continue;
-            }
-            let org = match orgs.get(&org) {
-                Some(slug) => slug.clone(),
-                None => {
-                    let parsed = slug(
-                        names
-                            .get(&org)
-                            .context("an org without a name")?
-                            .to_string(),
-                    )?;
-                    orgs.insert(org, parsed.clone());
-                    parsed
-                }
-            };
-            counts.push(Count {
-                month: keys.month.then_some(Month(month)),
-                org,
-                user: names.get(&user).cloned(),
-                a: names.get(&a).cloned(),
-                b: names.get(&b).cloned(),
-                n,
-            });
-        }
-        Ok(counts)
+        let code = metric_code(metric);
+        let periods: Vec<i64> = wanted.iter().map(|m| m.0).collect();
+        self.kept(
+            &self.cache.answers.counts,
+            code,
+            format!("counts answer {code} {keys:?}"),
+            &periods,
+            || self.read_counts(metric, keys, &wanted, &[]),
+        )
     }
 
     fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {
@@ -589,80 +575,16 @@ impl Facts for SqlFacts<'_> {
         Ok(orgs)
     }
 
-    fn members(&self) -> anyhow::Result<Members> {
-        let rows = self.member_rows()?;
-        let ids: BTreeSet<i64> = rows.iter().flat_map(|m| [m.org, m.user]).collect();
-        let names = self.shared_names(ids.iter().copied())?;
-        let name = |id: i64| names.get(&id).context("a stored id without its string");
-        let mut by_org_user = BTreeMap::new();
-        for row in rows {
-            let Some(role) = Role::from_code(row.role) else {
-                continue;
-            };
-            let teams: Vec<String> = serde_json::from_str(row.teams.as_deref().unwrap_or("[]"))?;
-            by_org_user.insert(
-                (
-                    slug(name(row.org)?.to_string())?,
-                    name(row.user)?.to_string(),
-                ),
-                Membership { role, teams },
-            );
-        }
-        Ok(Members { by_org_user })
+    fn members(&self) -> anyhow::Result<Arc<Members>> {
+        self.member_answer(&self.cache.answers.members, "members", || {
+            self.read_members()
+        })
     }
 
-    fn profiles(&self) -> anyhow::Result<HashMap<String, Profile>> {
-        let rows = self.member_rows()?;
-        let ids: BTreeSet<i64> = rows
-            .iter()
-            .flat_map(|m| {
-                let value = |f: &Field| f.as_ref().map_or(0, |(_, _, v)| *v);
-                [m.org, m.user, value(&m.name), value(&m.email)]
-            })
-            .filter(|id| *id != 0)
-            .collect();
-        let names = self.shared_names(ids.iter().copied())?;
-        let name = |id: i64| -> anyhow::Result<&str> {
-            Ok(names.get(&id).context("a stored id without its string")?)
-        };
-        // For each user and field: the (time, id, org) of the latest value,
-        // and the value's string id.
-        type Latest<'a> = Option<((i64, &'a str, &'a str), i64)>;
-        let mut latest: HashMap<i64, (Latest, Latest)> = HashMap::new();
-        for row in rows {
-            let org = name(row.org)?;
-            let entry = latest.entry(row.user).or_default();
-            for (slot, field) in [(&mut entry.0, &row.name), (&mut entry.1, &row.email)] {
-                if let Some((time, id, value)) = field {
-                    let key = (*time, id.as_str(), org);
-                    let newer = slot.as_ref().is_none_or(|(k, _)| {
-                        (key.0, key.1.as_bytes(), key.2.as_bytes())
-                            > (k.0, k.1.as_bytes(), k.2.as_bytes())
-                    });
-                    if newer {
-                        *slot = Some((key, *value));
-                    }
-                }
-            }
-        }
-        latest
-            .into_iter()
-            .map(|(user, (n, e))| {
-                let text = |f: Latest| -> anyhow::Result<String> {
-                    Ok(match f {
-                        Some((_, id)) => name(id)?.to_owned(),
-                        None => String::new(),
-                    })
-                };
-                Ok((
-                    name(user)?.to_owned(),
-                    Profile {
-                        name: text(n)?,
-                        email: text(e)?,
-                    },
-                ))
-            })
-            .collect()
+    fn profiles(&self) -> anyhow::Result<Arc<Profiles>> {
+        self.member_answer(&self.cache.answers.profiles, "profiles", || {
+            self.read_profiles()
+        })
     }
 
     fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>> {
@@ -801,15 +723,23 @@ impl Facts for SqlFacts<'_> {
             .collect()
     }
 
-    fn logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
+    fn logins(&self) -> anyhow::Result<Arc<LoginRecords>> {
         if let Some(logins) = self.logins.get() {
             return Ok(logins.clone());
         }
-        let logins = self.read_logins()?;
+        // Without a login after `as_of`, every record is as stored: kept
+        // between reports while no login day's version moves.
+        let logins = if self.any_login_after_as_of()? {
+            Arc::new(self.read_logins()?)
+        } else {
+            self.kept_over_all(&self.cache.answers.logins, LOGIN_DAYS, "logins", || {
+                self.read_logins()
+            })?
+        };
         Ok(self.logins.get_or_init(|| logins).clone())
     }
 
-    fn login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
+    fn login_days(&self, months: &[Month]) -> anyhow::Result<Arc<LoginDays>> {
         self.read_login_days(months)
     }
 
@@ -819,6 +749,98 @@ impl Facts for SqlFacts<'_> {
 }
 
 impl SqlFacts<'_> {
+    /// The counts of [`Facts::counts`] over `wanted` (the visible months),
+    /// with `after` (the events after `as_of` in its month) taken out.
+    fn read_counts(
+        &self,
+        metric: Metric,
+        keys: GroupBy,
+        wanted: &BTreeSet<Month>,
+        after: &[Event],
+    ) -> anyhow::Result<Vec<Count>> {
+        let as_of_month = self.settings().calendar.month_of(self.as_of);
+        // Per-user cells of the months before the month of `as_of` change
+        // only with late events: their sums are kept between reports while
+        // those months' versions stand, and only the month of `as_of` is
+        // read. Cells of every user are few and read whole.
+        let complete: BTreeSet<Month> = wanted
+            .iter()
+            .copied()
+            .filter(|m| *m < as_of_month)
+            .collect();
+        let mut sums = if keys.user && !complete.is_empty() {
+            let kept = self.complete_sums(metric, keys, &complete)?;
+            let current: BTreeSet<Month> = wanted.difference(&complete).copied().collect();
+            let mut sums = (*kept).clone();
+            self.add_cells(metric, keys, &current, &mut sums)?;
+            sums
+        } else {
+            let mut sums = FxHashMap::default();
+            self.add_cells(metric, keys, wanted, &mut sums)?;
+            sums
+        };
+        let names = self.shared_names(sums.keys().flat_map(|k| [k.1, k.2, k.3, k.4]))?;
+        if !after.is_empty() {
+            // Events after `as_of` in its month are in the cells: take them
+            // out, finding their cells by the ids of their strings (0 is
+            // "no value", as the writer stores it).
+            let ids_by_name: HashMap<&str, i64> =
+                names.iter().map(|(id, name)| (&**name, *id)).collect();
+            let id_of = |value: &Option<Arc<str>>| match value {
+                None => Some(0),
+                Some(v) => ids_by_name.get(&**v).copied(),
+            };
+            let month = if keys.month { as_of_month.0 } else { 0 };
+            for event in after {
+                let Some(cell) = count_cell(metric, keys, event, as_of_month) else {
+                    continue;
+                };
+                if let (Some(org), Some(user), Some(a), Some(b)) = (
+                    ids_by_name.get(cell.org.as_str()).copied(),
+                    if keys.user {
+                        id_of(&cell.user)
+                    } else {
+                        Some(0)
+                    },
+                    id_of(&cell.a),
+                    id_of(&cell.b),
+                ) && let Some(n) = sums.get_mut(&(month, org, user, a, b))
+                {
+                    *n -= 1;
+                }
+            }
+        }
+        let mut orgs: HashMap<i64, OrgSlug> = HashMap::new();
+        let mut counts = Vec::with_capacity(sums.len());
+        for ((month, org, user, a, b), n) in sums {
+            if n <= 0 {
+                continue;
+            }
+            let org = match orgs.get(&org) {
+                Some(slug) => slug.clone(),
+                None => {
+                    let parsed = slug(
+                        names
+                            .get(&org)
+                            .context("an org without a name")?
+                            .to_string(),
+                    )?;
+                    orgs.insert(org, parsed.clone());
+                    parsed
+                }
+            };
+            counts.push(Count {
+                month: keys.month.then_some(Month(month)),
+                org,
+                user: names.get(&user).cloned(),
+                a: names.get(&a).cloned(),
+                b: names.get(&b).cloned(),
+                n,
+            });
+        }
+        Ok(counts)
+    }
+
     /// Adds the cells of `metric` in `months` to `sums`, by org and `keys`
     /// (as string ids, 0 for keys not asked for): the per-user cells when
     /// `keys.user`, else the all-users cells. Events after `as_of` are not
@@ -1003,13 +1025,62 @@ impl SqlFacts<'_> {
                 Ok(())
             },
         )?;
-        let shape = format!("{shape} {} {list}", self.org_filter("org"));
+        self.kept_at(store, format!("{shape} {list}"), versions, read)
+    }
+
+    /// As [`SqlFacts::kept`], for what was read from every period of
+    /// `code`: checked against the number and the sum of their versions
+    /// (versions only rise, and rows are never removed, so any raise or new
+    /// period changes the pair).
+    fn kept_over_all<T: Cells>(
+        &self,
+        store: &Kept<T>,
+        code: i64,
+        shape: &str,
+        read: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
+        let versions = first(
+            self.conn(),
+            "SELECT count(*), CAST(coalesce(sum(version), 0) AS BIGINT) FROM month_versions WHERE metric = ?1",
+            args![code],
+            |r| Ok((r.int(0)?, r.int(1)?)),
+        )?
+        .into_iter()
+        .collect();
+        self.kept_at(store, format!("{shape} all"), versions, read)
+    }
+
+    /// The value kept for `shape` (the report's orgs added) at `versions`,
+    /// else `read` and kept.
+    fn kept_at<T: Cells>(
+        &self,
+        store: &Kept<T>,
+        shape: String,
+        versions: Vec<(i64, i64)>,
+        read: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
+        let shape = format!("{shape} {}", self.org_filter("org"));
         if let Some(kept) = store.find(&shape, &versions) {
             return Ok(kept);
         }
         let value = Arc::new(read()?);
         store.keep(shape, versions, value.clone());
         Ok(value)
+    }
+
+    /// Whether a login in the report's orgs is after `as_of`.
+    fn any_login_after_as_of(&self) -> anyhow::Result<bool> {
+        let sql = format!(
+            "SELECT 1 FROM events e WHERE e.kind = ?1 AND e.time > ?2{} LIMIT 1",
+            self.org_filter("e.org")
+        );
+        Ok(first(
+            self.conn(),
+            &sql,
+            args![EventKind::Login.code(), self.as_of.0],
+            |_| Ok(()),
+        )?
+        .is_some())
     }
 
     /// Adds the days with a login of each `(month, org, user)` of `months`
@@ -1033,6 +1104,105 @@ impl SqlFacts<'_> {
                 .or_insert(0) += r.int(3)?;
             Ok(())
         })
+    }
+
+    /// An answer built from the members alone: when no stored member
+    /// changed after `as_of`, it is the stored members' answer, kept
+    /// between reports while their version stands.
+    fn member_answer<T: Cells>(
+        &self,
+        store: &Kept<T>,
+        shape: &str,
+        read: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
+        let as_of = self.as_of.0;
+        let before = |field: &Field| field.as_ref().is_none_or(|(t, _, _)| *t <= as_of);
+        let all_before = self
+            .stored_members()?
+            .iter()
+            .all(|m| m.time <= as_of && before(&m.name) && before(&m.email));
+        if !all_before {
+            return Ok(Arc::new(read()?));
+        }
+        self.kept(store, MEMBERS, shape.into(), &[0], read)
+    }
+
+    /// The memberships at `as_of` (see [`Facts::members`]).
+    fn read_members(&self) -> anyhow::Result<Members> {
+        let rows = self.member_rows()?;
+        let ids: BTreeSet<i64> = rows.iter().flat_map(|m| [m.org, m.user]).collect();
+        let names = self.shared_names(ids.iter().copied())?;
+        let name = |id: i64| names.get(&id).context("a stored id without its string");
+        let mut by_org_user = BTreeMap::new();
+        for row in rows {
+            let Some(role) = Role::from_code(row.role) else {
+                continue;
+            };
+            let teams: Vec<String> = serde_json::from_str(row.teams.as_deref().unwrap_or("[]"))?;
+            by_org_user.insert(
+                (
+                    slug(name(row.org)?.to_string())?,
+                    name(row.user)?.to_string(),
+                ),
+                Membership { role, teams },
+            );
+        }
+        Ok(Members::new(by_org_user))
+    }
+
+    /// The profiles at `as_of` (see [`Facts::profiles`]).
+    fn read_profiles(&self) -> anyhow::Result<Profiles> {
+        let rows = self.member_rows()?;
+        let ids: BTreeSet<i64> = rows
+            .iter()
+            .flat_map(|m| {
+                let value = |f: &Field| f.as_ref().map_or(0, |(_, _, v)| *v);
+                [m.org, m.user, value(&m.name), value(&m.email)]
+            })
+            .filter(|id| *id != 0)
+            .collect();
+        let names = self.shared_names(ids.iter().copied())?;
+        let name = |id: i64| -> anyhow::Result<&str> {
+            Ok(names.get(&id).context("a stored id without its string")?)
+        };
+        // For each user and field: the (time, id, org) of the latest value,
+        // and the value's string id.
+        type Latest<'a> = Option<((i64, &'a str, &'a str), i64)>;
+        let mut latest: HashMap<i64, (Latest, Latest)> = HashMap::new();
+        for row in rows {
+            let org = name(row.org)?;
+            let entry = latest.entry(row.user).or_default();
+            for (slot, field) in [(&mut entry.0, &row.name), (&mut entry.1, &row.email)] {
+                if let Some((time, id, value)) = field {
+                    let key = (*time, id.as_str(), org);
+                    let newer = slot.as_ref().is_none_or(|(k, _)| {
+                        (key.0, key.1.as_bytes(), key.2.as_bytes())
+                            > (k.0, k.1.as_bytes(), k.2.as_bytes())
+                    });
+                    if newer {
+                        *slot = Some((key, *value));
+                    }
+                }
+            }
+        }
+        latest
+            .into_iter()
+            .map(|(user, (n, e))| {
+                let text = |f: Latest| -> anyhow::Result<String> {
+                    Ok(match f {
+                        Some((_, id)) => name(id)?.to_owned(),
+                        None => String::new(),
+                    })
+                };
+                Ok((
+                    name(user)?.to_owned(),
+                    Profile {
+                        name: text(n)?,
+                        email: text(e)?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// The rows of `members_now` in the report's orgs, taken back to
@@ -1175,7 +1345,7 @@ impl SqlFacts<'_> {
         Ok(rows)
     }
 
-    fn read_logins(&self) -> anyhow::Result<BTreeMap<String, LoginRecord>> {
+    fn read_logins(&self) -> anyhow::Result<LoginRecords> {
         let settings = self.settings();
         let cal = &settings.calendar;
         let as_of = self.as_of;
@@ -1274,14 +1444,54 @@ impl SqlFacts<'_> {
             .collect())
     }
 
-    fn read_login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
+    fn read_login_days(&self, months: &[Month]) -> anyhow::Result<Arc<LoginDays>> {
         let cal = &self.settings().calendar;
         let today = cal.day_of(self.as_of);
         let as_of_month = today.month();
         let wanted = visible_months(months, as_of_month);
         if wanted.is_empty() {
-            return Ok(LoginDays::new());
+            return Ok(Arc::default());
         }
+        // Days of the month of `as_of` that only have logins after it: a
+        // day each to take out of their `(org, user)`'s month.
+        let mut late: Vec<(i64, i64)> = Vec::new();
+        if wanted.contains(&as_of_month) {
+            let sql = format!(
+                "SELECT d.org, d.\"user\", d.day, d.first FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
+                self.org_filter("d.org")
+            );
+            let next_month = as_of_month.plus(1).first_day();
+            self.db.each(&sql, args![today.0, next_month.0], &mut |r| {
+                let (day, first) = (r.int(2)?, r.int(3)?);
+                if day > today.0 || first > self.as_of.0 {
+                    late.push((r.int(0)?, r.int(1)?));
+                }
+                Ok(())
+            })?;
+        }
+        if !late.is_empty() {
+            return Ok(Arc::new(self.login_days_without(&wanted, &late)?));
+        }
+        // Nothing to take out: the answer is the stored months alone, kept
+        // between reports while their versions stand.
+        let periods: Vec<i64> = wanted.iter().map(|m| m.0).collect();
+        self.kept(
+            &self.cache.answers.login_days,
+            LOGIN_MONTHS,
+            "login_days answer".into(),
+            &periods,
+            || self.login_days_without(&wanted, &[]),
+        )
+    }
+
+    /// The login days of `wanted` months by `(org, user)`, with a day of
+    /// the month of `as_of` taken out for each of `late`.
+    fn login_days_without(
+        &self,
+        wanted: &BTreeSet<Month>,
+        late: &[(i64, i64)],
+    ) -> anyhow::Result<LoginDays> {
+        let as_of_month = self.settings().calendar.month_of(self.as_of);
         // Complete months change only with late logins: kept between
         // reports while their versions stand, as for counts.
         let (complete, current): (BTreeSet<Month>, BTreeSet<Month>) =
@@ -1308,22 +1518,10 @@ impl SqlFacts<'_> {
             .into_iter()
             .map(|((month, org, user, _, _), n)| ((org, user, Month(month)), n))
             .collect();
-        if wanted.contains(&as_of_month) {
-            // Days of this month that only have logins after `as_of`.
-            let sql = format!(
-                "SELECT d.org, d.\"user\", d.day, d.first FROM login_days d WHERE d.day >= ?1 AND d.day < ?2{}",
-                self.org_filter("d.org")
-            );
-            let next_month = as_of_month.plus(1).first_day();
-            self.db.each(&sql, args![today.0, next_month.0], &mut |r| {
-                let (day, first) = (r.int(2)?, r.int(3)?);
-                if (day > today.0 || first > self.as_of.0)
-                    && let Some(n) = days.get_mut(&(r.int(0)?, r.int(1)?, as_of_month))
-                {
-                    *n -= 1;
-                }
-                Ok(())
-            })?;
+        for (org, user) in late {
+            if let Some(n) = days.get_mut(&(*org, *user, as_of_month)) {
+                *n -= 1;
+            }
         }
         days.retain(|_, n| *n > 0);
         let mut by_member: FxHashMap<(i64, i64), Vec<(Month, i64)>> = FxHashMap::default();

@@ -327,23 +327,29 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
         let mut by_user: Vec<(String, i64)> = facts
             .counts(Metric::PageView, &months, GroupBy::ORG.user())
             .unwrap()
-            .into_iter()
-            .map(|c| (c.user.unwrap().to_string(), c.n))
+            .iter()
+            .map(|c| (c.user.as_deref().unwrap().to_owned(), c.n))
             .collect();
         by_user.sort();
         let mut by_month: Vec<(i64, String, i64)> = facts
             .counts(Metric::PageView, &months, GroupBy::ORG.month().user())
             .unwrap()
-            .into_iter()
-            .map(|c| (c.month.unwrap().0, c.user.unwrap().to_string(), c.n))
+            .iter()
+            .map(|c| {
+                (
+                    c.month.unwrap().0,
+                    c.user.as_deref().unwrap().to_owned(),
+                    c.n,
+                )
+            })
             .collect();
         by_month.sort();
         let login_days: Vec<(i64, i64)> = facts
             .login_days(&months)
             .unwrap()
-            .into_values()
+            .values()
             .flatten()
-            .map(|(month, days)| (month.0, days))
+            .map(|(month, days)| (month.0, *days))
             .collect();
         (by_user, by_month, login_days)
     };
@@ -406,10 +412,10 @@ fn kept_members_follow_member_events(engine: Engine) {
             .members()
             .unwrap()
             .by_org_user
-            .into_iter()
+            .iter()
             .map(|((_, user), m)| {
-                let name = profiles[&user].name.clone();
-                (user, m.role.name().to_owned(), name)
+                let name = profiles[user].name.clone();
+                (user.clone(), m.role.name().to_owned(), name)
             })
             .collect();
         members.sort();
@@ -505,3 +511,118 @@ fn kept_action_titles_follow_late_runs(engine: Engine) {
 }
 
 on_both_engines!(kept_action_titles_follow_late_runs);
+
+/// What a report reads when nothing stored is after its `as_of` (counts
+/// of the month of `as_of` included, login records, login days, members
+/// and profiles) is kept whole between reports: it follows every new event
+/// before `as_of`, a same-day login that adds no login day included, and
+/// a report with an earlier `as_of` does not reuse it.
+fn kept_answers_follow_the_month_of_as_of(engine: Engine) {
+    use uptake::metrics::facts::{GroupBy, Metric};
+    let dir = engine_dir(engine);
+    let login = |id: &str, time: &str, user: &str| {
+        format!(r#"{{"id":"{id}","type":"login","org":"acme-eu","time":"{time}","user":"{user}"}}"#)
+    };
+    let member = |id: &str, time: &str, user: &str, name: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"member_upserted","org":"acme-eu","time":"{time}","user":"{user}","role":"member","name":"{name}","teams":["web"]}}"#
+        )
+    };
+    import_lines(
+        dir.path(),
+        &[
+            member("m1", "2026-05-01T10:00:00Z", "ann", "Ann"),
+            view("v1", "2026-05-02T10:00:00Z", "ann"),
+            login("l1", "2026-05-02T10:00:00Z", "ann"),
+        ],
+    );
+    let (store, report) = store_and_report(dir.path());
+    let may = [uptake::calendar::Month::new(2026, 5)];
+    type Read = (
+        Vec<(String, i64)>,
+        Vec<(String, i64, i64)>,
+        Vec<(String, i64)>,
+        Vec<(String, String)>,
+    );
+    // Views by user, (user, logins, weeks), login days by user in May,
+    // (member, name).
+    let read = |report: &Report| -> Read {
+        let facts = store.facts(report).unwrap();
+        let mut views: Vec<(String, i64)> = facts
+            .counts(Metric::PageView, &may, GroupBy::ORG.user())
+            .unwrap()
+            .iter()
+            .map(|c| (c.user.as_deref().unwrap().to_owned(), c.n))
+            .collect();
+        views.sort();
+        let logins = facts
+            .logins()
+            .unwrap()
+            .iter()
+            .map(|(user, r)| (user.clone(), r.logins, r.weeks))
+            .collect();
+        let days = facts
+            .login_days(&may)
+            .unwrap()
+            .iter()
+            .map(|((_, user), months)| (user.clone(), months.iter().map(|(_, n)| n).sum()))
+            .collect();
+        let profiles = facts.profiles().unwrap();
+        let members = facts
+            .members()
+            .unwrap()
+            .by_org_user
+            .keys()
+            .map(|(_, user)| (user.clone(), profiles[user].name.clone()))
+            .collect();
+        (views, logins, days, members)
+    };
+    let first = read(&report);
+    assert_eq!(first.0, [("ann".into(), 1)]);
+    assert_eq!(first.1, [("ann".into(), 1, 1)]);
+    assert_eq!(read(&report), first, "a second report reads the same");
+    // Before `as_of`, in its month: a new user, and a second login of ann
+    // on a day she already has.
+    import_lines(
+        dir.path(),
+        &[
+            member("m2", "2026-05-03T10:00:00Z", "bob", "Bob"),
+            view("v2", "2026-05-03T10:00:00Z", "bob"),
+            login("l2", "2026-05-03T10:00:00Z", "bob"),
+            login("l3", "2026-05-02T11:00:00Z", "ann"),
+        ],
+    );
+    let second = read(&report);
+    assert_eq!(second.0, [("ann".into(), 1), ("bob".into(), 1)]);
+    assert_eq!(second.1, [("ann".into(), 2, 1), ("bob".into(), 1, 1)]);
+    assert_eq!(second.2, [("ann".into(), 1), ("bob".into(), 1)]);
+    assert_eq!(
+        second.3,
+        [("ann".into(), "Ann".into()), ("bob".into(), "Bob".into())]
+    );
+    assert_eq!(read(&report), second);
+    // An earlier `as_of` in the same month sees none of the new events.
+    let earlier = Report::resolve(
+        &ReportQuery {
+            as_of: Some("2026-05-02T10:30:00Z".into()),
+            ..ReportQuery::default()
+        },
+        Micros::now(),
+        &Calendar::new("UTC").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(read(&earlier), first);
+    // After `as_of`: not in the report, however kept answers stand.
+    import_lines(
+        dir.path(),
+        &[
+            member("m3", "2026-05-20T10:00:00Z", "cid", "Cid"),
+            view("v3", "2026-05-20T10:00:00Z", "cid"),
+            login("l4", "2026-05-20T10:00:00Z", "cid"),
+        ],
+    );
+    assert_eq!(read(&report), second);
+    assert_eq!(read(&report), second);
+}
+
+on_both_engines!(kept_answers_follow_the_month_of_as_of);
