@@ -174,6 +174,12 @@ impl Generator {
     /// About 300 users per million events, over the 13 months before `end`.
     pub fn for_events(seed: u64, events: u64, end: Micros) -> Generator {
         let users = ((events as f64 / 1_000_000.0) * 300.0).max(20.0) as usize;
+        Generator::for_events_and_users(seed, events, users, end)
+    }
+
+    /// `users` people, all there throughout, sending about `events` events
+    /// over the 13 months before `end`, in time order.
+    pub fn for_events_and_users(seed: u64, events: u64, users: usize, end: Micros) -> Generator {
         let mut generator = Generator::new(seed, users, Micros(end.0 - 395 * MICROS_PER_DAY), end);
         generator.total = events;
         generator

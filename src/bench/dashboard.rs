@@ -5,12 +5,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
 
 use super::{BenchStore, client, generator, peak_rss, read_listen_address, watch_peak_rss};
+use crate::generate::Generator;
 use crate::metrics::WIDGETS;
 use crate::time::Micros;
 
@@ -32,6 +34,16 @@ pub struct DashboardArgs {
     /// the database of each size is kept and reused by later runs.
     #[arg(long)]
     postgres: Option<String>,
+    /// The company's size, whatever the history's (default: about 300
+    /// users per million events, so that outputs listing users grow with
+    /// the history): with it, sizes compare one company's longer and
+    /// busier histories.
+    #[arg(long)]
+    users: Option<usize>,
+    /// Then time the widgets again while a portal sends this many events
+    /// per second (dated now, in batches every 100 ms); 0 to skip.
+    #[arg(long, default_value_t = 1000)]
+    live_rate: u64,
 }
 
 pub fn run(dir: &Path, args: &DashboardArgs) -> anyhow::Result<()> {
@@ -54,12 +66,16 @@ fn import_history(
     config: &Path,
     dir: &Path,
     events: u64,
+    users: Option<usize>,
 ) -> anyhow::Result<f64> {
     let file = dir.join(format!("dashboard-{events}.ndjson"));
     let now = Micros::now();
     {
         let mut out = BufWriter::new(File::create(&file)?);
-        let mut generator = generator(3, events, now, false);
+        let mut generator = match users {
+            Some(users) => Generator::for_events_and_users(3, events, users, now),
+            None => generator(3, events, now, false),
+        };
         for _ in 0..events {
             writeln!(out, "{}", generator.next_line())?;
         }
@@ -88,13 +104,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow::Result<()> {
-    let store = BenchStore::new(
-        dir,
-        &format!("dashboard-{events}"),
-        args.postgres.as_deref(),
-        true,
-    )?;
-    let config = dir.join(format!("dashboard-{events}.toml"));
+    let name = match args.users {
+        Some(users) => format!("dashboard-{events}-{users}-users"),
+        None => format!("dashboard-{events}"),
+    };
+    let store = BenchStore::new(dir, &name, args.postgres.as_deref(), true)?;
+    let config = dir.join(format!("{name}.toml"));
     std::fs::write(
         &config,
         format!("[company]\ntimezone = \"{}\"\n", args.timezone),
@@ -104,7 +119,7 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
         println!("{events} events: reusing the store of an earlier run");
         0.0
     } else {
-        import_history(exe, &store, &config, dir, events)?
+        import_history(exe, &store, &config, dir, events, args.users)?
     };
     let key = String::from_utf8(
         store
@@ -124,34 +139,29 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
     let addr = read_listen_address(&mut server)?;
     let mut http = client::Client::connect(addr)?;
     let auth = format!("Bearer {key}");
-    let mut per_widget: Vec<Vec<f64>> = vec![Vec::new(); WIDGETS.len()];
-    let mut rounds = Vec::new();
-    for round in 0..=args.rounds {
-        let round_started = Instant::now();
-        for (i, widget) in WIDGETS.iter().enumerate() {
-            let started = Instant::now();
-            let response = http.request(
-                "GET",
-                &format!("/api/v1/widgets/{}", widget.id),
-                &[("authorization", &auth)],
-                b"",
-            )?;
-            if response.status != 200 {
-                bail!(
-                    "{} answered {}: {}",
-                    widget.id,
-                    response.status,
-                    String::from_utf8_lossy(&response.body)
-                );
-            }
-            if round > 0 {
-                per_widget[i].push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        if round > 0 {
-            rounds.push(round_started.elapsed().as_secs_f64() * 1000.0);
-        }
-    }
+    let (mut rounds, mut per_widget) = time_widgets(&mut http, &auth, args.rounds)?;
+    let live = if args.live_rate > 0 {
+        let ingest_key = String::from_utf8(
+            store
+                .command(exe, &["keys", "create", "--kind", "ingest"])
+                .output()?
+                .stdout,
+        )?
+        .trim()
+        .to_owned();
+        let mut live = while_ingesting(
+            addr,
+            &ingest_key,
+            args.live_rate,
+            events,
+            args.users,
+            || time_widgets(&mut http, &auth, args.rounds),
+        )?;
+        live.0.sort_by(f64::total_cmp);
+        Some(live)
+    } else {
+        None
+    };
     let tabs = time_tabs(exe, &store, addr, args.rounds)?;
     let peak = peak_rss(server.id()).unwrap_or(0);
     let _ = Command::new("kill")
@@ -160,8 +170,11 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
         .status();
     server.wait()?;
     rounds.sort_by(f64::total_cmp);
+    let users = args
+        .users
+        .unwrap_or(((events as f64 / 1_000_000.0) * 300.0).max(20.0) as usize);
     println!(
-        "{events} events (imported in {import_secs:.0} s): all {} widgets p50 {:.1} ms, p95 {:.1} ms over {} rounds; server peak RSS {:.1} MiB",
+        "{events} events, {users} users (imported in {import_secs:.0} s): all {} widgets p50 {:.1} ms, p95 {:.1} ms over {} rounds; server peak RSS {:.1} MiB",
         WIDGETS.len(),
         percentile(&rounds, 0.5),
         percentile(&rounds, 0.95),
@@ -185,7 +198,123 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
     for line in tabs {
         println!("  {line}");
     }
+    if let Some((live_rounds, sent)) = live {
+        println!(
+            "  while ingesting {} events/s ({sent} events sent): all {} widgets p50 {:.1} ms, p95 {:.1} ms over {} rounds",
+            args.live_rate,
+            WIDGETS.len(),
+            percentile(&live_rounds, 0.5),
+            percentile(&live_rounds, 0.95),
+            live_rounds.len(),
+        );
+    }
     Ok(())
+}
+
+/// Times all widgets `rounds` times after one warm-up round: each round's
+/// time and each widget's times, in milliseconds.
+fn time_widgets(
+    http: &mut client::Client,
+    auth: &str,
+    rounds: usize,
+) -> anyhow::Result<(Vec<f64>, Vec<Vec<f64>>)> {
+    let mut per_widget: Vec<Vec<f64>> = vec![Vec::new(); WIDGETS.len()];
+    let mut times = Vec::new();
+    for round in 0..=rounds {
+        let round_started = Instant::now();
+        for (i, widget) in WIDGETS.iter().enumerate() {
+            let started = Instant::now();
+            let response = http.request(
+                "GET",
+                &format!("/api/v1/widgets/{}", widget.id),
+                &[("authorization", auth)],
+                b"",
+            )?;
+            if response.status != 200 {
+                bail!(
+                    "{} answered {}: {}",
+                    widget.id,
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                );
+            }
+            if round > 0 {
+                per_widget[i].push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        if round > 0 {
+            times.push(round_started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok((times, per_widget))
+}
+
+/// Runs `measure` while another connection posts `rate` events a second,
+/// dated now, as a live portal does (each write raises the versions of
+/// the month and day of now, so what reports kept of them is read again).
+/// Returns the first of `measure`'s results and the events sent.
+fn while_ingesting<T>(
+    addr: std::net::SocketAddr,
+    key: &str,
+    rate: u64,
+    history: u64,
+    users: Option<usize>,
+    measure: impl FnOnce() -> anyhow::Result<(Vec<f64>, T)>,
+) -> anyhow::Result<(Vec<f64>, u64)> {
+    let stop = AtomicBool::new(false);
+    let batch = (rate / 10).max(1);
+    std::thread::scope(|scope| {
+        let sender = scope.spawn(|| -> anyhow::Result<u64> {
+            let mut client = client::Client::connect(addr)?;
+            // The history's people (same seed), with ids of this run only.
+            let mut generator = match users {
+                Some(users) => Generator::for_events_and_users(3, history, users, Micros::now()),
+                None => generator(3, history, Micros::now(), false),
+            };
+            let run = Micros::now().0;
+            let auth = format!("Bearer {key}");
+            let mut sent = 0u64;
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                let mut body = Vec::new();
+                for _ in 0..batch {
+                    let mut event: serde_json::Value =
+                        serde_json::from_str(&generator.next_line())?;
+                    event["id"] = format!("live-{run}-{sent}").into();
+                    event["time"] = Micros::now().to_string().into();
+                    sent += 1;
+                    serde_json::to_writer(&mut body, &event)?;
+                    body.push(b'\n');
+                }
+                let response = client.request(
+                    "POST",
+                    "/api/v1/events",
+                    &[
+                        ("authorization", auth.as_str()),
+                        ("content-type", "application/x-ndjson"),
+                    ],
+                    &body,
+                )?;
+                if response.status != 200 {
+                    bail!(
+                        "live ingest answered {}: {}",
+                        response.status,
+                        response.text()
+                    );
+                }
+                // Paced by the clock, not by the batches' own time.
+                let due = Duration::from_millis(100 * sent / batch);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            Ok(sent)
+        });
+        let measured = measure();
+        stop.store(true, Ordering::Relaxed);
+        let sent = sender.join().expect("live ingest thread")?;
+        Ok((measured?.0, sent))
+    })
 }
 
 /// Logs in as a benchmark user and times each dashboard tab's HTML; also
