@@ -8,6 +8,7 @@ use rustc_hash::FxHashSet;
 use anyhow::Context;
 
 use super::BatchCounts;
+use super::month_cells::CellChange;
 use super::rollups;
 use super::row::{StoredRow, from_row, to_row};
 use super::sql::{Arg, ColType, Db, Dialect, Row, exec_rows, first};
@@ -17,7 +18,9 @@ use crate::rollup::RollupSettings;
 use crate::time::Micros;
 
 /// Stores the events of `batches` that are not stored yet, with their
-/// rollups, inside the caller's transaction; returns each batch's counts.
+/// rollups, inside the caller's transaction; returns each batch's counts,
+/// and what the transaction adds to per-user cells, to publish to this
+/// process's readers once it has committed.
 /// The first of several events with one `(org, id)` wins, in the store or
 /// earlier in these batches. Strings, events and each rollup table are
 /// written with one bulk statement each.
@@ -26,7 +29,7 @@ pub fn write_batches(
     cache: &mut HashMap<String, i64>,
     settings: &RollupSettings,
     batches: &[&[Event]],
-) -> anyhow::Result<Vec<BatchCounts>> {
+) -> anyhow::Result<(Vec<BatchCounts>, Vec<CellChange>)> {
     let mut strings = Interner::new(db, cache);
     let rows: Vec<(&Event, super::row::Row<'_>)> = batches
         .iter()
@@ -86,8 +89,8 @@ pub fn write_batches(
         }
         counts.push(batch_counts);
     }
-    pending.flush(db, settings)?;
-    Ok(counts)
+    let changes = pending.flush(db, settings)?;
+    Ok((counts, changes))
 }
 
 const INSERT_EVENTS: &str =

@@ -21,6 +21,7 @@ use anyhow::Context;
 use rustc_hash::FxHashMap;
 
 use super::event_rows::read_events_where;
+use super::month_cells::{ChangeLog, KeptMonths, MonthCells};
 use super::rollups::{ALL_USERS, LOGIN_DAYS, LOGIN_MONTHS, MEMBERS, metric_code};
 use super::sql::{Db, Dialect, first};
 use crate::args;
@@ -53,6 +54,11 @@ pub struct ReadCache {
     day_logins: Kept<DayLogins>,
     /// Latest titled runs per action over days of complete months.
     titles: Kept<TitleRows>,
+    /// The per-user cells of recent months, rolled forward with what this
+    /// process's writer commits (see `month_cells`).
+    months: KeptMonths,
+    /// What this process's writer committed, shared with it.
+    changes: Arc<ChangeLog>,
     /// Whole answers read when nothing stored was after the report's
     /// `as_of` (so none had to be taken out): such an answer depends only
     /// on the stored rows, and serves any later report of the same shape
@@ -158,6 +164,13 @@ impl Cells for Members {
 impl Cells for Profiles {
     fn cells(&self) -> usize {
         2 * self.len()
+    }
+}
+
+impl ReadCache {
+    /// Where this process's writer publishes what it commits.
+    pub fn change_log(&self) -> Arc<ChangeLog> {
+        self.changes.clone()
     }
 }
 
@@ -768,11 +781,15 @@ impl SqlFacts<'_> {
             .copied()
             .filter(|m| *m < as_of_month)
             .collect();
-        let mut sums = if keys.user && !complete.is_empty() {
-            let kept = self.complete_sums(metric, keys, &complete)?;
-            let current: BTreeSet<Month> = wanted.difference(&complete).copied().collect();
-            let mut sums = (*kept).clone();
-            self.add_cells(metric, keys, &current, &mut sums)?;
+        let mut sums = if keys.user {
+            let mut sums = if complete.is_empty() {
+                CellSums::default()
+            } else {
+                (*self.complete_sums(metric, keys, &complete)?).clone()
+            };
+            for month in wanted.difference(&complete) {
+                self.add_month_cells(metric, keys, *month, &mut sums)?;
+            }
             sums
         } else {
             let mut sums = FxHashMap::default();
@@ -976,6 +993,74 @@ impl SqlFacts<'_> {
         }
         sizes.insert(shape, sums.len());
         Ok(())
+    }
+
+    /// Adds the per-user cells of `metric` in `month` (the month of
+    /// `as_of`) to `sums`, by org and `keys`, as [`SqlFacts::add_cells`]
+    /// does, from the month's cells held in memory.
+    fn add_month_cells(
+        &self,
+        metric: Metric,
+        keys: GroupBy,
+        month: Month,
+        sums: &mut CellSums,
+    ) -> anyhow::Result<()> {
+        let cells = self.month_cells(metric_code(metric), month)?;
+        let m = if keys.month { month.0 } else { 0 };
+        for ((org, user, a, b), n) in cells.iter() {
+            if self.orgs.as_ref().is_some_and(|orgs| !orgs.contains(org)) {
+                continue;
+            }
+            let key = (
+                m,
+                *org,
+                *user,
+                if keys.a { *a } else { 0 },
+                if keys.b { *b } else { 0 },
+            );
+            *sums.entry(key).or_insert(0) += n;
+        }
+        Ok(())
+    }
+
+    /// The per-user cells of metric `code` in `month`, every org, as this
+    /// report's snapshot holds them: kept in memory at the month's version
+    /// and rolled forward with this process's commits (`month_cells`), or
+    /// read.
+    fn month_cells(&self, code: i64, month: Month) -> anyhow::Result<Arc<MonthCells>> {
+        let version = first(
+            self.conn(),
+            "SELECT version FROM month_versions WHERE metric = ?1 AND month = ?2",
+            args![code, month.0],
+            |r| r.int(0),
+        )?;
+        if let Some(version) = version
+            && let Some(cells) = self
+                .cache
+                .months
+                .get(code, month.0, version, &self.cache.changes)
+        {
+            return Ok(cells);
+        }
+        let mut cells = MonthCells::default();
+        self.db.each(
+            &format!(
+                "SELECT c.org, c.\"user\", c.a, c.b, c.n FROM month_counts c
+                  WHERE c.metric = ?1 AND c.month = ?2 AND c.\"user\" != {ALL_USERS}"
+            ),
+            args![code, month.0],
+            &mut |r| {
+                cells.insert((r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?), r.int(4)?);
+                Ok(())
+            },
+        )?;
+        let cells = Arc::new(cells);
+        if let Some(version) = version {
+            self.cache
+                .months
+                .keep(code, month.0, version, cells.clone());
+        }
+        Ok(cells)
     }
 
     /// The sums of [`SqlFacts::add_cells`] over `months`, all before the

@@ -11,6 +11,7 @@ mod accounts;
 mod event_rows;
 mod facts;
 mod migrations;
+mod month_cells;
 mod postgres;
 mod rollups;
 pub mod row;

@@ -11,7 +11,7 @@
 //! the host and database only.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -22,6 +22,7 @@ use super::accounts;
 use super::event_rows;
 use super::facts::{ReadCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
+use super::month_cells::ChangeLog;
 use super::rollups;
 use super::sql::{Db, Lease, Pg, first};
 use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
@@ -293,6 +294,7 @@ impl Store for PostgresStore {
             db: None,
             strings: HashMap::new(),
             settings: self.settings()?.clone(),
+            changes: self.cache.change_log(),
         }))
     }
 
@@ -448,6 +450,9 @@ struct PostgresWriter {
     db: Option<Pg<Client>>,
     strings: HashMap<String, i64>,
     settings: RollupSettings,
+    /// Where committed changes to per-user cells go, for this process's
+    /// readers.
+    changes: Arc<ChangeLog>,
 }
 
 impl EventWriter for PostgresWriter {
@@ -481,13 +486,15 @@ impl PostgresWriter {
         db.client().batch_execute("BEGIN")?;
         db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
         rollups::check_settings(db, &self.settings)?;
-        let all = event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
+        let (all, changes) =
+            event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
         // If the connection drops during COMMIT the outcome is unknown; the
         // client is told to retry, and idempotency by (org, id) makes the
         // retry store each event once either way.
         db.client().batch_execute("COMMIT").context(
             "the commit did not complete (it may or may not have been applied; a retry is safe)",
         )?;
+        self.changes.committed(changes);
         Ok(all)
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use rustc_hash::FxHashMap;
 
 use super::event_rows::Interner;
+use super::month_cells::{CellChange, CellOf};
 use super::sql::{Arg, ColType, Db, Dialect, exec_rows, first};
 use crate::args;
 use crate::calendar::Day;
@@ -32,19 +33,32 @@ pub const LOGIN_DAYS: i64 = -2;
 /// `members_now`: raised by every transaction with member events.
 pub const MEMBERS: i64 = -1;
 
-/// Raises the version of each `(metric, period)` (see `0007_month_versions.sql`).
-fn bump_versions(db: &dyn Db, versions: &BTreeSet<(i64, i64)>) -> anyhow::Result<()> {
+/// Raises the version of each `(metric, period)` (see
+/// `0007_month_versions.sql`); returns the new versions.
+fn bump_versions(
+    db: &dyn Db,
+    versions: &BTreeSet<(i64, i64)>,
+) -> anyhow::Result<HashMap<(i64, i64), i64>> {
     let rows: Vec<Vec<Arg<'_>>> = versions
         .iter()
         .map(|(metric, month)| args![*metric, *month, 1].to_vec())
         .collect();
-    exec_rows(
-        db,
+    let mut raised = HashMap::with_capacity(rows.len());
+    if rows.is_empty() {
+        return Ok(raised);
+    }
+    db.each_row_of(
         "INSERT INTO month_versions (metric, month, version) VALUES (?1, ?2, ?3)
-         ON CONFLICT (metric, month) DO UPDATE SET version = month_versions.version + 1",
+         ON CONFLICT (metric, month) DO UPDATE SET version = month_versions.version + 1
+         RETURNING metric, month, version",
         &[ColType::Int; 3],
         &rows,
-    )
+        &mut |r| {
+            raised.insert((r.int(0)?, r.int(1)?), r.int(2)?);
+            Ok(())
+        },
+    )?;
+    Ok(raised)
 }
 
 /// The stored code of each metric in `month_counts`.
@@ -130,7 +144,17 @@ impl MemberRow {
 impl Pending {
     /// Writes what was added up, and starts over. Each table is one bulk
     /// statement (one round trip on PostgreSQL).
-    pub fn flush(&mut self, db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
+    ///
+    /// Returns what it added to the per-user cells of each month, with the
+    /// version it raised that month to, for the readers of this process
+    /// once the transaction has committed ([`ChangeLog`]).
+    ///
+    /// [`ChangeLog`]: super::month_cells::ChangeLog
+    pub fn flush(
+        &mut self,
+        db: &dyn Db,
+        settings: &RollupSettings,
+    ) -> anyhow::Result<Vec<CellChange>> {
         use ColType::{Int, Text};
         let (max, min) = (db.dialect().greatest(), db.dialect().least());
         // What this flush changes gets a new version, raised once at the
@@ -141,6 +165,15 @@ impl Pending {
             .keys()
             .map(|(metric, month, ..)| (*metric, *month))
             .collect();
+        let mut added: HashMap<(i64, i64), Vec<(CellOf, i64)>> = HashMap::new();
+        for ((metric, month, user, org, a, b), (n, _)) in &self.counts {
+            if *user != ALL_USERS {
+                added
+                    .entry((*metric, *month))
+                    .or_default()
+                    .push(((*org, *user, *a, *b), *n));
+            }
+        }
         let rows: Vec<Vec<Arg<'_>>> = self
             .counts
             .drain()
@@ -276,7 +309,20 @@ impl Pending {
             &[Int, Int, Int, Text, Int, Int],
             &rows,
         )?;
-        bump_versions(db, &touched)
+        let raised = bump_versions(db, &touched)?;
+        added
+            .into_iter()
+            .map(|((metric, month), added)| {
+                Ok(CellChange {
+                    metric,
+                    month,
+                    version: *raised
+                        .get(&(metric, month))
+                        .context("a month of counts without its version")?,
+                    added,
+                })
+            })
+            .collect()
     }
 }
 
@@ -667,6 +713,8 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
         for (org, event) in &page {
             apply(&mut pending, &mut strings, settings, event, *org)?;
         }
+        // The rebuild raises every version at its end: no reader rolls
+        // forward across it, so its changes are not published.
         pending.flush(db, settings)?;
     }
     db.exec(

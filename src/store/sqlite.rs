@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -17,6 +17,7 @@ use super::accounts;
 use super::event_rows;
 use super::facts::{ReadCache, SqlFacts};
 use super::migrations::{MIGRATIONS, latest_version};
+use super::month_cells::ChangeLog;
 use super::rollups;
 use super::sql::{Db, Lease};
 use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
@@ -162,6 +163,7 @@ impl Store for SqliteStore {
             conn: connect(&self.path)?,
             strings: HashMap::new(),
             settings: self.settings()?.clone(),
+            changes: self.cache.change_log(),
         }))
     }
 
@@ -308,6 +310,9 @@ struct SqliteWriter {
     /// transaction); cleared when a transaction fails.
     strings: HashMap<String, i64>,
     settings: RollupSettings,
+    /// Where committed changes to per-user cells go, for this process's
+    /// readers.
+    changes: Arc<ChangeLog>,
 }
 
 impl EventWriter for SqliteWriter {
@@ -335,8 +340,10 @@ impl SqliteWriter {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let db: &dyn Db = &self.conn;
         rollups::check_settings(db, &self.settings)?;
-        let all = event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
+        let (all, changes) =
+            event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
         self.conn.execute_batch("COMMIT")?;
+        self.changes.committed(changes);
         Ok(all)
     }
 }
