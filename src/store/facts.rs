@@ -1672,10 +1672,22 @@ impl SqlFacts<'_> {
                 }
             }
             let first_day_end = Micros(self.day_start(Day(first_day.0 + 1)).0 - 1);
-            vec![
-                (since, first_day_end),
-                (Micros(self.day_start(today).0 - 1), self.as_of),
-            ]
+            let mut ranges = vec![(since, first_day_end)];
+            if self.any_login_after_as_of()? {
+                ranges.push((Micros(self.day_start(today).0 - 1), self.as_of));
+            } else {
+                // Every login of today is before `as_of`: today's login
+                // days hold them, a row per user instead of one per login.
+                let sql = format!(
+                    "SELECT d.\"user\", d.n, d.last FROM login_days d WHERE d.day = ?1{}",
+                    self.org_filter("d.org")
+                );
+                self.conn().each(&sql, args![today.0], &mut |r| {
+                    add(r.int(0)?, Micros(r.int(2)?), r.int(1)?);
+                    Ok(())
+                })?;
+            }
+            ranges
         };
         for (after, until) in raw_ranges {
             for (_, user, time) in self.raw_logins(after, until)? {
