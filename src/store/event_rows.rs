@@ -21,6 +21,12 @@ use crate::time::Micros;
 /// rollups, inside the caller's transaction; returns each batch's counts,
 /// and what the transaction adds to per-user cells, to publish to this
 /// process's readers once it has committed.
+///
+/// `before_rollups` runs after the strings and events are written and
+/// before any rollup is read or written: PostgreSQL takes its write lock
+/// there, so that concurrent writers insert their events side by side and
+/// queue only for the rollups. Every string the rollups need is interned
+/// before it, so nothing under the lock waits on another writer's rows.
 /// The first of several events with one `(org, id)` wins, in the store or
 /// earlier in these batches. Strings, events and each rollup table are
 /// written with one bulk statement each.
@@ -29,6 +35,7 @@ pub fn write_batches(
     cache: &mut HashMap<String, i64>,
     settings: &RollupSettings,
     batches: &[&[Event]],
+    before_rollups: &dyn Fn(&dyn Db) -> anyhow::Result<()>,
 ) -> anyhow::Result<(Vec<BatchCounts>, Vec<CellChange>)> {
     let mut strings = Interner::new(db, cache);
     let rows: Vec<(&Event, super::row::Row<'_>)> = batches
@@ -36,11 +43,15 @@ pub fn write_batches(
         .flat_map(|b| b.iter())
         .map(|e| (e, to_row(&e.body)))
         .collect();
-    strings.prefetch(
-        rows.iter()
-            .flat_map(|(e, r)| [Some(e.org.as_str()), r.user, r.subject, r.label, r.extra])
-            .flatten(),
-    )?;
+    let mut needed: Vec<&str> = rows
+        .iter()
+        .flat_map(|(e, r)| [Some(e.org.as_str()), r.user, r.subject, r.label, r.extra])
+        .flatten()
+        .collect();
+    for name in rollups::extra_strings() {
+        needed.push(name);
+    }
+    strings.prefetch(needed.into_iter())?;
     let mut ids = Vec::with_capacity(rows.len());
     for (event, row) in &rows {
         ids.push([
@@ -72,6 +83,7 @@ pub fn write_batches(
         })
         .collect();
     let mut inserted = insert_new(db, &values, &rows, &ids)?;
+    before_rollups(db)?;
     let mut pending = rollups::Pending::default();
     let mut counts = Vec::with_capacity(batches.len());
     let mut next = rows.iter().zip(&ids);
@@ -137,15 +149,22 @@ fn insert_new(
         }
         Dialect::Postgres => {
             // Optimistically, none is stored yet (a live portal's stream):
-            // one plain insert under a savepoint, without looking the keys
-            // up. A unique violation means some are (a client's retry);
-            // then the keys are looked up and only the others inserted.
+            // one plain insert under a savepoint, without any conflict
+            // handling. A unique violation means some are (a client's
+            // retry, or another writer storing the same batch): then the
+            // batch is inserted again with `ON CONFLICT DO NOTHING`, which
+            // waits for a concurrent writer of the same key to finish and
+            // returns the rows that were new. In key order, so that writers
+            // of overlapping batches wait on each other's rows in one order,
+            // never in a cycle.
             let mut fresh = Vec::with_capacity(values.len());
             for (((event, _), [org, ..]), row) in rows.iter().zip(ids).zip(values) {
                 if inserted.insert((*org, event.id.clone())) {
-                    fresh.push(row.clone());
+                    fresh.push(((*org, event.id.as_str()), row.clone()));
                 }
             }
+            fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let fresh: Vec<Vec<Arg<'_>>> = fresh.into_iter().map(|(_, row)| row).collect();
             db.exec("SAVEPOINT new_events", args![])?;
             match exec_rows(db, INSERT_EVENTS, &EVENT_TYPES, &fresh) {
                 Ok(()) => {
@@ -158,30 +177,15 @@ fn insert_new(
                 }
                 Err(e) => return Err(e),
             }
-            let keys: Vec<Vec<Arg<'_>>> = rows
-                .iter()
-                .zip(ids)
-                .map(|((event, _), [org, ..])| args![*org, &event.id].to_vec())
-                .collect();
-            let mut stored: FxHashSet<(i64, String)> = FxHashSet::default();
             db.each_row_of(
-                "SELECT e.org, e.id FROM events e
-                   JOIN (VALUES (?1, ?2)) AS k (org, id) ON e.org = k.org AND e.id = k.id",
-                &[ColType::Int, ColType::Text],
-                &keys,
+                &format!("{INSERT_EVENTS} ON CONFLICT (org, id) DO NOTHING RETURNING org, id"),
+                &EVENT_TYPES,
+                &fresh,
                 &mut |r| {
-                    stored.insert((r.int(0)?, r.text(1)?));
+                    inserted.insert((r.int(0)?, r.text(1)?));
                     Ok(())
                 },
             )?;
-            let mut fresh = Vec::with_capacity(values.len());
-            for (((event, _), [org, ..]), row) in rows.iter().zip(ids).zip(values) {
-                let key = (*org, event.id.clone());
-                if !stored.contains(&key) && inserted.insert(key) {
-                    fresh.push(row.clone());
-                }
-            }
-            exec_rows(db, INSERT_EVENTS, &EVENT_TYPES, &fresh)?;
         }
     }
     Ok(inserted)

@@ -869,29 +869,9 @@ impl SqlFacts<'_> {
         months: &BTreeSet<Month>,
         sums: &mut CellSums,
     ) -> anyhow::Result<()> {
-        let (Some(&first), Some(&last)) = (months.first(), months.last()) else {
+        if months.is_empty() {
             return Ok(());
-        };
-        // Per-user counts over a contiguous run of months: the all-time cells
-        // minus the months outside the run, when that reads fewer months.
-        let contiguous = (last.0 - first.0 + 1) as usize == months.len();
-        let use_totals = keys.user
-            && !keys.month
-            && contiguous
-            && {
-                // Two index lookups (a single `min(), max()` query would scan).
-                let edge = |order: &str| -> anyhow::Result<Option<i64>> {
-                    let sql = format!(
-                        "SELECT month FROM month_counts WHERE metric = ?1 ORDER BY month {order} LIMIT 1"
-                    );
-                    super::sql::first(self.conn(), &sql, args![metric_code(metric)], |r| r.int(0))
-                };
-                let outside = match (edge("ASC")?, edge("DESC")?) {
-                    (Some(lo), Some(hi)) => (first.0 - lo).max(0) + (hi - last.0).max(0),
-                    _ => 0,
-                };
-                outside < months.len() as i64
-            };
+        }
         // The rows are summed here rather than by SQL's GROUP BY, which
         // sorts them first: a hash map is several times faster for the
         // per-user cells. Only the keys asked for are read (each column
@@ -923,41 +903,13 @@ impl SqlFacts<'_> {
             _ => (format!("c.n, {keys_list}"), String::new()),
         };
         let org = format!("{}{group}", self.org_filter("c.org"));
-        let parts: Vec<(String, i64)> = if use_totals {
-            vec![
-                (
-                    format!("SELECT {select} FROM user_totals c WHERE c.metric = ?1{org}"),
-                    1,
-                ),
-                (
-                    format!(
-                        "SELECT {select} FROM month_counts c \
-                         WHERE c.metric = ?1 AND c.month < {} AND c.\"user\" != {ALL_USERS}{org}",
-                        first.0
-                    ),
-                    -1,
-                ),
-                (
-                    format!(
-                        "SELECT {select} FROM month_counts c \
-                         WHERE c.metric = ?1 AND c.month > {} AND c.\"user\" != {ALL_USERS}{org}",
-                        last.0
-                    ),
-                    -1,
-                ),
-            ]
-        } else {
-            vec![(
-                format!(
-                    "SELECT {select} FROM month_counts c \
-                     WHERE c.metric = ?1 AND c.month IN ({}) AND c.\"user\" {} {ALL_USERS}{org}",
-                    sql_list(months.iter().map(|m| m.0)),
-                    if keys.user { "!=" } else { "=" },
-                ),
-                1,
-            )]
-        };
-        let shape = parts[0].0.clone();
+        let sql = format!(
+            "SELECT {select} FROM month_counts c \
+             WHERE c.metric = ?1 AND c.month IN ({}) AND c.\"user\" {} {ALL_USERS}{org}",
+            sql_list(months.iter().map(|m| m.0)),
+            if keys.user { "!=" } else { "=" },
+        );
+        let shape = sql.clone();
         let expected = self
             .cache
             .cell_counts
@@ -969,18 +921,16 @@ impl SqlFacts<'_> {
         // `expected` counts the cells already in `sums` (kept sums of
         // complete months) as well.
         sums.reserve((expected + expected / 8).saturating_sub(sums.len()));
-        for (sql, sign) in parts {
-            self.db.each(&sql, args![metric_code(metric)], &mut |r| {
-                let mut key = [0i64; 5];
-                key[1] = r.int(1)?;
-                for (column, (slot, _)) in wanted_columns.iter().enumerate() {
-                    key[*slot] = r.int(column + 2)?;
-                }
-                let key = (key[0], key[1], key[2], key[3], key[4]);
-                *sums.entry(key).or_insert(0) += sign * r.int(0)?;
-                Ok(())
-            })?;
-        }
+        self.db.each(&sql, args![metric_code(metric)], &mut |r| {
+            let mut key = [0i64; 5];
+            key[1] = r.int(1)?;
+            for (column, (slot, _)) in wanted_columns.iter().enumerate() {
+                key[*slot] = r.int(column + 2)?;
+            }
+            let key = (key[0], key[1], key[2], key[3], key[4]);
+            *sums.entry(key).or_insert(0) += r.int(0)?;
+            Ok(())
+        })?;
         let mut sizes = self
             .cache
             .cell_counts

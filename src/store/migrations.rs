@@ -58,6 +58,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_rollup_fillfactor.sql"),
         postgres: include_str!("../../migrations/postgres/0008_rollup_fillfactor.sql"),
     },
+    Migration {
+        version: 9,
+        name: "drop_user_totals",
+        sqlite: include_str!("../../migrations/sqlite/0009_drop_user_totals.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_drop_user_totals.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

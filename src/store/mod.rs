@@ -104,8 +104,16 @@ pub trait EventWriter: Send {
 }
 
 pub trait Store: Send + Sync {
-    /// A new writer; the caller makes sure only one is in use at a time.
+    /// A new writer. At most [`Store::writers`] of them are in use at a
+    /// time in one process.
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>>;
+
+    /// How many writers may run at once: one for SQLite (one write lock),
+    /// two for PostgreSQL (they insert events side by side and queue for
+    /// the rollups).
+    fn writers(&self) -> usize {
+        1
+    }
     fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()>;
     fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>>;
     /// Creates a login, or replaces the password and org of an existing one.

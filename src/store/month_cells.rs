@@ -79,12 +79,14 @@ impl ChangeLog {
         cells: &mut MonthCells,
     ) -> bool {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let changes: Vec<&CellChange> = inner
+        // Writers of one process may publish out of order.
+        let mut changes: Vec<&CellChange> = inner
             .list
             .iter()
             .filter(|c| c.metric == metric && c.month == month && c.version > from)
             .filter(|c| c.version <= to)
             .collect();
+        changes.sort_unstable_by_key(|c| c.version);
         let complete = changes.len() as i64 == to - from
             && changes
                 .iter()
@@ -182,7 +184,7 @@ mod tests {
         let kept = KeptMonths::default();
         let cells: MonthCells = [((1, 10, 7, 0), 2)].into_iter().collect();
         kept.keep(5, 24_322, 3, Arc::new(cells));
-        log.committed(vec![change(4, 10, 1), change(5, 11, 3)]);
+        log.committed(vec![change(5, 11, 3), change(4, 10, 1)]);
         let rolled = kept.get(5, 24_322, 5, &log).expect("4 and 5 are logged");
         assert_eq!(rolled[&(1, 10, 7, 0)], 3);
         assert_eq!(rolled[&(1, 11, 7, 0)], 3);

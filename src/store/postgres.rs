@@ -288,6 +288,10 @@ fn finish<T>(db: &Pg<Client>, result: anyhow::Result<T>) -> anyhow::Result<T> {
 }
 
 impl Store for PostgresStore {
+    fn writers(&self) -> usize {
+        2
+    }
+
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
         Ok(Box::new(PostgresWriter {
             server: self.server.clone(),
@@ -484,10 +488,16 @@ impl PostgresWriter {
         }
         let db = self.db.as_ref().expect("connected above");
         db.client().batch_execute("BEGIN")?;
-        db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
-        rollups::check_settings(db, &self.settings)?;
+        // Strings and events are written before the lock, side by side with
+        // other writers (the unique keys arbitrate); the rollups, their
+        // read-modify-write login states and versions, after it, one
+        // transaction at a time.
+        let settings = &self.settings;
         let (all, changes) =
-            event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
+            event_rows::write_batches(db, &mut self.strings, settings, batches, &|db: &dyn Db| {
+                db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
+                rollups::check_settings(db, settings)
+            })?;
         // If the connection drops during COMMIT the outcome is unknown; the
         // client is told to retry, and idempotency by (org, id) makes the
         // retry store each event once either way.

@@ -13,7 +13,7 @@ use super::month_cells::{CellChange, CellOf};
 use super::sql::{Arg, ColType, Db, Dialect, exec_rows, first};
 use crate::args;
 use crate::calendar::Day;
-use crate::event::{Event, EventBody};
+use crate::event::{Event, EventBody, Trigger};
 use crate::metrics::facts::Metric;
 use crate::rollup::{LoginState, RollupSettings};
 use crate::time::Micros;
@@ -72,10 +72,17 @@ pub fn metric_code(metric: Metric) -> i64 {
     }
 }
 
+/// The strings the rollups intern that are in no event's row (see
+/// `write_batches`, which interns them before the rollups run): the
+/// trigger names. Every other string `apply` interns is a field of the
+/// event's row.
+pub fn extra_strings() -> impl Iterator<Item = &'static str> {
+    Trigger::NAMES.iter().copied()
+}
+
 const ROLLUP_TABLES: &[&str] = &[
     "org_activity",
     "month_counts",
-    "user_totals",
     "action_titles",
     "login_days",
     "login_months",
@@ -104,8 +111,6 @@ type CountCell = (i64, i64, i64, i64, i64, i64);
 pub struct Pending {
     /// (metric, month, user, org, a, b) -> (n, latest time)
     counts: FxHashMap<CountCell, (i64, i64)>,
-    /// (metric, org, user, a, b) -> n
-    totals: FxHashMap<(i64, i64, i64, i64, i64), i64>,
     /// org -> earliest time
     orgs: FxHashMap<i64, i64>,
     /// (org, user, day) -> (n, first, last)
@@ -189,18 +194,6 @@ impl Pending {
                  SET n = month_counts.n + excluded.n, last = {max}(month_counts.last, excluded.last)"
             ),
             &[Int; 8],
-            &rows,
-        )?;
-        let rows: Vec<Vec<Arg<'_>>> = self
-            .totals
-            .drain()
-            .map(|((metric, org, user, a, b), n)| args![metric, org, user, a, b, n].to_vec())
-            .collect();
-        exec_rows(
-            db,
-            "INSERT INTO user_totals (metric, org, \"user\", a, b, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (metric, org, \"user\", a, b) DO UPDATE SET n = user_totals.n + excluded.n",
-            &[Int; 6],
             &rows,
         )?;
         let rows: Vec<Vec<Arg<'_>>> = self
@@ -352,9 +345,6 @@ pub fn apply(
                 .or_insert((0, t));
             cell.0 += 1;
             cell.1 = cell.1.max(t);
-        }
-        if let Some(user) = user {
-            *pending.totals.entry((code, org, user, a, b)).or_default() += 1;
         }
     };
     match &event.body {

@@ -340,8 +340,9 @@ impl SqliteWriter {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let db: &dyn Db = &self.conn;
         rollups::check_settings(db, &self.settings)?;
+        // `BEGIN IMMEDIATE` already holds SQLite's one write lock.
         let (all, changes) =
-            event_rows::write_batches(db, &mut self.strings, &self.settings, batches)?;
+            event_rows::write_batches(db, &mut self.strings, &self.settings, batches, &|_| Ok(()))?;
         self.conn.execute_batch("COMMIT")?;
         self.changes.committed(changes);
         Ok(all)

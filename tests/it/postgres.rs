@@ -47,6 +47,37 @@ fn two_processes_ingesting_the_same_batches_at_once_give_the_fixture() {
     }
 }
 
+/// One process, its two writers busy at once: four clients send the
+/// fixture, two of them the same events, and every widget still equals the
+/// fixture's.
+#[test]
+fn concurrent_clients_on_one_process_give_the_fixture() {
+    let dir = engine_dir(Engine::Postgres);
+    let ingest = create_key(dir.path(), "ingest", None);
+    let read = create_key(dir.path(), "read", None);
+    let server = Server::start_with(dir.path(), Some(&fixture_config()));
+    std::thread::scope(|s| {
+        for seed in [21, 22, 23, 21] {
+            let (server, ingest) = (&server, &ingest);
+            s.spawn(move || crate::rollups::post_shuffled(server, ingest, seed));
+        }
+    });
+    assert_eq!(stored_count(dir.path()), 18_002, "each event stored once");
+    let mut failures = check_folder_over_http(&server, &read, "expected", "");
+    failures.extend(check_folder_over_http(
+        &server,
+        &read,
+        "expected-org",
+        "&org=acme-eu",
+    ));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 fn postgres_script(command: &str, dir: &Path) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
     let output = Command::new(script).arg(command).arg(dir).output().unwrap();
