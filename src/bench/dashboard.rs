@@ -121,14 +121,7 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
     } else {
         import_history(exe, &store, &config, dir, events, args.users)?
     };
-    let key = String::from_utf8(
-        store
-            .command(exe, &["keys", "create", "--kind", "read"])
-            .output()?
-            .stdout,
-    )?
-    .trim()
-    .to_owned();
+    let key = store.create_key(exe, "read")?;
     let mut server = store
         .command(exe, &["serve", "--listen", "127.0.0.1:0"])
         .arg("--config")
@@ -141,14 +134,7 @@ fn one_size(exe: &Path, dir: &Path, args: &DashboardArgs, events: u64) -> anyhow
     let auth = format!("Bearer {key}");
     let (mut rounds, mut per_widget) = time_widgets(&mut http, &auth, args.rounds)?;
     let live = if args.live_rate > 0 {
-        let ingest_key = String::from_utf8(
-            store
-                .command(exe, &["keys", "create", "--kind", "ingest"])
-                .output()?
-                .stdout,
-        )?
-        .trim()
-        .to_owned();
+        let ingest_key = store.create_key(exe, "ingest")?;
         let mut live = while_ingesting(
             addr,
             &ingest_key,

@@ -120,14 +120,7 @@ fn http_run(
         args.postgres.as_deref(),
         false,
     )?;
-    let key = String::from_utf8(
-        store
-            .command(exe, &["keys", "create", "--kind", "ingest"])
-            .output()?
-            .stdout,
-    )?
-    .trim()
-    .to_owned();
+    let key = store.create_key(exe, "ingest")?;
     let mut generator = generator(2, args.http_events, now, args.shuffled);
     let bodies: Vec<Vec<u8>> = (0..args.http_events.div_ceil(batch as u64))
         .map(|_| {

@@ -159,6 +159,19 @@ impl BenchStore {
         cmd
     }
 
+    /// A new API key of `kind` (`ingest` or `read`), made by the binary.
+    pub fn create_key(&self, exe: &Path, kind: &str) -> anyhow::Result<String> {
+        let output = self
+            .command(exe, &["keys", "create", "--kind", kind])
+            .output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "uptake keys create failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+    }
+
     /// Whether the store already holds events (a store to reuse).
     pub fn has_events(&self) -> anyhow::Result<bool> {
         Ok(match &self.url {

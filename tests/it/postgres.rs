@@ -31,20 +31,25 @@ fn two_processes_ingesting_the_same_batches_at_once_give_the_fixture() {
     });
     assert_eq!(stored_count(dir.path()), 18_002, "each event stored once");
     for server in [&a, &b] {
-        let mut failures = check_folder_over_http(server, &read, "expected", "");
-        failures.extend(check_folder_over_http(
-            server,
-            &read,
-            "expected-org",
-            "&org=acme-eu",
-        ));
-        assert!(
-            failures.is_empty(),
-            "{} mismatches:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert_fixture_over_http(server, &read);
     }
+}
+
+/// Every widget of both expected sets, JSON and CSV, over `server`.
+fn assert_fixture_over_http(server: &Server, read: &str) {
+    let mut failures = check_folder_over_http(server, read, "expected", "");
+    failures.extend(check_folder_over_http(
+        server,
+        read,
+        "expected-org",
+        "&org=acme-eu",
+    ));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// One process, its two writers busy at once: four clients send the
@@ -63,19 +68,7 @@ fn concurrent_clients_on_one_process_give_the_fixture() {
         }
     });
     assert_eq!(stored_count(dir.path()), 18_002, "each event stored once");
-    let mut failures = check_folder_over_http(&server, &read, "expected", "");
-    failures.extend(check_folder_over_http(
-        &server,
-        &read,
-        "expected-org",
-        "&org=acme-eu",
-    ));
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_fixture_over_http(&server, &read);
 }
 
 fn postgres_script(command: &str, dir: &Path) -> String {
