@@ -10,6 +10,7 @@
 mod accounts;
 mod event_rows;
 mod facts;
+mod kept;
 mod migrations;
 mod month_cells;
 mod postgres;

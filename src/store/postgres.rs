@@ -20,7 +20,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::accounts;
 use super::event_rows;
-use super::facts::{ReadCache, SqlFacts};
+use super::facts::SqlFacts;
+use super::kept::ReadCache;
 use super::migrations::{MIGRATIONS, latest_version};
 use super::month_cells::ChangeLog;
 use super::rollups;

@@ -15,7 +15,8 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::accounts;
 use super::event_rows;
-use super::facts::{ReadCache, SqlFacts};
+use super::facts::SqlFacts;
+use super::kept::ReadCache;
 use super::migrations::{MIGRATIONS, latest_version};
 use super::month_cells::ChangeLog;
 use super::rollups;
