@@ -71,6 +71,62 @@ fn concurrent_clients_on_one_process_give_the_fixture() {
     assert_fixture_over_http(&server, &read);
 }
 
+/// The rollups that are read, changed and written back (a user's login
+/// state) lose no update when the writers of two processes store logins
+/// of one user at the same moment: every login counts.
+#[test]
+fn concurrent_writers_lose_no_login() {
+    const BATCHES: usize = 40;
+    const PER_BATCH: usize = 5;
+    let dir = engine_dir(Engine::Postgres);
+    let ingest = create_key(dir.path(), "ingest", None);
+    let read = create_key(dir.path(), "read", None);
+    let other = tempfile::tempdir().unwrap();
+    register_store(other.path(), &store_url(dir.path()).unwrap());
+    let a = Server::start(dir.path());
+    let b = Server::start(other.path());
+    std::thread::scope(|s| {
+        for (client, server) in [&a, &a, &b, &b].into_iter().enumerate() {
+            let ingest = &ingest;
+            s.spawn(move || {
+                for batch in 0..BATCHES {
+                    // Over eight weeks of May and June (so that the user is
+                    // activated and the log shows her logins), each client
+                    // on days of its own: the writers then share no row but
+                    // her login state.
+                    let body: Vec<String> = (0..PER_BATCH)
+                        .map(|i| {
+                            let day = 1 + client * 14 + (batch * PER_BATCH + i) % 14;
+                            let (month, day) = if day <= 31 { (5, day) } else { (6, day - 31) };
+                            format!(
+                                r#"{{"id":"c{client}-{batch}-{i}","type":"login","org":"acme-eu","time":"2026-{month:02}-{day:02}T10:{client:02}:00Z","user":"ann"}}"#
+                            )
+                        })
+                        .collect();
+                    let response =
+                        server.post(ingest, "application/x-ndjson", body.join("\n").as_bytes());
+                    assert_eq!(response.status, 200, "{}", response.text());
+                }
+            });
+        }
+    });
+    let auth = format!("Bearer {read}");
+    let response = a
+        .client()
+        .request(
+            "GET",
+            "/api/v1/widgets/users.activated_log?as_of=2026-07-01T00:00:00Z",
+            &[("authorization", &auth)],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let answer = response.json();
+    let row = &answer["rows"][0];
+    assert_eq!(row[0], "ann");
+    assert_eq!(row[5], 4 * BATCHES * PER_BATCH, "logins of ann");
+}
+
 fn postgres_script(command: &str, dir: &Path) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres");
     let output = Command::new(script).arg(command).arg(dir).output().unwrap();
