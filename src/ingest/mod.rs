@@ -1,5 +1,5 @@
 //! The write path shared by HTTP and `import`: raw items are decoded and
-//! validated here, then handed to the single writer ([`writer`]), and the
+//! validated here, then handed to the writers ([`writer`]), and the
 //! outcome is summed up in a [`Summary`], the response of the contract.
 
 pub mod writer;

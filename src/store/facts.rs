@@ -52,7 +52,19 @@ pub struct SqlFacts<'s> {
     /// Each `(org, user)`'s membership and profile fields at `as_of`, read
     /// once for `members` and `profiles`.
     member_rows: std::cell::OnceCell<Vec<MemberRow>>,
+    /// The `month_versions` this report has read, by metric code: the
+    /// periods asked for and the versions found. The snapshot does not
+    /// change during a report, so each is read once (a count checks the
+    /// versions of its months for its answer, its complete months and its
+    /// month of `as_of`).
+    versions: std::cell::RefCell<HashMap<i64, VersionsRead>>,
+    /// Whether a login in the report's orgs is after `as_of`.
+    login_after_as_of: std::cell::OnceCell<bool>,
 }
+
+/// The periods of one metric code whose versions a report asked for, and
+/// the versions found (a period without a row has none).
+type VersionsRead = (BTreeSet<i64>, BTreeMap<i64, i64>);
 
 /// A profile field's value at `as_of`: (time, event id, string id).
 type Field = Option<(i64, String, i64)>;
@@ -165,6 +177,8 @@ impl<'s> SqlFacts<'s> {
             orgs,
             logins: std::cell::OnceCell::new(),
             member_rows: std::cell::OnceCell::new(),
+            versions: std::cell::RefCell::default(),
+            login_after_as_of: std::cell::OnceCell::new(),
         })
     }
 
@@ -809,12 +823,7 @@ impl SqlFacts<'_> {
     /// and rolled forward with this process's commits (`month_cells`), or
     /// read.
     fn month_cells(&self, code: i64, month: Month) -> anyhow::Result<Arc<MonthCells>> {
-        let version = first(
-            self.conn(),
-            "SELECT version FROM month_versions WHERE metric = ?1 AND month = ?2",
-            args![code, month.0],
-            |r| r.int(0),
-        )?;
+        let version = self.versions(code, &[month.0])?.first().map(|(_, v)| *v);
         if let Some(version) = version
             && let Some(cells) = self
                 .cache
@@ -880,18 +889,41 @@ impl SqlFacts<'_> {
         read: impl FnOnce() -> anyhow::Result<T>,
     ) -> anyhow::Result<Arc<T>> {
         let list = sql_list(periods.iter().copied());
-        let mut versions: Vec<(i64, i64)> = Vec::with_capacity(periods.len());
-        self.db.each(
-            &format!(
-                "SELECT month, version FROM month_versions WHERE metric = ?1 AND month IN ({list}) ORDER BY month"
-            ),
-            args![code],
-            &mut |r| {
-                versions.push((r.int(0)?, r.int(1)?));
-                Ok(())
-            },
-        )?;
+        let versions = self.versions(code, periods)?;
         self.kept_at(store, format!("{shape} {list}"), versions, read)
+    }
+
+    /// The versions of `(code, period)` for `periods` that exist, by
+    /// period, as this report's snapshot holds them; each read once per
+    /// report.
+    fn versions(&self, code: i64, periods: &[i64]) -> anyhow::Result<Vec<(i64, i64)>> {
+        let mut memo = self.versions.borrow_mut();
+        let (asked, found) = memo.entry(code).or_default();
+        let missing: Vec<i64> = periods
+            .iter()
+            .copied()
+            .filter(|p| !asked.contains(p))
+            .collect();
+        if !missing.is_empty() {
+            self.db.each(
+                &format!(
+                    "SELECT month, version FROM month_versions WHERE metric = ?1 AND month IN ({})",
+                    sql_list(missing.iter().copied())
+                ),
+                args![code],
+                &mut |r| {
+                    found.insert(r.int(0)?, r.int(1)?);
+                    Ok(())
+                },
+            )?;
+            asked.extend(missing);
+        }
+        let mut versions: Vec<(i64, i64)> = periods
+            .iter()
+            .filter_map(|p| found.get(p).map(|v| (*p, *v)))
+            .collect();
+        versions.sort_unstable();
+        Ok(versions)
     }
 
     /// As [`SqlFacts::kept`], for what was read from every period of
@@ -936,17 +968,21 @@ impl SqlFacts<'_> {
 
     /// Whether a login in the report's orgs is after `as_of`.
     fn any_login_after_as_of(&self) -> anyhow::Result<bool> {
+        if let Some(after) = self.login_after_as_of.get() {
+            return Ok(*after);
+        }
         let sql = format!(
             "SELECT 1 FROM events e WHERE e.kind = ?1 AND e.time > ?2{} LIMIT 1",
             self.org_filter("e.org")
         );
-        Ok(first(
+        let after = first(
             self.conn(),
             &sql,
             args![EventKind::Login.code(), self.as_of.0],
             |_| Ok(()),
         )?
-        .is_some())
+        .is_some();
+        Ok(*self.login_after_as_of.get_or_init(|| after))
     }
 
     /// Adds the days with a login of each `(month, org, user)` of `months`

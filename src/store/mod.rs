@@ -4,7 +4,7 @@
 //!
 //! The interface is synchronous: SQLite is a library call and the
 //! PostgreSQL client blocks. Callers on the async side reach it through a
-//! blocking thread (the writer thread for events, `spawn_blocking` for the
+//! blocking thread (the writer threads for events, `spawn_blocking` for the
 //! rest).
 
 mod accounts;
