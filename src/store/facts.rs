@@ -619,8 +619,8 @@ impl SqlFacts<'_> {
         let as_of_month = self.settings().calendar.month_of(self.as_of);
         // Per-user cells of the months before the month of `as_of` change
         // only with late events: their sums are kept between reports while
-        // those months' versions stand, and only the month of `as_of` is
-        // read. Cells of every user are few and read whole.
+        // those months' versions stand. The month of `as_of` comes from its
+        // cells held in memory. The all-users cells are few and read whole.
         let complete: BTreeSet<Month> = wanted
             .iter()
             .copied()
@@ -637,9 +637,7 @@ impl SqlFacts<'_> {
             }
             sums
         } else {
-            let mut sums = FxHashMap::default();
-            self.add_cells(metric, keys, wanted, &mut sums)?;
-            sums
+            self.read_cells(metric, keys, wanted)?
         };
         let names = self.shared_names(sums.keys().flat_map(|k| [k.1, k.2, k.3, k.4]))?;
         if !after.is_empty() {
@@ -703,19 +701,19 @@ impl SqlFacts<'_> {
         Ok(counts)
     }
 
-    /// Adds the cells of `metric` in `months` to `sums`, by org and `keys`
-    /// (as string ids, 0 for keys not asked for): the per-user cells when
+    /// The cells of `metric` in `months` summed by org and `keys` (as
+    /// string ids, 0 for keys not asked for): the per-user cells when
     /// `keys.user`, else the all-users cells. Events after `as_of` are not
     /// taken out here.
-    fn add_cells(
+    fn read_cells(
         &self,
         metric: Metric,
         keys: GroupBy,
         months: &BTreeSet<Month>,
-        sums: &mut CellSums,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<CellSums> {
+        let mut sums = CellSums::default();
         if months.is_empty() {
-            return Ok(());
+            return Ok(sums);
         }
         // The rows are summed here rather than by SQL's GROUP BY, which
         // sorts them first: a hash map is several times faster for the
@@ -754,18 +752,15 @@ impl SqlFacts<'_> {
             sql_list(months.iter().map(|m| m.0)),
             if keys.user { "!=" } else { "=" },
         );
-        let shape = sql.clone();
         let expected = self
             .cache
             .cell_counts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&shape)
+            .get(&sql)
             .copied()
             .unwrap_or(0);
-        // `expected` counts the cells already in `sums` (kept sums of
-        // complete months) as well.
-        sums.reserve((expected + expected / 8).saturating_sub(sums.len()));
+        sums.reserve(expected + expected / 8);
         self.db.each(&sql, args![metric_code(metric)], &mut |r| {
             let mut key = [0i64; 5];
             key[1] = r.int(1)?;
@@ -786,12 +781,12 @@ impl SqlFacts<'_> {
         if sizes.len() >= 1_000 {
             sizes.clear();
         }
-        sizes.insert(shape, sums.len());
-        Ok(())
+        sizes.insert(sql, sums.len());
+        Ok(sums)
     }
 
     /// Adds the per-user cells of `metric` in `month` (the month of
-    /// `as_of`) to `sums`, by org and `keys`, as [`SqlFacts::add_cells`]
+    /// `as_of`) to `sums`, by org and `keys`, as [`SqlFacts::read_cells`]
     /// does, from the month's cells held in memory.
     fn add_month_cells(
         &self,
@@ -853,7 +848,7 @@ impl SqlFacts<'_> {
         Ok(cells)
     }
 
-    /// The sums of [`SqlFacts::add_cells`] over `months`, all before the
+    /// The sums of [`SqlFacts::read_cells`] over `months`, all before the
     /// month of `as_of` (so complete in the rollups).
     fn complete_sums(
         &self,
@@ -868,11 +863,7 @@ impl SqlFacts<'_> {
             metric_code(metric),
             shape,
             &periods,
-            || {
-                let mut sums = CellSums::default();
-                self.add_cells(metric, keys, months, &mut sums)?;
-                Ok(sums)
-            },
+            || self.read_cells(metric, keys, months),
         )
     }
 

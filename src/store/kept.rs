@@ -57,7 +57,7 @@ pub(super) struct Answers {
 /// took a sixth of the time of summing per-user cells.
 pub(super) type CellKey = (i64, i64, i64, i64, i64);
 
-/// Cell sums by key (see [`SqlFacts::add_cells`]).
+/// Cell sums by key (see `SqlFacts::read_cells`).
 pub(super) type CellSums = FxHashMap<CellKey, i64>;
 
 /// What a report read that an earlier one may reuse: by query shape, each
