@@ -114,6 +114,20 @@ pub struct Generator {
     /// People who join later, by join time, latest first: each gets a
     /// `member_upserted` when the history reaches their join time.
     joining: Vec<usize>,
+    ids: IdStyle,
+}
+
+/// How senders make event ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdStyle {
+    /// The fixture's mix: a third time-ordered (ULID-like), a half random
+    /// UUIDv4, the rest counters.
+    Mixed,
+    /// Every id a random UUIDv4: each insert lands at a random place of
+    /// the key index.
+    Uuid,
+    /// Every id time-ordered (ULID-like).
+    Ordered,
 }
 
 impl Generator {
@@ -168,7 +182,22 @@ impl Generator {
             total: 0,
             growth: false,
             joining: Vec::new(),
+            ids: IdStyle::Mixed,
         }
+    }
+
+    /// The same generator with ids made in `style`.
+    pub fn with_ids(mut self, style: IdStyle) -> Generator {
+        self.ids = style;
+        self
+    }
+
+    /// `users` people, all there throughout, sending about `events` events
+    /// over the `days` days before `end`, in time order.
+    pub fn for_span(seed: u64, events: u64, users: usize, days: i64, end: Micros) -> Generator {
+        let mut generator = Generator::new(seed, users, Micros(end.0 - days * MICROS_PER_DAY), end);
+        generator.total = events;
+        generator
     }
 
     /// About 300 users per million events, over the 13 months before `end`.
@@ -278,7 +307,12 @@ impl Generator {
     /// An id in the fixture's mix of sender styles: about a third
     /// time-ordered (ULID-like), a half random (UUIDv4), the rest counters.
     fn id(&mut self, time: Micros) -> String {
-        match self.rng.random_range(0..100u32) {
+        let roll = match self.ids {
+            IdStyle::Mixed => self.rng.random_range(0..100u32),
+            IdStyle::Uuid => 50,
+            IdStyle::Ordered => 0,
+        };
+        match roll {
             0..35 => format!(
                 "evt_{:012x}{:010x}",
                 time.0 / 1000,

@@ -34,10 +34,57 @@ pub enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// Time to answer every widget at several history sizes.
     Dashboard(dashboard::DashboardArgs),
+    /// Writes a generated history as NDJSON (what the benches import).
+    Generate(GenerateArgs),
+}
+
+/// The shape of a generated history.
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// Events to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// People in the company (default: about 300 per million events).
+    #[arg(long)]
+    users: Option<usize>,
+    /// Days the history spans, ending now.
+    #[arg(long, default_value_t = 456)]
+    days: i64,
+    /// How senders make event ids.
+    #[arg(long, value_enum, default_value = "mixed")]
+    ids: crate::generate::IdStyle,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The file to write (`-`: stdout).
+    #[arg(long, default_value = "-")]
+    out: std::path::PathBuf,
+}
+
+fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let users = args
+        .users
+        .unwrap_or(((args.events / 1_000_000) as usize * 300).max(20));
+    let mut generator =
+        Generator::for_span(args.seed, args.events, users, args.days, Micros::now())
+            .with_ids(args.ids);
+    let out: Box<dyn Write> = if args.out == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(&args.out)?)
+    };
+    let mut out = std::io::BufWriter::new(out);
+    for _ in 0..args.events {
+        writeln!(out, "{}", generator.next_line())?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 pub fn run(_config: &Config, command: &BenchCommand) -> anyhow::Result<ExitCode> {
     let dir = match command {
+        BenchCommand::Generate(args) => return generate(args).map(|()| ExitCode::SUCCESS),
         BenchCommand::Ingest(args) => args.dir.clone(),
         BenchCommand::Dashboard(args) => args.dir.clone(),
     };
@@ -52,6 +99,7 @@ pub fn run(_config: &Config, command: &BenchCommand) -> anyhow::Result<ExitCode>
     let result = match command {
         BenchCommand::Ingest(args) => ingest::run(&dir, args),
         BenchCommand::Dashboard(args) => dashboard::run(&dir, args),
+        BenchCommand::Generate(_) => unreachable!("generate returned above"),
     };
     if remove {
         let _ = std::fs::remove_dir_all(&dir);
