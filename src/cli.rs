@@ -205,7 +205,7 @@ fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
 /// The store, with its rollups made for the configured settings.
 pub(crate) fn open_store_for_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
     let store = open_store(config)?;
-    store.use_settings(&crate::rollup::RollupSettings::from_config(config)?)?;
+    store.prepare_rollups(&crate::rollup::RollupSettings::from_config(config)?)?;
     Ok(store)
 }
 

@@ -46,7 +46,7 @@ pub fn copy(
     config: &Config,
     verify: Verify,
 ) -> anyhow::Result<String> {
-    target.use_settings(&RollupSettings::from_config(config)?)?;
+    target.prepare_rollups(&RollupSettings::from_config(config)?)?;
 
     let mut keys = 0;
     for key in source.keys()? {

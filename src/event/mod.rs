@@ -4,6 +4,7 @@
 //! metrics) receives only [`Event`] values, which hold no invalid state:
 //! validation happens once, here, at the edge.
 
+pub mod columns;
 pub mod framing;
 pub mod json;
 pub mod validate;

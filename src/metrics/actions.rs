@@ -29,14 +29,14 @@ fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let months = [month.plus(-1), month];
     let api = cx
         .facts
-        .counts(Metric::ActionRun, &months, GroupBy::ORG.month().b())?;
+        .counts(Metric::ActionRun, &months, GroupBy::ORG.month().facet())?;
     let automations = cx
         .facts
         .counts(Metric::AutomationRun, &months, GroupBy::ORG.month())?;
     let total_in = |m| {
         let api: i64 = api
             .iter()
-            .filter(|c| c.month == Some(m) && c.b.as_deref() == Some("api"))
+            .filter(|c| c.month == Some(m) && c.facet.as_deref() == Some("api"))
             .map(|c| c.n)
             .sum();
         let automations: i64 = automations
@@ -140,12 +140,14 @@ pub const TOP: Widget = Widget {
 
 fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     // In no order: the table's sort orders the rows, ties included.
-    let counts = cx
-        .facts
-        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().a())?;
+    let counts = cx.facts.counts(
+        Metric::ActionRun,
+        &cx.period(),
+        GroupBy::ORG.user().subject(),
+    )?;
     let mut actions: FxHashMap<&str, (i64, FxHashSet<&str>)> = FxHashMap::default();
     for count in counts.iter() {
-        let Some(action) = count.a.as_deref() else {
+        let Some(action) = count.subject.as_deref() else {
             continue;
         };
         let entry = actions.entry(action).or_default();
@@ -196,12 +198,12 @@ pub const LOG_BY_USER: Widget = Widget {
 fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
-        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().b())?;
+        .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().facet())?;
     let mut users: FxHashMap<Option<&str>, (i64, i64, i64)> = FxHashMap::default();
     for count in counts.iter() {
         let entry = users.entry(count.user.as_deref()).or_default();
         entry.0 += count.n;
-        if count.b.as_deref() == Some("api") {
+        if count.facet.as_deref() == Some("api") {
             entry.1 += count.n;
         } else {
             entry.2 += count.n;

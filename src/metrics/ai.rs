@@ -86,7 +86,7 @@ pub const BY_SOURCE: Widget = Widget {
         ("source", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, GroupBy::ORG.month().b(), |c| c.b.as_deref()),
+    compute: |cx| monthly_by(cx, GroupBy::ORG.month().facet(), |c| c.facet.as_deref()),
 };
 
 pub const BY_AGENT_TYPE: Widget = Widget {
@@ -100,7 +100,7 @@ pub const BY_AGENT_TYPE: Widget = Widget {
         ("agent_type", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, GroupBy::ORG.month().a(), |c| c.a.as_deref()),
+    compute: |cx| monthly_by(cx, GroupBy::ORG.month().subject(), |c| c.subject.as_deref()),
 };
 
 pub const MCP_MONTHLY: Widget = Widget {
@@ -160,10 +160,10 @@ pub const BY_SOURCE_ORG: Widget = Widget {
 fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
-        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.b())?;
+        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.facet())?;
     let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for count in counts.iter() {
-        if let Some(source) = count.b.as_deref() {
+        if let Some(source) = count.facet.as_deref() {
             *sums.entry((source, count.org.as_str())).or_default() += count.n;
         }
     }
@@ -194,12 +194,14 @@ pub const BY_USER_TYPE: Widget = Widget {
 
 fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     // In no order: the table's sort orders the rows, ties included.
-    let counts = cx
-        .facts
-        .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.user().a())?;
+    let counts = cx.facts.counts(
+        Metric::AiInvocation,
+        &cx.period(),
+        GroupBy::ORG.user().subject(),
+    )?;
     let mut sums: FxHashMap<(Option<&str>, &str), i64> = FxHashMap::default();
     for count in counts.iter() {
-        if let Some(agent_type) = count.a.as_deref() {
+        if let Some(agent_type) = count.subject.as_deref() {
             *sums.entry((count.user.as_deref(), agent_type)).or_default() += count.n;
         }
     }

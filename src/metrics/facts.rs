@@ -14,29 +14,19 @@ use crate::calendar::Month;
 use crate::event::{EntityCount, OrgSlug, Role};
 use crate::time::Micros;
 
-/// Counted event kinds and what their counts are keyed by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
-    /// user, action, trigger (`ui`/`api`)
-    ActionRun,
-    /// nothing
-    AutomationRun,
-    /// user, agent_type, source
-    AiInvocation,
-    /// user
-    McpCall,
-    /// user, page
-    PageView,
-}
+pub use crate::rollup::cells::Metric;
 
 /// Which keys of a count a widget needs; the org is always kept. Counts
-/// that differ only in the other keys are added up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// that differ only in the other keys are added up. What `subject` and
+/// `facet` are depends on the metric (see `rollup::cells`): action and
+/// trigger for action runs, agent type and source for AI invocations,
+/// the page for page views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GroupBy {
     pub month: bool,
     pub user: bool,
-    pub a: bool,
-    pub b: bool,
+    pub subject: bool,
+    pub facet: bool,
 }
 
 impl GroupBy {
@@ -44,8 +34,8 @@ impl GroupBy {
     pub const ORG: GroupBy = GroupBy {
         month: false,
         user: false,
-        a: false,
-        b: false,
+        subject: false,
+        facet: false,
     };
 
     pub const fn month(self) -> GroupBy {
@@ -59,12 +49,18 @@ impl GroupBy {
         GroupBy { user: true, ..self }
     }
 
-    pub const fn a(self) -> GroupBy {
-        GroupBy { a: true, ..self }
+    pub const fn subject(self) -> GroupBy {
+        GroupBy {
+            subject: true,
+            ..self
+        }
     }
 
-    pub const fn b(self) -> GroupBy {
-        GroupBy { b: true, ..self }
+    pub const fn facet(self) -> GroupBy {
+        GroupBy {
+            facet: true,
+            ..self
+        }
     }
 }
 
@@ -77,8 +73,8 @@ pub struct Count {
     /// Shared strings: a history has few distinct users, pages and actions
     /// and many cells naming them.
     pub user: Option<Arc<str>>,
-    pub a: Option<Arc<str>>,
-    pub b: Option<Arc<str>>,
+    pub subject: Option<Arc<str>>,
+    pub facet: Option<Arc<str>>,
     pub n: i64,
 }
 

@@ -1,7 +1,9 @@
 //! The reference reading of the contract: [`Facts`] computed straight from
 //! the raw events a report can see (its orgs, up to `as_of`), in state
-//! order (`time`, then `id`, then `org`). Its cost grows with the history;
-//! the server answers from rollups instead, and tests hold the two equal.
+//! order (`time`, then `id`, then `org`). Its cost grows with the history,
+//! so the server never uses it: it answers from rollups, and the tests hold
+//! the two equal. It shares one thing with the rollups on purpose, the
+//! mapping of an event to the cell it counts in (`rollup::cells`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -13,7 +15,9 @@ use super::facts::{
 };
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
-use crate::event::{EntityCount, Event, EventBody, OrgSlug, Trigger};
+use crate::event::columns::to_columns;
+use crate::event::{EntityCount, Event, EventBody, OrgSlug};
+use crate::rollup::cells::{TRIGGER_NAMES, cell_of};
 use crate::store::Store;
 use crate::time::Micros;
 
@@ -71,62 +75,21 @@ impl History {
     }
 }
 
-/// The count cell (with `n` 0) that `event` falls in for `metric` and
-/// `keys`, if it counts.
-pub fn count_cell(metric: Metric, keys: GroupBy, event: &Event, month: Month) -> Option<Count> {
-    let (user, a, b) = count_keys(metric, &event.body)?;
+/// The count (with `n` 0) that `event` adds to for `metric` and `keys`,
+/// if it counts: the rollups' own cell mapping, with the keys not asked
+/// for left out.
+fn count_of(metric: Metric, keys: GroupBy, event: &Event, month: Month) -> Option<Count> {
+    let columns = to_columns(&event.body);
+    let cell = cell_of(&columns, TRIGGER_NAMES).filter(|c| c.metric == metric)?;
+    let keep = |value: Option<&str>, wanted: bool| value.filter(|_| wanted).map(Arc::from);
     Some(Count {
         month: keys.month.then_some(month),
         org: event.org.clone(),
-        user: user.filter(|_| keys.user).map(Arc::from),
-        a: a.filter(|_| keys.a).map(Arc::from),
-        b: b.filter(|_| keys.b).map(Arc::from),
+        user: keep(cell.user, keys.user),
+        subject: keep(cell.subject, keys.subject),
+        facet: keep(cell.facet, keys.facet),
         n: 0,
     })
-}
-
-/// The keys an event is counted under: user, then the metric's two dimensions.
-pub type CountKeys<'e> = (Option<&'e str>, Option<&'e str>, Option<&'e str>);
-
-/// The keys an event is counted under for `metric`, if it counts.
-pub fn count_keys(metric: Metric, body: &EventBody) -> Option<CountKeys<'_>> {
-    match (metric, body) {
-        (
-            Metric::ActionRun,
-            EventBody::ActionRun {
-                user,
-                action,
-                trigger,
-                ..
-            },
-        ) => Some((
-            user.as_deref(),
-            Some(action.as_str()),
-            Some(match trigger {
-                Trigger::Ui => "ui",
-                Trigger::Api => "api",
-            }),
-        )),
-        (Metric::AutomationRun, EventBody::AutomationRun { .. }) => Some((None, None, None)),
-        (
-            Metric::AiInvocation,
-            EventBody::AiInvocation {
-                user,
-                agent_type,
-                source,
-                ..
-            },
-        ) => Some((
-            user.as_deref(),
-            Some(agent_type.as_str()),
-            Some(source.as_str()),
-        )),
-        (Metric::McpCall, EventBody::McpCall { user, .. }) => Some((user.as_deref(), None, None)),
-        (Metric::PageView, EventBody::PageView { user, page, .. }) => {
-            Some((Some(user.as_str()), Some(page.as_str()), None))
-        }
-        _ => None,
-    }
 }
 
 /// The answers, computed from the events.
@@ -137,7 +100,7 @@ impl History {
         for event in &self.events {
             let month = self.cal.month_of(event.time);
             if wanted.contains(&month)
-                && let Some(cell) = count_cell(metric, keys, event, month)
+                && let Some(cell) = count_of(metric, keys, event, month)
             {
                 *counts.entry(cell).or_default() += 1;
             }

@@ -312,12 +312,14 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .filter(|(_, m)| m.role == Role::Admin)
         .map(|((org, user), _)| (org.as_str(), user.as_str()))
         .collect();
-    let counts = cx
-        .facts
-        .counts(Metric::PageView, &cx.period(), GroupBy::ORG.user().a())?;
+    let counts = cx.facts.counts(
+        Metric::PageView,
+        &cx.period(),
+        GroupBy::ORG.user().subject(),
+    )?;
     let mut by_page: FxHashMap<(&str, &str), (i64, FxHashSet<&str>)> = FxHashMap::default();
     for count in counts.iter() {
-        let (Some(user), Some(page)) = (count.user.as_deref(), count.a.as_deref()) else {
+        let (Some(user), Some(page)) = (count.user.as_deref(), count.subject.as_deref()) else {
             continue;
         };
         let role = if admins.contains(&(count.org.as_str(), user)) {

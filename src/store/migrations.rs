@@ -64,6 +64,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_drop_user_totals.sql"),
         postgres: include_str!("../../migrations/postgres/0009_drop_user_totals.sql"),
     },
+    Migration {
+        version: 10,
+        name: "day_grain",
+        sqlite: include_str!("../../migrations/sqlite/0010_day_grain.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_day_grain.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

@@ -8,16 +8,15 @@
 //! rest).
 
 mod accounts;
-mod event_rows;
-mod facts;
-mod kept;
+mod cache;
+pub mod events;
 mod migrations;
-mod month_cells;
+mod parts;
 mod postgres;
-mod rollups;
-pub mod row;
+mod report;
 pub mod sql;
 mod sqlite;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,11 +140,11 @@ pub trait Store: Send + Sync {
     fn event_count(&self) -> anyhow::Result<u64>;
     /// Calls `f` with every stored event, in no particular order.
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()>;
-    /// Makes the rollups match `settings` (rebuilding them from the events
-    /// when they were made with others); needed before events are written
-    /// or widgets read. Commands that neither write events nor read widgets
-    /// leave the rollups alone.
-    fn use_settings(&self, settings: &crate::rollup::RollupSettings) -> anyhow::Result<()>;
+    /// Makes the rollups match `settings`, rebuilding them from the events
+    /// when they were made with other settings (or not yet); needed before
+    /// events are written or widgets read. Commands that neither write
+    /// events nor read widgets leave the rollups alone.
+    fn prepare_rollups(&self, settings: &crate::rollup::RollupSettings) -> anyhow::Result<()>;
     /// The answers widgets read for `report`, from the rollups.
     fn facts<'s>(
         &'s self,
@@ -157,6 +156,10 @@ pub trait Store: Send + Sync {
     fn backup_sqlite_file(&self, to: &Path) -> anyhow::Result<bool>;
     /// Bytes the store occupies on disk, for benchmarks.
     fn disk_bytes(&self) -> anyhow::Result<u64>;
+    /// Raw events read by reports of this process since the store was
+    /// opened (reports read rollups, and raw events only between their
+    /// `as_of` and the end of its day).
+    fn raw_events_read(&self) -> u64;
 }
 
 /// Where the store lives, parsed from `--store` and `--data`.

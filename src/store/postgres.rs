@@ -19,13 +19,12 @@ use postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::accounts;
-use super::event_rows;
-use super::facts::SqlFacts;
-use super::kept::ReadCache;
+use super::cache::ReadCache;
+use super::events::{self, Interner};
 use super::migrations::{MIGRATIONS, latest_version};
-use super::month_cells::ChangeLog;
-use super::rollups;
+use super::report::ReportFacts;
 use super::sql::{Db, Lease, Pg, first};
+use super::write::{self, Rollups};
 use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
 use crate::args;
 use crate::event::Event;
@@ -77,9 +76,8 @@ pub struct PostgresStore {
     settings: OnceLock<RollupSettings>,
     /// Idle connections, each with its prepared statements.
     pool: Mutex<Vec<Pg<Client>>>,
-    /// What readers keep between reports: names of interned ids, kept
-    /// sums of complete months.
-    cache: ReadCache,
+    /// What readers keep between reports (see `cache`).
+    cache: Arc<ReadCache>,
 }
 
 /// The store URL without Uptake's own parameter `sslrootcert=PATH` (a PEM
@@ -184,7 +182,7 @@ impl PostgresStore {
             },
             settings: OnceLock::new(),
             pool: Mutex::new(Vec::new()),
-            cache: ReadCache::default(),
+            cache: Arc::new(ReadCache::default()),
         };
         let db = Pg::new(store.server.connect()?);
         migrate(&db, &store.server.name)?;
@@ -227,7 +225,7 @@ impl PostgresStore {
     fn settings(&self) -> anyhow::Result<&RollupSettings> {
         self.settings
             .get()
-            .context("the store's rollup settings were not set (Store::use_settings)")
+            .context("the store's rollup settings were not set (Store::prepare_rollups)")
     }
 }
 
@@ -299,7 +297,7 @@ impl Store for PostgresStore {
             db: None,
             strings: HashMap::new(),
             settings: self.settings()?.clone(),
-            changes: self.cache.change_log(),
+            cache: self.cache.clone(),
         }))
     }
 
@@ -358,12 +356,12 @@ impl Store for PostgresStore {
         self.with(|db| {
             db.client()
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-            let result = event_rows::for_each_event(db, f);
+            let result = events::for_each_event(db, f);
             finish(db, result)
         })
     }
 
-    fn use_settings(&self, settings: &RollupSettings) -> anyhow::Result<()> {
+    fn prepare_rollups(&self, settings: &RollupSettings) -> anyhow::Result<()> {
         if let Some(current) = self.settings.get() {
             anyhow::ensure!(
                 current.fingerprint() == settings.fingerprint(),
@@ -372,16 +370,15 @@ impl Store for PostgresStore {
             return Ok(());
         }
         self.with(|db| {
-            if rollups::stored_settings(db)?.as_deref() == Some(settings.fingerprint().as_str()) {
+            if write::stored_settings(db)?.as_deref() == Some(settings.fingerprint().as_str()) {
                 return Ok(());
             }
             db.client().batch_execute("BEGIN")?;
             let result = (|| {
                 db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
                 // Another process may have rebuilt them while we waited.
-                if rollups::stored_settings(db)?.as_deref() != Some(settings.fingerprint().as_str())
-                {
-                    rollups::rebuild(db, settings)?;
+                if write::stored_settings(db)?.as_deref() != Some(settings.fingerprint().as_str()) {
+                    write::rebuild(db, settings)?;
                 }
                 Ok(())
             })();
@@ -400,12 +397,16 @@ impl Store for PostgresStore {
             db: Some(db),
             store: self,
         };
-        Ok(Box::new(SqlFacts::new(
+        Ok(Box::new(ReportFacts::new(
             Box::new(snapshot),
             self.settings()?,
             &self.cache,
             report,
         )?))
+    }
+
+    fn raw_events_read(&self) -> u64 {
+        self.cache.raw_events_read()
     }
 
     fn backup_sqlite_file(&self, _to: &std::path::Path) -> anyhow::Result<bool> {
@@ -455,9 +456,8 @@ struct PostgresWriter {
     db: Option<Pg<Client>>,
     strings: HashMap<String, i64>,
     settings: RollupSettings,
-    /// Where committed changes to per-user cells go, for this process's
-    /// readers.
-    changes: Arc<ChangeLog>,
+    /// Where committed changes go, for this process's readers.
+    cache: Arc<ReadCache>,
 }
 
 impl EventWriter for PostgresWriter {
@@ -491,22 +491,27 @@ impl PostgresWriter {
         db.client().batch_execute("BEGIN")?;
         // Strings and events are written before the lock, side by side with
         // other writers (the unique keys arbitrate); the rollups, their
-        // read-modify-write login states and versions, after it, one
-        // transaction at a time.
-        let settings = &self.settings;
-        let (all, changes) =
-            event_rows::write_batches(db, &mut self.strings, settings, batches, &|db: &dyn Db| {
-                db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
-                rollups::check_settings(db, settings)
-            })?;
+        // read-modify-write login summaries and versions, after it, one
+        // transaction at a time. Every string the rollups need is interned
+        // before the lock, so nothing under it waits on another writer.
+        let mut strings = Interner::new(db, &mut self.strings);
+        let (new, counts) = events::insert_new(db, &mut strings, batches)?;
+        let triggers = events::trigger_ids(&mut strings)?;
+        db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
+        write::check_settings(db, &self.settings)?;
+        let mut rollups = Rollups::new(&self.settings, triggers);
+        for event in &new {
+            rollups.add(event)?;
+        }
+        let changes = rollups.write(db)?;
         // If the connection drops during COMMIT the outcome is unknown; the
         // client is told to retry, and idempotency by (org, id) makes the
         // retry store each event once either way.
         db.client().batch_execute("COMMIT").context(
             "the commit did not complete (it may or may not have been applied; a retry is safe)",
         )?;
-        self.changes.committed(changes);
-        Ok(all)
+        self.cache.committed(changes);
+        Ok(counts)
     }
 }
 

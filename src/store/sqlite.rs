@@ -14,13 +14,12 @@ use anyhow::{Context, bail};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::accounts;
-use super::event_rows;
-use super::facts::SqlFacts;
-use super::kept::ReadCache;
+use super::cache::ReadCache;
+use super::events::{self, Interner};
 use super::migrations::{MIGRATIONS, latest_version};
-use super::month_cells::ChangeLog;
-use super::rollups;
+use super::report::ReportFacts;
 use super::sql::{Db, Lease};
+use super::write::{self, Rollups};
 use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
 use crate::event::Event;
 use crate::metrics::{Facts, Report};
@@ -32,14 +31,15 @@ const MAX_CACHED_STRINGS: usize = 1_000_000;
 
 pub struct SqliteStore {
     path: PathBuf,
-    /// Set by [`Store::use_settings`] before rollups are written or read.
+    /// Set by [`Store::prepare_rollups`] before rollups are written or read.
     settings: OnceLock<RollupSettings>,
-    reader: Mutex<Connection>,
+    /// A connection for the store's own small statements (keys, logins,
+    /// sessions), apart from the writer's and the reports'.
+    conn: Mutex<Connection>,
     /// Connections for widget reads, reused between requests.
     pool: Mutex<Vec<Connection>>,
-    /// What readers keep between reports: names of interned ids, kept
-    /// sums of complete months.
-    cache: ReadCache,
+    /// What readers keep between reports (see `cache`).
+    cache: Arc<ReadCache>,
 }
 
 impl SqliteStore {
@@ -54,9 +54,9 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_owned(),
             settings: OnceLock::new(),
-            reader: Mutex::new(conn),
+            conn: Mutex::new(conn),
             pool: Mutex::new(Vec::new()),
-            cache: ReadCache::default(),
+            cache: Arc::new(ReadCache::default()),
         })
     }
 
@@ -89,12 +89,12 @@ impl SqliteStore {
     pub(super) fn settings(&self) -> anyhow::Result<&RollupSettings> {
         self.settings
             .get()
-            .context("the store's rollup settings were not set (Store::use_settings)")
+            .context("the store's rollup settings were not set (Store::prepare_rollups)")
     }
 
-    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable.
-        self.reader
+        self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -164,28 +164,28 @@ impl Store for SqliteStore {
             conn: connect(&self.path)?,
             strings: HashMap::new(),
             settings: self.settings()?.clone(),
-            changes: self.cache.change_log(),
+            cache: self.cache.clone(),
         }))
     }
 
     fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()> {
-        accounts::insert_key(&*self.reader(), key)
+        accounts::insert_key(&*self.conn(), key)
     }
 
     fn find_key(&self, key_id: &str) -> anyhow::Result<Option<StoredKey>> {
-        accounts::find_key(&*self.reader(), key_id)
+        accounts::find_key(&*self.conn(), key_id)
     }
 
     fn upsert_user(&self, user: &DashboardUser) -> anyhow::Result<()> {
-        accounts::upsert_user(&*self.reader(), user)
+        accounts::upsert_user(&*self.conn(), user)
     }
 
     fn find_user(&self, username: &str) -> anyhow::Result<Option<DashboardUser>> {
-        accounts::find_user(&*self.reader(), username)
+        accounts::find_user(&*self.conn(), username)
     }
 
     fn insert_session(&self, session: &StoredSession, expired: Micros) -> anyhow::Result<()> {
-        accounts::insert_session(&*self.reader(), session, expired)
+        accounts::insert_session(&*self.conn(), session, expired)
     }
 
     fn touch_session(
@@ -194,33 +194,33 @@ impl Store for SqliteStore {
         now: Micros,
         expired: Micros,
     ) -> anyhow::Result<Option<StoredSession>> {
-        accounts::touch_session(&*self.reader(), token_sha256, now, expired)
+        accounts::touch_session(&*self.conn(), token_sha256, now, expired)
     }
 
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {
-        accounts::delete_session(&*self.reader(), token_sha256)
+        accounts::delete_session(&*self.conn(), token_sha256)
     }
 
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {
-        accounts::keys(&*self.reader())
+        accounts::keys(&*self.conn())
     }
 
     fn users(&self) -> anyhow::Result<Vec<DashboardUser>> {
-        accounts::users(&*self.reader())
+        accounts::users(&*self.conn())
     }
 
     fn event_count(&self) -> anyhow::Result<u64> {
         Ok(self
-            .reader()
+            .conn()
             .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
             as u64)
     }
 
     fn for_each_event(&self, f: &mut dyn FnMut(Event) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        event_rows::for_each_event(&*self.reader(), f)
+        events::for_each_event(&*self.conn(), f)
     }
 
-    fn use_settings(&self, settings: &RollupSettings) -> anyhow::Result<()> {
+    fn prepare_rollups(&self, settings: &RollupSettings) -> anyhow::Result<()> {
         if let Some(current) = self.settings.get() {
             anyhow::ensure!(
                 current.fingerprint() == settings.fingerprint(),
@@ -228,10 +228,10 @@ impl Store for SqliteStore {
             );
             return Ok(());
         }
-        let mut conn = self.reader();
-        if rollups::stored_settings(&*conn)?.as_deref() != Some(settings.fingerprint().as_str()) {
+        let mut conn = self.conn();
+        if write::stored_settings(&*conn)?.as_deref() != Some(settings.fingerprint().as_str()) {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            rollups::rebuild(&*tx, settings)?;
+            write::rebuild(&*tx, settings)?;
             tx.commit()?;
         }
         drop(conn);
@@ -250,7 +250,7 @@ impl Store for SqliteStore {
             conn: Some(conn),
             store: self,
         };
-        Ok(Box::new(SqlFacts::new(
+        Ok(Box::new(ReportFacts::new(
             Box::new(pooled),
             self.settings()?,
             &self.cache,
@@ -258,11 +258,15 @@ impl Store for SqliteStore {
         )?))
     }
 
+    fn raw_events_read(&self) -> u64 {
+        self.cache.raw_events_read()
+    }
+
     fn backup_sqlite_file(&self, to: &Path) -> anyhow::Result<bool> {
         // One read transaction copies every page as of its start; the
         // writer goes on meanwhile (WAL).
         let target = to.to_str().context("the backup path is not valid UTF-8")?;
-        self.reader()
+        self.conn()
             .execute("VACUUM INTO ?1", [target])
             .with_context(|| format!("failed to write the backup {}", to.display()))?;
         Ok(true)
@@ -311,9 +315,8 @@ struct SqliteWriter {
     /// transaction); cleared when a transaction fails.
     strings: HashMap<String, i64>,
     settings: RollupSettings,
-    /// Where committed changes to per-user cells go, for this process's
-    /// readers.
-    changes: Arc<ChangeLog>,
+    /// Where committed changes go, for this process's readers.
+    cache: Arc<ReadCache>,
 }
 
 impl EventWriter for SqliteWriter {
@@ -338,14 +341,19 @@ impl SqliteWriter {
         if self.strings.len() > MAX_CACHED_STRINGS {
             self.strings.clear();
         }
+        // `BEGIN IMMEDIATE` takes SQLite's one write lock at once.
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let db: &dyn Db = &self.conn;
-        rollups::check_settings(db, &self.settings)?;
-        // `BEGIN IMMEDIATE` already holds SQLite's one write lock.
-        let (all, changes) =
-            event_rows::write_batches(db, &mut self.strings, &self.settings, batches, &|_| Ok(()))?;
+        write::check_settings(db, &self.settings)?;
+        let mut strings = Interner::new(db, &mut self.strings);
+        let (new, counts) = events::insert_new(db, &mut strings, batches)?;
+        let mut rollups = Rollups::new(&self.settings, events::trigger_ids(&mut strings)?);
+        for event in &new {
+            rollups.add(event)?;
+        }
+        let changes = rollups.write(db)?;
         self.conn.execute_batch("COMMIT")?;
-        self.changes.committed(changes);
-        Ok(all)
+        self.cache.committed(changes);
+        Ok(counts)
     }
 }

@@ -51,7 +51,7 @@ fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
 
     let store = open_store(&dir.path().join("data"));
     let rollup = RollupSettings::new(timezone, &settings).unwrap();
-    store.use_settings(&rollup).unwrap();
+    store.prepare_rollups(&rollup).unwrap();
     let cal = Calendar::new(timezone).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut as_ofs: Vec<String> = [
@@ -246,7 +246,7 @@ fn import_lines(dir: &std::path::Path, lines: &[String]) {
 fn store_and_report(dir: &std::path::Path) -> (std::sync::Arc<dyn uptake::store::Store>, Report) {
     let store = open_store(dir);
     store
-        .use_settings(&RollupSettings::new("UTC", &Settings::default()).unwrap())
+        .prepare_rollups(&RollupSettings::new("UTC", &Settings::default()).unwrap())
         .unwrap();
     let query = ReportQuery {
         as_of: Some("2026-05-10T00:00:00Z".into()),
@@ -639,7 +639,7 @@ fn live_ingest_keeps_every_widget_exact(engine: Engine) {
     let store = open_store(dir.path());
     let settings = Settings::default();
     store
-        .use_settings(&RollupSettings::new("UTC", &settings).unwrap())
+        .prepare_rollups(&RollupSettings::new("UTC", &settings).unwrap())
         .unwrap();
     let cal = Calendar::new("UTC").unwrap();
     let mut writer = store.writer().unwrap();

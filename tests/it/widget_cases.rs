@@ -26,7 +26,7 @@ fn check(events: &[String], as_of: &str, orgs: &[&str], widget: &str, expected: 
     let store = open_store(dir.path());
     let settings = Settings::default();
     store
-        .use_settings(&RollupSettings::new("UTC", &settings).unwrap())
+        .prepare_rollups(&RollupSettings::new("UTC", &settings).unwrap())
         .unwrap();
     let cal = Calendar::utc();
     let query = ReportQuery {

@@ -1,0 +1,505 @@
+//! What the rollups keep of logins, and why it is enough to answer every
+//! login question exactly at any instant:
+//!
+//! - [`LoginSummary`], per user and org over all time: the weeks with a
+//!   login, what activation needs, and for each month with a login the
+//!   number of logins and the latest login up to its end.
+//! - [`MonthLogins`], per user, org and month: every login time of the
+//!   month, grouped by local day.
+//!
+//! A report as of `t` in month `M` takes a user's logins up to the end of
+//! the month before `M` from the summary, and those of `M` up to `t` from
+//! that month's login times: no raw event is read and nothing after `t`
+//! is looked at.
+//!
+//! A user's activation instant is `max(tN, tW)`, where `tN` is their N-th
+//! earliest login and `tW` the first login of their W-th distinct week, so
+//! keeping only the N earliest logins and the first login of the W earliest
+//! weeks is enough to know it exactly, whatever order logins arrive in, and
+//! to merge it across orgs for a report on several of them. Activation is
+//! permanent, so the instant holds for every report after it.
+
+use super::RollupSettings;
+use super::codec::{Reader, put_signed, put_varint};
+use crate::calendar::{Day, Month, Week};
+use crate::time::Micros;
+
+/// The logins of one month with a login, and the latest, counted from
+/// the beginning up to the end of that month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonthMark {
+    pub month: Month,
+    pub logins: i64,
+    pub last: Micros,
+}
+
+/// One user's logins in one org (or merged over several), over all time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoginSummary {
+    /// Weeks with a login.
+    pub weeks: WeekSet,
+    /// The earliest logins, sorted, at most `activation_min_logins`.
+    pub earliest: Vec<Micros>,
+    /// The earliest weeks with their first login, by week, at most
+    /// `activation_min_weeks`.
+    pub first_in_weeks: Vec<(Week, Micros)>,
+    /// Each month with a login, oldest first.
+    pub months: Vec<MonthMark>,
+}
+
+impl LoginSummary {
+    /// Adds a login at `time`, on the local `day`.
+    pub fn add(&mut self, time: Micros, day: Day, settings: &RollupSettings) {
+        let week = day.week();
+        self.weeks.insert(week);
+        let pos = self.earliest.partition_point(|t| *t <= time);
+        self.earliest.insert(pos, time);
+        self.earliest
+            .truncate(settings.activation_min_logins as usize);
+        match self.first_in_weeks.binary_search_by_key(&week, |(w, _)| *w) {
+            Ok(i) => self.first_in_weeks[i].1 = self.first_in_weeks[i].1.min(time),
+            Err(i) => {
+                self.first_in_weeks.insert(i, (week, time));
+                self.first_in_weeks
+                    .truncate(settings.activation_min_weeks as usize);
+            }
+        }
+        // The month's mark starts from the month before it, and the login
+        // counts in it and every later month's mark.
+        let month = day.month();
+        let at = match self.months.binary_search_by_key(&month, |m| m.month) {
+            Ok(i) => i,
+            Err(i) => {
+                let before = i
+                    .checked_sub(1)
+                    .map(|p| (self.months[p].logins, self.months[p].last));
+                let (logins, last) = before.unwrap_or((0, time));
+                self.months.insert(
+                    i,
+                    MonthMark {
+                        month,
+                        logins,
+                        last,
+                    },
+                );
+                i
+            }
+        };
+        for mark in &mut self.months[at..] {
+            mark.logins += 1;
+            mark.last = mark.last.max(time);
+        }
+    }
+
+    /// Merges the summaries of one user in several orgs.
+    pub fn merge(summaries: &[&LoginSummary], settings: &RollupSettings) -> LoginSummary {
+        if let [only] = summaries {
+            // Most users log in to one org: nothing to add up.
+            return (*only).clone();
+        }
+        let mut merged = LoginSummary::default();
+        let mut months: Vec<Month> = Vec::new();
+        for s in summaries {
+            merged.weeks.union(&s.weeks);
+            merged.earliest.extend(&s.earliest);
+            for &(week, time) in &s.first_in_weeks {
+                match merged.first_in_weeks.iter_mut().find(|(w, _)| *w == week) {
+                    Some(entry) => entry.1 = entry.1.min(time),
+                    None => merged.first_in_weeks.push((week, time)),
+                }
+            }
+            months.extend(s.months.iter().map(|m| m.month));
+        }
+        merged.earliest.sort_unstable();
+        merged
+            .earliest
+            .truncate(settings.activation_min_logins as usize);
+        merged.first_in_weeks.sort_unstable();
+        merged
+            .first_in_weeks
+            .truncate(settings.activation_min_weeks as usize);
+        months.sort_unstable();
+        months.dedup();
+        merged.months = months
+            .into_iter()
+            .map(|month| {
+                let mut mark = MonthMark {
+                    month,
+                    logins: 0,
+                    last: Micros(i64::MIN),
+                };
+                for s in summaries {
+                    if let Some(m) = s.through(month) {
+                        mark.logins += m.logins;
+                        mark.last = mark.last.max(m.last);
+                    }
+                }
+                mark
+            })
+            .collect();
+        merged
+    }
+
+    /// The instant the user became activated, if they did.
+    pub fn activated_at(&self, settings: &RollupSettings) -> Option<Micros> {
+        let n = settings.activation_min_logins as usize;
+        let w = settings.activation_min_weeks as usize;
+        let nth_login = *self.earliest.get(n.checked_sub(1)?)?;
+        let wth_week = self.first_in_weeks.get(w.checked_sub(1)?)?.1;
+        Some(nth_login.max(wth_week))
+    }
+
+    /// The logins up to the end of `month`: the mark of the latest month
+    /// with a login at or before it.
+    pub fn through(&self, month: Month) -> Option<&MonthMark> {
+        let i = self.months.partition_point(|m| m.month <= month);
+        i.checked_sub(1).map(|i| &self.months[i])
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            16 + 5 * self.earliest.len() + 8 * self.first_in_weeks.len() + 12 * self.months.len(),
+        );
+        put_varint(&mut out, self.earliest.len() as u64);
+        let mut previous = 0;
+        for t in &self.earliest {
+            put_signed(&mut out, t.0 - previous);
+            previous = t.0;
+        }
+        put_varint(&mut out, self.first_in_weeks.len() as u64);
+        for (w, t) in &self.first_in_weeks {
+            put_signed(&mut out, w.0);
+            put_signed(&mut out, t.0);
+        }
+        put_varint(&mut out, self.months.len() as u64);
+        let (mut month, mut logins) = (0, 0);
+        for m in &self.months {
+            put_signed(&mut out, m.month.0 - month);
+            put_signed(&mut out, m.logins - logins);
+            put_signed(&mut out, m.last.0);
+            (month, logins) = (m.month.0, m.logins);
+        }
+        put_signed(&mut out, self.weeks.base);
+        put_varint(&mut out, self.weeks.bits.len() as u64);
+        out.extend_from_slice(&self.weeks.bits);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> anyhow::Result<LoginSummary> {
+        let mut r = Reader::new(bytes);
+        let n = r.count()?;
+        let mut earliest = Vec::with_capacity(n);
+        let mut previous = 0;
+        for _ in 0..n {
+            previous += r.signed()?;
+            earliest.push(Micros(previous));
+        }
+        let n = r.count()?;
+        let mut first_in_weeks = Vec::with_capacity(n);
+        for _ in 0..n {
+            first_in_weeks.push((Week(r.signed()?), Micros(r.signed()?)));
+        }
+        let n = r.count()?;
+        let mut months = Vec::with_capacity(n);
+        let (mut month, mut logins) = (0, 0);
+        for _ in 0..n {
+            month += r.signed()?;
+            logins += r.signed()?;
+            months.push(MonthMark {
+                month: Month(month),
+                logins,
+                last: Micros(r.signed()?),
+            });
+        }
+        let base = r.signed()?;
+        let len = r.count()?;
+        let bits = r.take(len)?.to_vec();
+        Ok(LoginSummary {
+            weeks: WeekSet { base, bits },
+            earliest,
+            first_in_weeks,
+            months,
+        })
+    }
+}
+
+/// Every login of one user in one org and month, sorted, grouped by local
+/// day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonthLogins {
+    times: Vec<Micros>,
+    /// Each day with a login, and how many logins the month holds up to
+    /// the end of that day: day `i` has `times[ends[i - 1]..ends[i]]`.
+    days: Vec<(Day, u32)>,
+}
+
+impl MonthLogins {
+    /// Adds logins, each with its local day (all of one month).
+    pub fn add(&mut self, logins: &[(Day, Micros)]) {
+        let mut all: Vec<(Day, Micros)> = self.iter().chain(logins.iter().copied()).collect();
+        all.sort_unstable();
+        *self = MonthLogins::from_sorted(&all);
+    }
+
+    fn from_sorted(logins: &[(Day, Micros)]) -> MonthLogins {
+        let mut out = MonthLogins {
+            times: Vec::with_capacity(logins.len()),
+            days: Vec::new(),
+        };
+        for &(day, time) in logins {
+            out.times.push(time);
+            match out.days.last_mut() {
+                Some((d, end)) if *d == day => *end += 1,
+                _ => out.days.push((day, out.times.len() as u32)),
+            }
+        }
+        out
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Day, Micros)> + '_ {
+        self.days()
+            .flat_map(|(day, times)| times.iter().map(move |t| (day, *t)))
+    }
+
+    /// Each day with a login, with its logins, oldest first.
+    pub fn days(&self) -> impl DoubleEndedIterator<Item = (Day, &[Micros])> + '_ {
+        self.days.iter().enumerate().map(|(i, (day, end))| {
+            let start = if i == 0 { 0 } else { self.days[i - 1].1 };
+            (*day, &self.times[start as usize..*end as usize])
+        })
+    }
+
+    /// Days with a login.
+    pub fn day_count(&self) -> usize {
+        self.days.len()
+    }
+
+    /// Every login of the month, sorted.
+    pub fn times(&self) -> &[Micros] {
+        &self.times
+    }
+
+    pub fn encode(&self, month: Month) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + 2 * self.days.len() + 3 * self.times.len());
+        put_varint(&mut out, self.days.len() as u64);
+        let first_day = month.first_day().0;
+        let mut previous = 0;
+        for (day, times) in self.days() {
+            put_varint(&mut out, (day.0 - first_day) as u64);
+            put_varint(&mut out, times.len() as u64);
+            for t in times {
+                put_signed(&mut out, t.0 - previous);
+                previous = t.0;
+            }
+        }
+        out
+    }
+
+    pub fn decode(month: Month, bytes: &[u8]) -> anyhow::Result<MonthLogins> {
+        let mut r = Reader::new(bytes);
+        let n = r.count()?;
+        let first_day = month.first_day().0;
+        let mut out = MonthLogins {
+            times: Vec::with_capacity(bytes.len() / 3),
+            days: Vec::with_capacity(n),
+        };
+        let mut previous = 0;
+        for _ in 0..n {
+            let day = Day(first_day + r.varint()? as i64);
+            for _ in 0..r.count()? {
+                previous += r.signed()?;
+                out.times.push(Micros(previous));
+            }
+            out.days.push((day, out.times.len() as u32));
+        }
+        Ok(out)
+    }
+}
+
+/// A set of weeks as a bitmap starting at `base`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WeekSet {
+    base: i64,
+    bits: Vec<u8>,
+}
+
+impl WeekSet {
+    pub fn insert(&mut self, week: Week) {
+        if self.bits.is_empty() {
+            self.base = week.0;
+        }
+        if week.0 < self.base {
+            let shift = (self.base - week.0) as usize;
+            let mut moved = WeekSet {
+                base: week.0,
+                bits: vec![0; (shift + self.bits.len() * 8).div_ceil(8)],
+            };
+            for w in self.iter() {
+                moved.set(w);
+            }
+            *self = moved;
+        }
+        self.set(week);
+        // One form per set of weeks, whatever order they came in.
+        while self.bits.last() == Some(&0) {
+            self.bits.pop();
+        }
+    }
+
+    fn set(&mut self, week: Week) {
+        let i = (week.0 - self.base) as usize;
+        if i / 8 >= self.bits.len() {
+            self.bits.resize(i / 8 + 1, 0);
+        }
+        self.bits[i / 8] |= 1 << (i % 8);
+    }
+
+    pub fn contains(&self, week: Week) -> bool {
+        let Ok(i) = usize::try_from(week.0 - self.base) else {
+            return false;
+        };
+        self.bits
+            .get(i / 8)
+            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Week> + '_ {
+        (0..self.bits.len() * 8)
+            .filter(|i| self.bits[i / 8] & (1 << (i % 8)) != 0)
+            .map(|i| Week(self.base + i as i64))
+    }
+
+    pub fn union(&mut self, other: &WeekSet) {
+        for w in other.iter() {
+            self.insert(w);
+        }
+    }
+
+    /// Weeks strictly before `week`.
+    pub fn count_before(&self, week: Week) -> i64 {
+        let Ok(end) = usize::try_from(week.0 - self.base) else {
+            return 0;
+        };
+        let end = end.min(self.bits.len() * 8);
+        let whole: u32 = self.bits[..end / 8].iter().map(|b| b.count_ones()).sum();
+        let part = match end % 8 {
+            0 => 0,
+            r => (self.bits[end / 8] & ((1u8 << r) - 1)).count_ones(),
+        };
+        i64::from(whole + part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn settings() -> RollupSettings {
+        RollupSettings::new("Europe/Berlin", &Settings::default()).unwrap()
+    }
+
+    const DAY: i64 = 86_400_000_000;
+    /// Monday 5 January 2026, midnight UTC, plus `d` days.
+    fn t(d: i64) -> Micros {
+        Micros(1_767_571_200_000_000 + d * DAY)
+    }
+
+    #[test]
+    fn activation_does_not_depend_on_arrival_order() {
+        let s = settings();
+        // Logins on day 0, day 1 (same week), day 9 (the next week) and day
+        // 20 (the week after): three logins by day 9, three weeks only at day 20.
+        let times: Vec<Micros> = [0, 1, 9, 20].map(t).to_vec();
+        let mut first = None;
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+            let mut summary = LoginSummary::default();
+            for i in order {
+                summary.add(times[i], s.calendar.day_of(times[i]), &s);
+            }
+            assert_eq!(summary.activated_at(&s), Some(times[3]), "{order:?}");
+            let round = LoginSummary::decode(&summary.encode()).unwrap();
+            assert_eq!(round, summary);
+            assert_eq!(*first.get_or_insert(summary.clone()), summary);
+        }
+    }
+
+    #[test]
+    fn month_marks_count_every_login_up_to_each_month_end() {
+        let s = settings();
+        let mut summary = LoginSummary::default();
+        // January twice, then March, then a late one in February.
+        for d in [0, 3, 60, 30] {
+            summary.add(t(d), s.calendar.day_of(t(d)), &s);
+        }
+        let jan = Month::new(2026, 1);
+        let marks: Vec<(Month, i64, Micros)> = summary
+            .months
+            .iter()
+            .map(|m| (m.month, m.logins, m.last))
+            .collect();
+        assert_eq!(
+            marks,
+            [
+                (jan, 2, t(3)),
+                (jan.plus(1), 3, t(30)),
+                (jan.plus(2), 4, t(60))
+            ]
+        );
+        assert_eq!(summary.through(jan.plus(-1)), None);
+        assert_eq!(summary.through(jan.plus(5)).unwrap().logins, 4);
+    }
+
+    #[test]
+    fn merging_orgs_matches_one_history() {
+        let s = settings();
+        let (mut a, mut b, mut all) = (
+            LoginSummary::default(),
+            LoginSummary::default(),
+            LoginSummary::default(),
+        );
+        for (d, org_a) in [(0, true), (8, false), (9, true), (16, false), (40, true)] {
+            let target = if org_a { &mut a } else { &mut b };
+            target.add(t(d), s.calendar.day_of(t(d)), &s);
+            all.add(t(d), s.calendar.day_of(t(d)), &s);
+        }
+        let merged = LoginSummary::merge(&[&a, &b], &s);
+        assert_eq!(merged, all);
+        assert_eq!(merged.activated_at(&s), Some(t(16)));
+        assert_eq!(a.activated_at(&s), Some(t(40)));
+        assert_eq!(b.activated_at(&s), None);
+    }
+
+    #[test]
+    fn month_logins_group_by_day_and_round_trip() {
+        let jan = Month::new(2026, 1);
+        let day = |d: i64| Day(jan.first_day().0 + d);
+        let mut logins = MonthLogins::default();
+        logins.add(&[(day(4), t(0)), (day(5), t(1)), (day(4), Micros(t(0).0 + 5))]);
+        logins.add(&[(day(4), Micros(t(0).0 - 7))]);
+        let days: Vec<(Day, usize)> = logins.days().map(|(d, ts)| (d, ts.len())).collect();
+        assert_eq!(days, [(day(4), 3), (day(5), 1)]);
+        assert!(logins.times().is_sorted());
+        assert_eq!(
+            MonthLogins::decode(jan, &logins.encode(jan)).unwrap(),
+            logins
+        );
+    }
+
+    #[test]
+    fn week_sets_grow_both_ways() {
+        let mut set = WeekSet::default();
+        for w in [100, 90, 130, 91, 100] {
+            set.insert(Week(w));
+        }
+        assert_eq!(
+            set.iter().map(|w| w.0).collect::<Vec<_>>(),
+            [90, 91, 100, 130]
+        );
+        assert_eq!(set.count_before(Week(100)), 2);
+        assert_eq!(set.count_before(Week(101)), 3);
+        assert_eq!(set.count_before(Week(500)), 4);
+        assert_eq!(set.count_before(Week(10)), 0);
+        assert!(set.contains(Week(130)) && !set.contains(Week(89)) && !set.contains(Week(131)));
+    }
+}
