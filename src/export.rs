@@ -13,6 +13,7 @@ impl serde::Serialize for JsonCell<'_> {
         match self.0 {
             Cell::Null => out.serialize_none(),
             Cell::Text(s) => out.serialize_str(s),
+            Cell::Instant(t) => out.serialize_str(t.rfc3339().as_str()),
             Cell::Int(n) => out.serialize_i64(*n),
             Cell::Ratio(r) => {
                 let h = r.hundredths();
@@ -51,7 +52,7 @@ impl serde::Serialize for JsonRow<'_> {
 pub fn text_of(cell: &Cell) -> String {
     match cell {
         Cell::Null => String::new(),
-        Cell::Text(s) => s.clone(),
+        Cell::Text(s) => s.to_string(),
         Cell::Int(n) => n.to_string(),
         Cell::Ratio(r) => {
             let h = r.hundredths();

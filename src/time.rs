@@ -104,12 +104,63 @@ impl Micros {
 impl fmt::Display for Micros {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, mo, d, h, mi, s, us) = self.to_utc_parts();
-        write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")?;
-        if us != 0 {
-            let frac = format!("{us:06}");
-            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        if !(0..=9999).contains(&y) {
+            write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")?;
+            if us != 0 {
+                let frac = format!("{us:06}");
+                write!(f, ".{}", frac.trim_end_matches('0'))?;
+            }
+            return f.write_str("Z");
         }
-        f.write_str("Z")
+        f.write_str(self.rfc3339().as_str())
+    }
+}
+
+/// An instant written as RFC 3339, on the stack: reports write tens of
+/// thousands of them, and the formatting machinery cost more than the rest
+/// of a row.
+pub struct Rfc3339 {
+    bytes: [u8; 27],
+    len: usize,
+}
+
+impl Rfc3339 {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII digits and separators")
+    }
+}
+
+impl Micros {
+    /// The instant as [`fmt::Display`] writes it, for years 0 to 9999.
+    pub fn rfc3339(self) -> Rfc3339 {
+        let (y, mo, d, h, mi, s, us) = self.to_utc_parts();
+        let mut bytes = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut v = value;
+            for i in (at..at + width).rev() {
+                bytes[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, y.clamp(0, 9999), 4);
+        put(5, mo, 2);
+        put(8, d, 2);
+        put(11, h, 2);
+        put(14, mi, 2);
+        put(17, s, 2);
+        let len = if us == 0 {
+            bytes[19] = b'Z';
+            20
+        } else {
+            put(20, us, 6);
+            let mut end = 26;
+            while bytes[end - 1] == b'0' {
+                end -= 1;
+            }
+            bytes[end] = b'Z';
+            end + 1
+        };
+        Rfc3339 { bytes, len }
     }
 }
 
@@ -182,6 +233,11 @@ mod tests {
         check("2026-05-04T10:00:00.120Z", Some("2026-05-04T10:00:00.12Z"));
         check("2026-05-04t10:00:00z", Some("2026-05-04T10:00:00Z"));
         check("2026-05-04T15:30:00+05:30", Some("2026-05-04T10:00:00Z"));
+        check(
+            "0001-01-01T00:00:00.000001Z",
+            Some("0001-01-01T00:00:00.000001Z"),
+        );
+        check("9999-12-31T23:59:59.5Z", Some("9999-12-31T23:59:59.5Z"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::facts::{GroupBy, Membership, Metric};
+use super::facts::{GroupBy, Metric, Name};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::event::OrgSlug;
 
@@ -36,7 +36,7 @@ fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let total_in = |m| {
         let api: i64 = api
             .iter()
-            .filter(|c| c.month == Some(m) && c.facet.as_deref() == Some("api"))
+            .filter(|c| c.month == Some(m) && api.str(c.facet) == Some("api"))
             .map(|c| c.n)
             .sum();
         let automations: i64 = automations
@@ -76,7 +76,7 @@ fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> anyhow::Result<Table> {
     for month in cx.report.months() {
         let mut runs: BTreeMap<&OrgSlug, i64> = orgs.iter().map(|o| (o, 0)).collect();
         for count in counts.iter().filter(|c| c.month == Some(month)) {
-            if let Some(n) = runs.get_mut(&count.org) {
+            if let Some(n) = runs.get_mut(counts.org(count)) {
                 *n += count.n;
             }
         }
@@ -145,14 +145,14 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         &cx.period(),
         GroupBy::ORG.user().subject(),
     )?;
-    let mut actions: FxHashMap<&str, (i64, FxHashSet<&str>)> = FxHashMap::default();
+    let mut actions: FxHashMap<Name, (i64, FxHashSet<Name>)> = FxHashMap::default();
     for count in counts.iter() {
-        let Some(action) = count.subject.as_deref() else {
+        let Some(action) = count.subject else {
             continue;
         };
         let entry = actions.entry(action).or_default();
         entry.0 += count.n;
-        entry.1.extend(count.user.as_deref());
+        entry.1.extend(count.user);
     }
     let titles = cx
         .facts
@@ -161,13 +161,13 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         rows: actions
             .into_iter()
             .map(|(action, (runs, users))| {
+                let action = counts.text(action);
                 let title = titles
-                    .get(action)
-                    .cloned()
-                    .unwrap_or_else(|| action.to_owned());
+                    .get(&**action)
+                    .map_or_else(|| Cell::shared(action), |t| Cell::text(t.as_str()));
                 vec![
-                    Cell::text(action),
-                    Cell::text(title),
+                    Cell::shared(action),
+                    title,
                     Cell::Int(runs),
                     Cell::int(users.len()),
                 ]
@@ -199,11 +199,11 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user().facet())?;
-    let mut users: FxHashMap<Option<&str>, (i64, i64, i64)> = FxHashMap::default();
+    let mut users: FxHashMap<Option<Name>, (i64, i64, i64)> = FxHashMap::default();
     for count in counts.iter() {
-        let entry = users.entry(count.user.as_deref()).or_default();
+        let entry = users.entry(count.user).or_default();
         entry.0 += count.n;
-        if count.facet.as_deref() == Some("api") {
+        if counts.str(count.facet) == Some("api") {
             entry.1 += count.n;
         } else {
             entry.2 += count.n;
@@ -213,12 +213,11 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
     for (user, (runs, api, ui)) in users {
         let name = user
-            .as_ref()
-            .and_then(|u| profiles.get(&**u))
-            .map_or("", |p| p.name.as_str());
+            .and_then(|u| profiles.get(&u))
+            .map_or_else(Cell::empty, |p| Cell::shared(p.name()));
         table.rows.push(vec![
-            Cell::text(user.unwrap_or(NONE)),
-            Cell::text(name),
+            user.map_or_else(|| Cell::text(NONE), |u| Cell::shared(counts.text(u))),
+            name,
             Cell::Int(runs),
             Cell::Int(api),
             Cell::Int(ui),
@@ -245,29 +244,21 @@ pub const LOG_BY_ROLE_TEAM: Widget = Widget {
 
 fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
-    let membership: FxHashMap<(&str, &str), &Membership> = members
-        .by_org_user
-        .iter()
-        .map(|((org, user), m)| ((org.as_str(), user.as_str()), m))
-        .collect();
     let counts = cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user())?;
     let mut groups: FxHashMap<(&str, &str, &str), i64> = FxHashMap::default();
     for count in counts.iter() {
-        let org = count.org.as_str();
-        match count
-            .user
-            .as_deref()
-            .and_then(|u| membership.get(&(org, u)))
-        {
+        let slug = counts.org(count);
+        let org = slug.as_str();
+        match count.user.and_then(|u| members.get(slug, u)) {
             None => *groups.entry((NONE, org, NONE)).or_default() += count.n,
             Some(membership) => {
                 let role = membership.role.name();
                 if membership.teams.is_empty() {
                     *groups.entry((role, org, NONE)).or_default() += count.n;
                 }
-                for team in &membership.teams {
+                for team in membership.teams.iter() {
                     *groups.entry((role, org, team.as_str())).or_default() += count.n;
                 }
             }

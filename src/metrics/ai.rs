@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::facts::{Count, GroupBy, Metric};
+use super::facts::{Count, Counts, GroupBy, Metric, Name};
 use super::{Area, Cell, Chart, ColumnType, Ctx, NONE, Order, Table, Widget};
 use crate::calendar::Month;
 
@@ -31,7 +31,7 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mcp = cx
         .facts
         .counts(Metric::McpCall, &period, GroupBy::ORG.month())?;
-    let sum = |counts: &[Count], m| {
+    let sum = |counts: &Counts, m| {
         counts
             .iter()
             .filter(|c| c.month == Some(m))
@@ -54,14 +54,14 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
 fn monthly_by(
     cx: &Ctx<'_>,
     keys: GroupBy,
-    key: fn(&Count) -> Option<&str>,
+    key: fn(&Count) -> Option<Name>,
 ) -> anyhow::Result<Table> {
     let counts = cx.facts.counts(Metric::AiInvocation, &cx.period(), keys)?;
     let mut table = Table::default();
     for month in cx.report.months() {
         let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
         for count in counts.iter().filter(|c| c.month == Some(month)) {
-            if let Some(k) = key(count) {
+            if let Some(k) = counts.str(key(count)) {
                 *sums.entry(k).or_default() += count.n;
             }
         }
@@ -86,7 +86,7 @@ pub const BY_SOURCE: Widget = Widget {
         ("source", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, GroupBy::ORG.month().facet(), |c| c.facet.as_deref()),
+    compute: |cx| monthly_by(cx, GroupBy::ORG.month().facet(), |c| c.facet),
 };
 
 pub const BY_AGENT_TYPE: Widget = Widget {
@@ -100,7 +100,7 @@ pub const BY_AGENT_TYPE: Widget = Widget {
         ("agent_type", ColumnType::Text),
         ("invocations", ColumnType::Integer),
     ],
-    compute: |cx| monthly_by(cx, GroupBy::ORG.month().subject(), |c| c.subject.as_deref()),
+    compute: |cx| monthly_by(cx, GroupBy::ORG.month().subject(), |c| c.subject),
 };
 
 pub const MCP_MONTHLY: Widget = Widget {
@@ -123,14 +123,12 @@ fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .facts
         .counts(Metric::McpCall, &period, GroupBy::ORG.month().user())?;
     // One pass over the per-user cells: calls and distinct users by month.
-    let mut by_month: FxHashMap<Month, (i64, FxHashSet<&str>)> = FxHashMap::default();
+    let mut by_month: FxHashMap<Month, (i64, FxHashSet<Name>)> = FxHashMap::default();
     for count in counts.iter() {
         if let Some(month) = count.month {
             let (calls, users) = by_month.entry(month).or_default();
             *calls += count.n;
-            if let Some(user) = count.user.as_deref() {
-                users.insert(user);
-            }
+            users.extend(count.user);
         }
     }
     let mut table = Table::default();
@@ -163,8 +161,10 @@ fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         .counts(Metric::AiInvocation, &cx.period(), GroupBy::ORG.facet())?;
     let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for count in counts.iter() {
-        if let Some(source) = count.facet.as_deref() {
-            *sums.entry((source, count.org.as_str())).or_default() += count.n;
+        if let Some(source) = counts.str(count.facet) {
+            *sums
+                .entry((source, counts.org(count).as_str()))
+                .or_default() += count.n;
         }
     }
     let mut table = Table {
@@ -199,23 +199,22 @@ fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         &cx.period(),
         GroupBy::ORG.user().subject(),
     )?;
-    let mut sums: FxHashMap<(Option<&str>, &str), i64> = FxHashMap::default();
+    let mut sums: FxHashMap<(Option<Name>, Name), i64> = FxHashMap::default();
     for count in counts.iter() {
-        if let Some(agent_type) = count.subject.as_deref() {
-            *sums.entry((count.user.as_deref(), agent_type)).or_default() += count.n;
+        if let Some(agent_type) = count.subject {
+            *sums.entry((count.user, agent_type)).or_default() += count.n;
         }
     }
     let profiles = cx.facts.profiles()?;
     let mut table = Table::default();
     for ((user, agent_type), n) in sums {
         let name = user
-            .as_ref()
-            .and_then(|u| profiles.get(&**u))
-            .map_or("", |p| p.name.as_str());
+            .and_then(|u| profiles.get(&u))
+            .map_or_else(Cell::empty, |p| Cell::shared(p.name()));
         table.rows.push(vec![
-            Cell::text(user.unwrap_or(NONE)),
-            Cell::text(name),
-            Cell::text(agent_type),
+            user.map_or_else(|| Cell::text(NONE), |u| Cell::shared(counts.text(u))),
+            name,
+            Cell::shared(counts.text(agent_type)),
             Cell::Int(n),
         ]);
     }

@@ -8,7 +8,10 @@
 //! not grow with the length of the history.
 
 use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
+
+use rustc_hash::FxHashMap;
 
 use crate::calendar::Month;
 use crate::event::{EntityCount, OrgSlug, Role};
@@ -64,66 +67,234 @@ impl GroupBy {
     }
 }
 
+/// A user, page, action, … as facts name it: a number that every equal
+/// name of one [`Facts`] shares. Widgets join on these numbers (a report
+/// of a large company joins hundreds of thousands of counts to members)
+/// and look the text up in the answer's [`Texts`] only to show it. Names
+/// of two different `Facts` are never compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(pub NonZeroU32);
+
+/// The texts of the names an answer holds.
+#[derive(Clone, Debug, Default)]
+pub struct Texts(FxHashMap<Name, Arc<str>>);
+
+impl Texts {
+    pub fn insert(&mut self, name: Name, text: Arc<str>) {
+        self.0.insert(name, text);
+    }
+
+    /// The text of `name` (empty if the answer does not hold it, which a
+    /// store never hands out).
+    pub fn get(&self, name: Name) -> &Arc<str> {
+        self.0.get(&name).unwrap_or(super::table::empty_text())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Events of one metric in one org with the same keys (those not asked
-/// for are `None`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// for are `None`). Names only: the texts are in [`Counts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Count {
     pub month: Option<Month>,
-    pub org: OrgSlug,
-    /// Shared strings: a history has few distinct users, pages and actions
-    /// and many cells naming them.
-    pub user: Option<Arc<str>>,
-    pub subject: Option<Arc<str>>,
-    pub facet: Option<Arc<str>>,
+    pub org: Name,
+    pub user: Option<Name>,
+    pub subject: Option<Name>,
+    pub facet: Option<Name>,
     pub n: i64,
+}
+
+/// Counts with the texts of their names and the slugs of their orgs.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    pub rows: Vec<Count>,
+    pub texts: Texts,
+    orgs: FxHashMap<Name, OrgSlug>,
+}
+
+impl Counts {
+    pub fn new(rows: Vec<Count>, texts: Texts, orgs: FxHashMap<Name, OrgSlug>) -> Counts {
+        Counts { rows, texts, orgs }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Count> {
+        self.rows.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The org of a count.
+    pub fn org(&self, count: &Count) -> &OrgSlug {
+        self.orgs
+            .get(&count.org)
+            .expect("every org of a count has its slug")
+    }
+
+    /// The text of a name of these counts.
+    pub fn text(&self, name: Name) -> &Arc<str> {
+        self.texts.get(name)
+    }
+
+    /// The text of an optional name of these counts.
+    pub fn str(&self, name: Option<Name>) -> Option<&str> {
+        name.map(|n| &**self.texts.get(n))
+    }
+}
+
+/// Values by name, with the texts of the names.
+#[derive(Clone, Debug)]
+pub struct Named<V> {
+    pub by_name: FxHashMap<Name, V>,
+    pub texts: Texts,
+}
+
+impl<V> Default for Named<V> {
+    fn default() -> Named<V> {
+        Named {
+            by_name: FxHashMap::default(),
+            texts: Texts::default(),
+        }
+    }
+}
+
+impl<V> Named<V> {
+    pub fn get(&self, name: Name) -> Option<&V> {
+        self.by_name.get(&name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Name, &V)> {
+        self.by_name.iter().map(|(n, v)| (*n, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    pub fn text(&self, name: Name) -> &Arc<str> {
+        self.texts.get(name)
+    }
 }
 
 /// A member's role and teams in one org.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
     pub role: Role,
-    pub teams: Vec<String>,
+    /// Sorted, without repeats; shared, as a store decodes them once.
+    pub teams: Arc<[String]>,
 }
 
-/// Name and e-mail, each `""` when never given.
+/// Name and e-mail, each absent until some member event gives it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
-    pub name: String,
-    pub email: String,
+    pub name: Option<Arc<str>>,
+    pub email: Option<Arc<str>>,
+}
+
+impl Profile {
+    /// The name, `""` when never given.
+    pub fn name(&self) -> &Arc<str> {
+        self.name.as_ref().unwrap_or(super::table::empty_text())
+    }
+
+    /// The e-mail, `""` when never given.
+    pub fn email(&self) -> &Arc<str> {
+        self.email.as_ref().unwrap_or(super::table::empty_text())
+    }
 }
 
 /// Who is a member of which org at one instant.
 #[derive(Debug, Default)]
 pub struct Members {
-    pub by_org_user: BTreeMap<(OrgSlug, String), Membership>,
-    /// Each member's orgs, built on first use: a store may keep one
-    /// `Members` for many reports.
-    orgs: OnceLock<BTreeMap<String, String>>,
+    /// Each member's orgs, sorted, with their role and teams there.
+    by_user: FxHashMap<Name, Vec<(OrgSlug, Membership)>>,
+    /// The members' texts.
+    texts: Texts,
+    /// Each member's orgs joined with `;`, built on first use.
+    joined: OnceLock<FxHashMap<Name, Arc<str>>>,
 }
 
 impl Members {
-    pub fn new(by_org_user: BTreeMap<(OrgSlug, String), Membership>) -> Members {
+    pub fn new(
+        memberships: impl IntoIterator<Item = (OrgSlug, Name, Membership)>,
+        texts: Texts,
+    ) -> Members {
+        let mut by_user: FxHashMap<Name, Vec<(OrgSlug, Membership)>> = FxHashMap::default();
+        for (org, user, membership) in memberships {
+            by_user.entry(user).or_default().push((org, membership));
+        }
+        for orgs in by_user.values_mut() {
+            orgs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
         Members {
-            by_org_user,
-            orgs: OnceLock::new(),
+            by_user,
+            texts,
+            joined: OnceLock::new(),
         }
     }
 
-    pub fn get(&self, org: &OrgSlug, user: &str) -> Option<&Membership> {
-        self.by_org_user.get(&(org.clone(), user.to_owned()))
+    pub fn get(&self, org: &OrgSlug, user: Name) -> Option<&Membership> {
+        let orgs = self.by_user.get(&user)?;
+        orgs.iter().find(|(o, _)| o == org).map(|(_, m)| m)
     }
 
-    /// The orgs each member belongs to, sorted and joined with `;`.
-    pub fn orgs_by_user(&self) -> &BTreeMap<String, String> {
-        self.orgs.get_or_init(|| {
-            let mut orgs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-            for (org, user) in self.by_org_user.keys() {
-                orgs.entry(user.as_str()).or_default().push(org.as_str());
-            }
-            orgs.into_iter()
-                .map(|(user, mut list)| {
-                    list.sort_unstable();
-                    (user.to_owned(), list.join(";"))
+    /// Every membership: org, user, role and teams, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&OrgSlug, Name, &Membership)> {
+        self.by_user
+            .iter()
+            .flat_map(|(user, orgs)| orgs.iter().map(move |(org, m)| (org, *user, m)))
+    }
+
+    /// The text of a member.
+    pub fn text(&self, user: Name) -> &Arc<str> {
+        self.texts.get(user)
+    }
+
+    /// Memberships (pairs of org and user).
+    pub fn len(&self) -> usize {
+        self.by_user.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_user.is_empty()
+    }
+
+    /// Each member with their orgs, sorted and joined with `;`, in no
+    /// particular order.
+    pub fn users(&self) -> impl Iterator<Item = (Name, &Arc<str>)> {
+        self.joined().iter().map(|(user, orgs)| (*user, orgs))
+    }
+
+    /// A user's orgs joined with `;`, `""` for a user who is no member.
+    pub fn orgs_of(&self, user: Name) -> &Arc<str> {
+        self.joined()
+            .get(&user)
+            .unwrap_or(super::table::empty_text())
+    }
+
+    fn joined(&self) -> &FxHashMap<Name, Arc<str>> {
+        self.joined.get_or_init(|| {
+            self.by_user
+                .iter()
+                .map(|(user, orgs)| {
+                    let names: Vec<&str> = orgs.iter().map(|(o, _)| o.as_str()).collect();
+                    (*user, Arc::from(names.join(";")))
                 })
                 .collect()
         })
@@ -162,14 +333,21 @@ pub struct LoginRecord {
 }
 
 /// Each user's profile, by user.
-pub type Profiles = HashMap<String, Profile>;
+pub type Profiles = FxHashMap<Name, Profile>;
 
 /// Each user's login record, by user.
-pub type LoginRecords = BTreeMap<String, LoginRecord>;
+pub type LoginRecords = Named<LoginRecord>;
+
+/// For each user with a login in a window: the latest and how many.
+pub type RecentLogins = Named<(Micros, i64)>;
 
 /// For each `(org, user)`: the months with their number of distinct days
-/// with a login, oldest first.
-pub type LoginDays = BTreeMap<(OrgSlug, String), Vec<(Month, i64)>>;
+/// with a login, oldest first; and the users' texts.
+#[derive(Clone, Debug, Default)]
+pub struct LoginDays {
+    pub by_member: FxHashMap<(OrgSlug, Name), Vec<(Month, i64)>>,
+    pub texts: Texts,
+}
 
 /// The answers that can be large (a row per user and more) are shared
 /// (`Arc`): a store may hand out one it kept from an earlier report.
@@ -182,7 +360,7 @@ pub trait Facts {
         metric: Metric,
         months: &[Month],
         keys: GroupBy,
-    ) -> anyhow::Result<Arc<Vec<Count>>>;
+    ) -> anyhow::Result<Arc<Counts>>;
 
     /// For each action run in `[from, to]` with an `action_title`, the title
     /// of the latest (by time, then id, then org).
@@ -228,5 +406,5 @@ pub trait Facts {
     fn login_days(&self, months: &[Month]) -> anyhow::Result<Arc<LoginDays>>;
 
     /// For each user with a login in `(since, as_of]`: the latest and how many.
-    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>>;
+    fn logins_since(&self, since: Micros) -> anyhow::Result<Arc<RecentLogins>>;
 }

@@ -6,12 +6,13 @@
 //! mapping of an event to the cell it counts in (`rollup::cells`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use super::Report;
 use super::facts::{
-    Count, Facts, GroupBy, LoginDays, LoginRecord, LoginRecords, Members, Membership, Metric,
-    Profile, Profiles, SourceEvent, SourceSummary,
+    Count, Counts, Facts, GroupBy, LoginDays, LoginRecord, LoginRecords, Members, Membership,
+    Metric, Name, Profiles, RecentLogins, SourceEvent, SourceSummary, Texts,
 };
 use crate::calendar::{Calendar, Day, Month};
 use crate::config::Settings;
@@ -26,6 +27,8 @@ pub struct History {
     cal: Calendar,
     settings: Settings,
     as_of: Micros,
+    /// The number of each name handed out (see [`Name`]).
+    names: std::cell::RefCell<HashMap<Arc<str>, u32>>,
 }
 
 impl History {
@@ -64,7 +67,31 @@ impl History {
             cal: cal.clone(),
             settings: settings.clone(),
             as_of: report.as_of,
+            names: Default::default(),
         }
+    }
+
+    /// `text` as a [`Name`]: equal texts get equal numbers.
+    fn name(&self, text: &str) -> Name {
+        let mut names = self.names.borrow_mut();
+        if let Some(id) = names.get(text) {
+            return Name(NonZeroU32::new(*id).expect("numbered from one"));
+        }
+        let id = names.len() as u32 + 1;
+        names.insert(text.into(), id);
+        Name(NonZeroU32::new(id).expect("numbered from one"))
+    }
+
+    /// The texts of every name handed out so far.
+    fn texts(&self) -> Texts {
+        let mut texts = Texts::default();
+        for (text, id) in self.names.borrow().iter() {
+            texts.insert(
+                Name(NonZeroU32::new(*id).expect("numbered from one")),
+                text.clone(),
+            );
+        }
+        texts
     }
 
     fn logins_iter(&self) -> impl Iterator<Item = (&OrgSlug, &str, Micros)> {
@@ -75,40 +102,52 @@ impl History {
     }
 }
 
-/// The count (with `n` 0) that `event` adds to for `metric` and `keys`,
-/// if it counts: the rollups' own cell mapping, with the keys not asked
-/// for left out.
-fn count_of(metric: Metric, keys: GroupBy, event: &Event, month: Month) -> Option<Count> {
-    let columns = to_columns(&event.body);
-    let cell = cell_of(&columns, TRIGGER_NAMES).filter(|c| c.metric == metric)?;
-    let keep = |value: Option<&str>, wanted: bool| value.filter(|_| wanted).map(Arc::from);
-    Some(Count {
-        month: keys.month.then_some(month),
-        org: event.org.clone(),
-        user: keep(cell.user, keys.user),
-        subject: keep(cell.subject, keys.subject),
-        facet: keep(cell.facet, keys.facet),
-        n: 0,
-    })
+impl History {
+    /// The count (with `n` 0) that `event` adds to for `metric` and `keys`,
+    /// if it counts: the rollups' own cell mapping, with the keys not asked
+    /// for left out.
+    fn count_of(
+        &self,
+        metric: Metric,
+        keys: GroupBy,
+        event: &Event,
+        month: Month,
+    ) -> Option<Count> {
+        let columns = to_columns(&event.body);
+        let cell = cell_of(&columns, TRIGGER_NAMES).filter(|c| c.metric == metric)?;
+        let keep =
+            |value: Option<&str>, wanted: bool| value.filter(|_| wanted).map(|v| self.name(v));
+        Some(Count {
+            month: keys.month.then_some(month),
+            org: self.name(event.org.as_str()),
+            user: keep(cell.user, keys.user),
+            subject: keep(cell.subject, keys.subject),
+            facet: keep(cell.facet, keys.facet),
+            n: 0,
+        })
+    }
 }
 
 /// The answers, computed from the events.
 impl History {
-    pub fn counts(&self, metric: Metric, months: &[Month], keys: GroupBy) -> Vec<Count> {
+    pub fn counts(&self, metric: Metric, months: &[Month], keys: GroupBy) -> Counts {
         let wanted: BTreeSet<Month> = months.iter().copied().collect();
         let mut counts: BTreeMap<Count, i64> = BTreeMap::new();
+        let mut orgs = rustc_hash::FxHashMap::default();
         for event in &self.events {
             let month = self.cal.month_of(event.time);
             if wanted.contains(&month)
-                && let Some(cell) = count_of(metric, keys, event, month)
+                && let Some(cell) = self.count_of(metric, keys, event, month)
             {
+                orgs.insert(cell.org, event.org.clone());
                 *counts.entry(cell).or_default() += 1;
             }
         }
-        counts
+        let rows = counts
             .into_iter()
             .map(|(count, n)| Count { n, ..count })
-            .collect()
+            .collect();
+        Counts::new(rows, self.texts(), orgs)
     }
 
     pub fn action_titles(&self, from: Micros, to: Micros) -> HashMap<String, String> {
@@ -136,42 +175,46 @@ impl History {
     }
 
     pub fn members(&self) -> Members {
-        let mut by_org_user = BTreeMap::new();
+        let mut state: BTreeMap<(OrgSlug, String), Membership> = BTreeMap::new();
         for event in &self.events {
             match &event.body {
                 EventBody::MemberUpserted {
                     user, role, teams, ..
                 } => {
-                    by_org_user.insert(
+                    state.insert(
                         (event.org.clone(), user.clone()),
                         Membership {
                             role: *role,
-                            teams: teams.clone(),
+                            teams: teams.clone().into(),
                         },
                     );
                 }
                 EventBody::MemberRemoved { user } => {
-                    by_org_user.remove(&(event.org.clone(), user.clone()));
+                    state.remove(&(event.org.clone(), user.clone()));
                 }
                 _ => {}
             }
         }
-        Members::new(by_org_user)
+        let memberships: Vec<(OrgSlug, Name, Membership)> = state
+            .into_iter()
+            .map(|((org, user), m)| (org, self.name(&user), m))
+            .collect();
+        Members::new(memberships, self.texts())
     }
 
-    pub fn profiles(&self) -> HashMap<String, Profile> {
-        let mut profiles: HashMap<String, Profile> = HashMap::new();
+    pub fn profiles(&self) -> Profiles {
+        let mut profiles = Profiles::default();
         for event in &self.events {
             if let EventBody::MemberUpserted {
                 user, name, email, ..
             } = &event.body
             {
-                let profile = profiles.entry(user.clone()).or_default();
+                let profile = profiles.entry(self.name(user)).or_default();
                 if let Some(name) = name {
-                    profile.name = name.clone();
+                    profile.name = Some(name.as_str().into());
                 }
                 if let Some(email) = email {
-                    profile.email = email.clone();
+                    profile.email = Some(email.as_str().into());
                 }
             }
         }
@@ -218,20 +261,23 @@ impl History {
         sources
     }
 
-    pub fn logins(&self) -> BTreeMap<String, LoginRecord> {
+    pub fn logins(&self) -> LoginRecords {
         let min_logins = i64::from(self.settings.activation_min_logins);
         let min_weeks = self.settings.activation_min_weeks as usize;
         let mut weeks: HashMap<&str, BTreeSet<_>> = HashMap::new();
-        let mut records: BTreeMap<String, LoginRecord> = BTreeMap::new();
+        let mut records = LoginRecords::default();
         for (_, user, time) in self.logins_iter() {
             let user_weeks = weeks.entry(user).or_default();
             user_weeks.insert(self.cal.week_of(time));
-            let record = records.entry(user.to_owned()).or_insert(LoginRecord {
-                logins: 0,
-                weeks: 0,
-                last: time,
-                activated_at: None,
-            });
+            let record = records
+                .by_name
+                .entry(self.name(user))
+                .or_insert(LoginRecord {
+                    logins: 0,
+                    weeks: 0,
+                    last: time,
+                    activated_at: None,
+                });
             record.logins += 1;
             record.weeks = user_weeks.len() as i64;
             record.last = time;
@@ -242,6 +288,7 @@ impl History {
                 record.activated_at = Some(time);
             }
         }
+        records.texts = self.texts();
         records
     }
 
@@ -254,27 +301,32 @@ impl History {
                 days.insert((org, user, day));
             }
         }
-        let mut counts: LoginDays = BTreeMap::new();
+        let mut counts = LoginDays::default();
         for (org, user, day) in days {
-            let months = counts.entry((org.clone(), user.to_owned())).or_default();
+            let months = counts
+                .by_member
+                .entry((org.clone(), self.name(user)))
+                .or_default();
             match months.last_mut() {
                 Some((month, n)) if *month == day.month() => *n += 1,
                 _ => months.push((day.month(), 1)),
             }
         }
+        counts.texts = self.texts();
         counts
     }
 
-    pub fn logins_since(&self, since: Micros) -> BTreeMap<String, (Micros, i64)> {
-        let mut recent: BTreeMap<String, (Micros, i64)> = BTreeMap::new();
+    pub fn logins_since(&self, since: Micros) -> RecentLogins {
+        let mut recent = RecentLogins::default();
         for (_, user, time) in self
             .logins_iter()
             .filter(|(_, _, t)| *t > since && *t <= self.as_of)
         {
-            let entry = recent.entry(user.to_owned()).or_insert((time, 0));
+            let entry = recent.by_name.entry(self.name(user)).or_insert((time, 0));
             entry.0 = entry.0.max(time);
             entry.1 += 1;
         }
+        recent.texts = self.texts();
         recent
     }
 }
@@ -285,7 +337,7 @@ impl Facts for History {
         metric: Metric,
         months: &[Month],
         keys: GroupBy,
-    ) -> anyhow::Result<Arc<Vec<Count>>> {
+    ) -> anyhow::Result<Arc<Counts>> {
         Ok(Arc::new(History::counts(self, metric, months, keys)))
     }
 
@@ -334,7 +386,7 @@ impl Facts for History {
         Ok(Arc::new(History::login_days(self, months)))
     }
 
-    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
-        Ok(History::logins_since(self, since))
+    fn logins_since(&self, since: Micros) -> anyhow::Result<Arc<RecentLogins>> {
+        Ok(Arc::new(History::logins_since(self, since)))
     }
 }

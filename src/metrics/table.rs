@@ -3,6 +3,7 @@
 //! left to right, ascending, `null` first).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use crate::calendar::{Day, Month};
 use crate::time::Micros;
@@ -62,10 +63,17 @@ impl PartialOrd for Ratio {
     }
 }
 
+/// The empty string, shared by every empty text.
+pub fn empty_text() -> &'static Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    &EMPTY
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cell {
     Null,
-    Text(String),
+    /// Shared: a table of users names the same few strings many times.
+    Text(Arc<str>),
     Int(i64),
     Ratio(Ratio),
     Instant(Micros),
@@ -74,8 +82,18 @@ pub enum Cell {
 }
 
 impl Cell {
-    pub fn text(s: impl Into<String>) -> Cell {
+    pub fn text(s: impl Into<Arc<str>>) -> Cell {
         Cell::Text(s.into())
+    }
+
+    /// A text cell sharing a string already held.
+    pub fn shared(s: &Arc<str>) -> Cell {
+        Cell::Text(s.clone())
+    }
+
+    /// An empty text cell, sharing one empty string.
+    pub fn empty() -> Cell {
+        Cell::Text(empty_text().clone())
     }
 
     pub fn int(n: impl TryInto<i64>) -> Cell {
@@ -94,6 +112,9 @@ impl Ord for Cell {
             (Null, Null) => Ordering::Equal,
             (Null, _) => Ordering::Less,
             (_, Null) => Ordering::Greater,
+            // Tables repeat shared strings (a user on several rows): the
+            // same string is equal without reading it.
+            (Text(a), Text(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
             (Text(a), Text(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Int(a), Int(b)) => a.cmp(b),
             (Ratio(a), Ratio(b)) => a.cmp(b),

@@ -1,26 +1,22 @@
 //! The users area: activation, engagement by team, inactivity, recent
 //! logins and popular pages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::facts::{GroupBy, Metric, Profile};
+use super::facts::{GroupBy, Metric, Name, Profiles};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
 use crate::calendar::Month;
 use crate::event::{OrgSlug, Role};
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR, Micros};
 
-fn profile<'p>(profiles: &'p HashMap<String, Profile>, user: &str) -> (&'p str, &'p str) {
-    profiles
-        .get(user)
-        .map_or(("", ""), |p| (p.name.as_str(), p.email.as_str()))
-}
-
-/// A user's orgs joined with `;` (see `Members::orgs_by_user`), `""`
-/// for a user who is no member.
-fn joined<'m>(orgs: &'m BTreeMap<String, String>, user: &str) -> &'m str {
-    orgs.get(user).map_or("", String::as_str)
+/// A user's name and e-mail cells (empty without a profile).
+fn profile(profiles: &Profiles, user: Name) -> (Cell, Cell) {
+    profiles.get(&user).map_or_else(
+        || (Cell::empty(), Cell::empty()),
+        |p| (Cell::shared(p.name()), Cell::shared(p.email())),
+    )
 }
 
 pub const ACTIVATED_MONTHLY: Widget = Widget {
@@ -42,8 +38,8 @@ fn activated_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let activations: Vec<Micros> = cx
         .facts
         .logins()?
-        .values()
-        .filter_map(|l| l.activated_at)
+        .iter()
+        .filter_map(|(_, l)| l.activated_at)
         .collect();
     let total_at = |t: Micros| activations.iter().filter(|a| **a <= t).count() as i64;
     let mut table = Table::default();
@@ -90,18 +86,18 @@ pub const ACTIVATED_LOG: Widget = Widget {
 fn activated_log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let profiles = cx.facts.profiles()?;
     let members = cx.facts.members()?;
-    let orgs = members.orgs_by_user();
     let mut table = Table::default();
-    for (user, record) in cx.facts.logins()?.iter() {
+    let logins = cx.facts.logins()?;
+    for (user, record) in logins.iter() {
         let Some(activated_at) = record.activated_at else {
             continue;
         };
         let (name, email) = profile(&profiles, user);
         table.rows.push(vec![
-            Cell::text(user.as_str()),
-            Cell::text(name),
-            Cell::text(email),
-            Cell::text(joined(orgs, user)),
+            Cell::shared(logins.text(user)),
+            name,
+            email,
+            Cell::shared(members.orgs_of(user)),
             Cell::Instant(activated_at),
             Cell::Int(record.logins),
             Cell::Int(record.weeks),
@@ -132,47 +128,56 @@ pub const TEAM_ENGAGEMENT: Widget = Widget {
 fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let as_of_day = cx.cal.day_of(cx.report.as_of);
     let members = cx.facts.members()?;
-    let mut teams: BTreeMap<(&OrgSlug, &str), Vec<&str>> = BTreeMap::new();
-    for ((org, user), membership) in &members.by_org_user {
-        for team in &membership.teams {
+    let period = cx.period();
+    let Some(&first) = period.first() else {
+        return Ok(Table::default());
+    };
+    // The month before the period too, for the first month's change.
+    let before = first.plus(-1);
+    let mut months = period.clone();
+    months.push(before);
+    let slots = period.len() + 1;
+    // Each team's (member, day) pairs per month, from the month before.
+    let mut teams: BTreeMap<(&OrgSlug, &str), Vec<i64>> = BTreeMap::new();
+    for (org, _, membership) in members.iter() {
+        for team in membership.teams.iter() {
             teams
                 .entry((org, team.as_str()))
-                .or_default()
-                .push(user.as_str());
+                .or_insert_with(|| vec![0; slots]);
         }
     }
-    let period = cx.period();
-    let mut months = period.clone();
-    months.extend(period.first().map(|m| m.plus(-1)));
-    // Each team's (member, day) pairs per month.
     let login_days = cx.facts.login_days(&months)?;
-    let days_of: FxHashMap<(&str, &str), &Vec<(Month, i64)>> = login_days
-        .iter()
-        .map(|((org, user), days)| ((org.as_str(), user.as_str()), days))
-        .collect();
-    let mut pairs: FxHashMap<(&OrgSlug, &str, Month), i64> = FxHashMap::default();
-    for (&(org, team), users) in &teams {
-        for user in users {
-            for (month, n) in days_of
-                .get(&(org.as_str(), *user))
-                .into_iter()
-                .copied()
-                .flatten()
-            {
-                *pairs.entry((org, team, *month)).or_default() += n;
+    for ((org, user), days) in login_days.by_member.iter() {
+        let Some(membership) = members.get(org, *user) else {
+            continue;
+        };
+        for team in membership.teams.iter() {
+            let Some(pairs) = teams.get_mut(&(org, team.as_str())) else {
+                continue;
+            };
+            for (month, n) in days {
+                if let Ok(i) = usize::try_from(month.0 - before.0)
+                    && i < slots
+                {
+                    pairs[i] += n;
+                }
             }
         }
     }
+    let pairs = |org: &OrgSlug, team: &str, month: Month| -> i64 {
+        teams
+            .get(&(org, team))
+            .and_then(|p| p.get(usize::try_from(month.0 - before.0).ok()?))
+            .copied()
+            .unwrap_or(0)
+    };
     let daily = |org: &OrgSlug, team: &str, month: Month| -> Ratio {
         let days = if month == as_of_day.month() {
             as_of_day.0 - month.first_day().0 + 1
         } else {
             month.days()
         };
-        Ratio::new(
-            pairs.get(&(org, team, month)).copied().unwrap_or(0).into(),
-            days.into(),
-        )
+        Ratio::new(pairs(org, team, month).into(), days.into())
     };
     let limit = cx.settings.engaged_teams as usize;
     let mut table = Table::default();
@@ -230,7 +235,7 @@ fn inactive(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let profiles = cx.facts.profiles()?;
     let members = cx.facts.members()?;
     let mut table = Table::default();
-    for (user, orgs) in members.orgs_by_user() {
+    for (user, orgs) in members.users() {
         let last = logins.get(user).map(|r| r.last);
         if last.is_some_and(|t| t >= threshold) {
             continue;
@@ -240,10 +245,10 @@ fn inactive(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             Cell::Int((as_of.0 - t.0).div_euclid(MICROS_PER_DAY))
         });
         table.rows.push(vec![
-            Cell::text(user),
-            Cell::text(name),
-            Cell::text(email),
-            Cell::text(orgs.as_str()),
+            Cell::shared(members.text(user)),
+            name,
+            email,
+            Cell::shared(orgs),
             Cell::opt_instant(last),
             days,
         ]);
@@ -273,15 +278,15 @@ fn latest_logins(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let since = Micros(as_of.0 - i64::from(cx.settings.latest_logins_days) * 24 * MICROS_PER_HOUR);
     let profiles = cx.facts.profiles()?;
     let members = cx.facts.members()?;
-    let orgs = members.orgs_by_user();
     let mut table = Table::default();
-    for (user, (last, count)) in cx.facts.logins_since(since)? {
+    let recent = cx.facts.logins_since(since)?;
+    for (user, (last, count)) in recent.iter() {
         table.rows.push(vec![
-            Cell::text(user.as_str()),
-            Cell::text(profile(&profiles, &user).0),
-            Cell::text(joined(orgs, &user)),
-            Cell::Instant(last),
-            Cell::Int(count),
+            Cell::shared(recent.text(user)),
+            profile(&profiles, user).0,
+            Cell::shared(members.orgs_of(user)),
+            Cell::Instant(*last),
+            Cell::Int(*count),
         ]);
     }
     table.sort(&[(3, Order::Desc)]);
@@ -305,47 +310,37 @@ pub const POPULAR_PAGES: Widget = Widget {
 
 fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let members = cx.facts.members()?;
-    // Admins by (org, user); everyone else counts as a member.
-    let admins: FxHashSet<(&str, &str)> = members
-        .by_org_user
-        .iter()
-        .filter(|(_, m)| m.role == Role::Admin)
-        .map(|((org, user), _)| (org.as_str(), user.as_str()))
-        .collect();
     let counts = cx.facts.counts(
         Metric::PageView,
         &cx.period(),
         GroupBy::ORG.user().subject(),
     )?;
-    let mut by_page: FxHashMap<(&str, &str), (i64, FxHashSet<&str>)> = FxHashMap::default();
+    // Per page: the views and the viewers of admins (0) and of everyone
+    // else (1), by the viewer's role in the view's org.
+    type Viewed = [(i64, FxHashSet<Name>); 2];
+    let mut by_page: FxHashMap<Name, Viewed> = FxHashMap::default();
     for count in counts.iter() {
-        let (Some(user), Some(page)) = (count.user.as_deref(), count.subject.as_deref()) else {
+        let (Some(user), Some(page)) = (count.user, count.subject) else {
             continue;
         };
-        let role = if admins.contains(&(count.org.as_str(), user)) {
-            "admin"
-        } else {
-            "member"
-        };
-        let entry = by_page.entry((role, page)).or_default();
-        entry.0 += count.n;
-        entry.1.insert(user);
+        let admin = members
+            .get(counts.org(count), user)
+            .is_some_and(|m| m.role == Role::Admin);
+        let slot = &mut by_page.entry(page).or_default()[usize::from(!admin)];
+        slot.0 += count.n;
+        slot.1.insert(user);
     }
-    let pages: BTreeMap<(&str, &str), (i64, usize)> = by_page
-        .into_iter()
-        .map(|(key, (views, users))| (key, (views, users.len())))
-        .collect();
     let mut table = Table::default();
-    for role in ["admin", "member"] {
-        let mut rows: Vec<Vec<Cell>> = pages
+    for (i, role) in ["admin", "member"].into_iter().enumerate() {
+        let mut rows: Vec<Vec<Cell>> = by_page
             .iter()
-            .filter(|((r, _), _)| *r == role)
-            .map(|((r, page), (views, users))| {
+            .filter(|(_, viewed)| viewed[i].0 > 0)
+            .map(|(page, viewed)| {
                 vec![
-                    Cell::text(*r),
-                    Cell::text(*page),
-                    Cell::Int(*views),
-                    Cell::int(*users),
+                    Cell::text(role),
+                    Cell::shared(counts.text(*page)),
+                    Cell::Int(viewed[i].0),
+                    Cell::int(viewed[i].1.len()),
                 ]
             })
             .collect();

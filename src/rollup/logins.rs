@@ -223,6 +223,177 @@ impl LoginSummary {
     }
 }
 
+/// What a report as of an instant asks of one user's summary in one org.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryAt {
+    /// The logins up to the end of the month before the report's.
+    pub through: Option<MonthMark>,
+    /// Weeks with a login before the report's week.
+    pub weeks_before: i64,
+    /// The activation instant, whenever it was.
+    pub activated_at: Option<Micros>,
+}
+
+impl LoginSummary {
+    /// The summary as fixed-width words, for readers to keep side by side
+    /// and read in place ([`SummaryAt::read`]): the earliest logins, the
+    /// first logins of the earliest weeks, the month marks, and the weeks
+    /// as 64-bit words of bits, each list after its length.
+    pub fn flatten(&self, out: &mut Vec<i64>) {
+        out.push(self.earliest.len() as i64);
+        out.extend(self.earliest.iter().map(|t| t.0));
+        out.push(self.first_in_weeks.len() as i64);
+        for (w, t) in &self.first_in_weeks {
+            out.extend([w.0, t.0]);
+        }
+        out.push(self.months.len() as i64);
+        for m in &self.months {
+            out.extend([m.month.0, m.logins, m.last.0]);
+        }
+        out.push(self.weeks.base);
+        let words = self.weeks.bits.chunks(8).map(|chunk| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            i64::from_le_bytes(word)
+        });
+        out.push(self.weeks.bits.len().div_ceil(8) as i64);
+        out.extend(words);
+    }
+
+    /// The summary [`LoginSummary::flatten`] wrote.
+    pub fn unflatten(words: &[i64]) -> LoginSummary {
+        let sections = Sections::of(words);
+        let earliest = sections.earliest.iter().map(|t| Micros(*t)).collect();
+        let first_in_weeks = sections
+            .firsts
+            .chunks(2)
+            .map(|p| (Week(p[0]), Micros(p[1])))
+            .collect();
+        let months = sections
+            .marks
+            .chunks(3)
+            .map(|m| MonthMark {
+                month: Month(m[0]),
+                logins: m[1],
+                last: Micros(m[2]),
+            })
+            .collect();
+        let mut weeks = WeekSet {
+            base: sections.base,
+            bits: sections.bits.iter().flat_map(|w| w.to_le_bytes()).collect(),
+        };
+        while weeks.bits.last() == Some(&0) {
+            weeks.bits.pop();
+        }
+        LoginSummary {
+            weeks,
+            earliest,
+            first_in_weeks,
+            months,
+        }
+    }
+}
+
+/// The sections of a flattened summary.
+struct Sections<'a> {
+    earliest: &'a [i64],
+    /// (week, time) pairs.
+    firsts: &'a [i64],
+    /// (month, logins, last) triples.
+    marks: &'a [i64],
+    base: i64,
+    bits: &'a [i64],
+}
+
+impl<'a> Sections<'a> {
+    fn of(words: &'a [i64]) -> Sections<'a> {
+        let mut at = 0;
+        let mut list = |width: usize| {
+            let n = words[at] as usize * width;
+            let items = &words[at + 1..at + 1 + n];
+            at += 1 + n;
+            items
+        };
+        let (earliest, firsts, marks) = (list(1), list(2), list(3));
+        let base = words[at];
+        let n = words[at + 1] as usize;
+        Sections {
+            earliest,
+            firsts,
+            marks,
+            base,
+            bits: &words[at + 2..at + 2 + n],
+        }
+    }
+}
+
+impl SummaryAt {
+    /// Reads [`SummaryAt`] in place from a summary's words (see
+    /// [`LoginSummary::flatten`]): reports ask this of every user.
+    pub fn read(words: &[i64], before: Month, week: Week, settings: &RollupSettings) -> SummaryAt {
+        let (n, w) = (
+            settings.activation_min_logins as usize,
+            settings.activation_min_weeks as usize,
+        );
+        let Sections {
+            earliest,
+            firsts,
+            marks,
+            base,
+            bits,
+        } = Sections::of(words);
+        // The latest mark of a month at or before `before`.
+        let count = marks.len() / 3;
+        let i = partition_point(count, |i| marks[3 * i] <= before.0);
+        let through = i.checked_sub(1).map(|i| MonthMark {
+            month: Month(marks[3 * i]),
+            logins: marks[3 * i + 1],
+            last: Micros(marks[3 * i + 2]),
+        });
+        let nth_login = n.checked_sub(1).and_then(|i| earliest.get(i));
+        let wth_week = w.checked_sub(1).and_then(|i| firsts.get(2 * i + 1));
+        SummaryAt {
+            through,
+            weeks_before: weeks_before(base, bits, week),
+            activated_at: match (nth_login, wth_week) {
+                (Some(a), Some(b)) => Some(Micros(*a.max(b))),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The first of `0..n` for which `pred` is false (all before it true).
+fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Weeks with a bit before `week`, in 64-bit words of bits from `base`.
+fn weeks_before(base: i64, words: &[i64], week: Week) -> i64 {
+    let Ok(end) = usize::try_from(week.0 - base) else {
+        return 0;
+    };
+    let end = end.min(words.len() * 64);
+    let whole: u32 = words[..end / 64]
+        .iter()
+        .map(|w| (*w as u64).count_ones())
+        .sum();
+    let part = match end % 64 {
+        0 => 0,
+        r => ((words[end / 64] as u64) & ((1u64 << r) - 1)).count_ones(),
+    };
+    i64::from(whole + part)
+}
+
 /// Every login of one user in one org and month, sorted, grouped by local
 /// day.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -263,10 +434,7 @@ impl MonthLogins {
 
     /// Each day with a login, with its logins, oldest first.
     pub fn days(&self) -> impl DoubleEndedIterator<Item = (Day, &[Micros])> + '_ {
-        self.days.iter().enumerate().map(|(i, (day, end))| {
-            let start = if i == 0 { 0 } else { self.days[i - 1].1 };
-            (*day, &self.times[start as usize..*end as usize])
-        })
+        self.view().days()
     }
 
     /// Days with a login.
@@ -277,6 +445,14 @@ impl MonthLogins {
     /// Every login of the month, sorted.
     pub fn times(&self) -> &[Micros] {
         &self.times
+    }
+
+    /// The same logins as borrowed slices.
+    pub fn view(&self) -> DayGroups<'_> {
+        DayGroups {
+            times: &self.times,
+            days: &self.days,
+        }
     }
 
     pub fn encode(&self, month: Month) -> Vec<u8> {
@@ -313,6 +489,25 @@ impl MonthLogins {
             out.days.push((day, out.times.len() as u32));
         }
         Ok(out)
+    }
+}
+
+/// A month's logins of one user as borrowed slices: the times, sorted, and
+/// each day with how many logins the month holds up to its end (see
+/// [`MonthLogins`]). Readers keep every user's in one array.
+#[derive(Clone, Copy, Debug)]
+pub struct DayGroups<'a> {
+    pub times: &'a [Micros],
+    pub days: &'a [(Day, u32)],
+}
+
+impl<'a> DayGroups<'a> {
+    /// Each day with a login, with its logins, oldest first.
+    pub fn days(self) -> impl DoubleEndedIterator<Item = (Day, &'a [Micros])> {
+        self.days.iter().enumerate().map(move |(i, (day, end))| {
+            let start = if i == 0 { 0 } else { self.days[i - 1].1 };
+            (*day, &self.times[start as usize..*end as usize])
+        })
     }
 }
 
@@ -420,6 +615,18 @@ mod tests {
             assert_eq!(summary.activated_at(&s), Some(times[3]), "{order:?}");
             let round = LoginSummary::decode(&summary.encode()).unwrap();
             assert_eq!(round, summary);
+            // What a report reads of the words is what the summary says.
+            let mut words = Vec::new();
+            summary.flatten(&mut words);
+            assert_eq!(LoginSummary::unflatten(&words), summary);
+            for d in [-7, 0, 9, 20, 40, 400] {
+                let week = s.calendar.week_of(t(d));
+                let before = s.calendar.month_of(t(d)).plus(-1);
+                let at = SummaryAt::read(&words, before, week, &s);
+                assert_eq!(at.through, summary.through(before).copied());
+                assert_eq!(at.weeks_before, summary.weeks.count_before(week));
+                assert_eq!(at.activated_at, summary.activated_at(&s));
+            }
             assert_eq!(*first.get_or_insert(summary.clone()), summary);
         }
     }

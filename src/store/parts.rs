@@ -30,6 +30,9 @@ pub enum Part {
     DayTitles(Month),
     /// Every titled action run of one day.
     TitledRuns(Day),
+    /// The raw events of one day: not kept, but answers computed from
+    /// what lay after an instant of that day hold only while it stands.
+    Events(Day),
 }
 
 /// The `part_versions` row of the epoch, raised when every kept part is
@@ -41,6 +44,7 @@ const MONTH_LOGINS: i64 = 11;
 const MEMBER_LOG: i64 = 12;
 const DAY_TITLES: i64 = 13;
 const TITLED_RUNS: i64 = 14;
+const EVENTS: i64 = 15;
 
 impl Part {
     /// The `(part, period)` of its `part_versions` row: a metric's cells
@@ -53,6 +57,7 @@ impl Part {
             Part::MemberLog => (MEMBER_LOG, 0),
             Part::DayTitles(month) => (DAY_TITLES, month.0),
             Part::TitledRuns(day) => (TITLED_RUNS, day.0),
+            Part::Events(day) => (EVENTS, day.0),
         }
     }
 
@@ -63,6 +68,7 @@ impl Part {
             MEMBER_LOG => Part::MemberLog,
             DAY_TITLES => Part::DayTitles(Month(period)),
             TITLED_RUNS => Part::TitledRuns(Day(period)),
+            EVENTS => Part::Events(Day(period)),
             code => Part::Cells(Metric::from_code(code)?, Day(period)),
         })
     }
@@ -85,8 +91,8 @@ pub struct MemberEvent {
     pub id: Arc<str>,
     /// The role's code; 0 for a removal.
     pub role: i64,
-    /// The teams as stored (a JSON list); `None` for a removal.
-    pub teams: Option<Arc<str>>,
+    /// The teams; `None` for a removal.
+    pub teams: Option<Arc<[String]>>,
     pub name: Option<i64>,
     pub email: Option<i64>,
 }
@@ -173,6 +179,7 @@ mod tests {
             Part::MemberLog,
             Part::DayTitles(Month(24_301)),
             Part::TitledRuns(Day(20_001)),
+            Part::Events(Day(20_002)),
         ];
         for part in parts {
             let (code, period) = part.code();

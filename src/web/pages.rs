@@ -222,9 +222,10 @@ pub async fn tab(
     response
 }
 
-/// Computes a tab's widgets on several blocking threads, each with its own
-/// read connection: a tab's widgets are independent, and a dashboard is
-/// usually one person waiting for one page, so the cores can share it.
+/// Computes a tab's widgets on one blocking thread through one read of
+/// the store: widgets of a tab share most of what they read (the store
+/// keeps each answer for the next widget), so one thread gives the same
+/// page without holding several connections.
 /// `company_wide`: the viewer may see every org, so the org list and the
 /// start of entity history are the company's; otherwise the report's.
 async fn tab_data(
@@ -233,63 +234,30 @@ async fn tab_data(
     widgets: &[&'static Widget],
     company_wide: bool,
 ) -> Result<TabData, ApiError> {
-    // Widgets that read every user's login record share one read of it
-    // (one `Facts`); every other widget gets a thread of its own.
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    let mut logins_group: Vec<usize> = Vec::new();
-    for (i, widget) in widgets.iter().enumerate() {
-        if metrics::READ_LOGIN_RECORDS.contains(&widget.id) {
-            logins_group.push(i);
+    let (work_state, report, widgets) = (state.clone(), report.clone(), widgets.to_vec());
+    let everything = Report {
+        orgs: if company_wide {
+            None
         } else {
-            groups.push(vec![i]);
-        }
-    }
-    if !logins_group.is_empty() {
-        groups.push(logins_group);
-    }
-    let tasks: Vec<_> = groups
-        .into_iter()
-        .map(|group| {
-            let (state, report) = (state.clone(), report.clone());
-            let members: Vec<&'static Widget> = group.iter().map(|i| widgets[*i]).collect();
-            let task = tokio::task::spawn_blocking(move || compute(&state, &report, &members));
-            (group, task)
-        })
-        .collect();
-    let (work_state, everything) = (
-        state.clone(),
-        Report {
-            orgs: if company_wide {
-                None
-            } else {
-                report.orgs.clone()
-            },
-            ..report.clone()
+            report.orgs.clone()
         },
-    );
-    let context = super::blocking(move || -> anyhow::Result<(Vec<OrgSlug>, Option<Month>)> {
+        ..report.clone()
+    };
+    type Computed = (Vec<Table>, Vec<OrgSlug>, Option<Month>);
+    let (tables, orgs, first) = super::blocking(move || -> anyhow::Result<Computed> {
+        let tables = compute(&work_state, &report, &widgets)?;
         let facts = work_state.store.facts(&everything)?;
         let first = facts
             .first_snapshot()?
             .map(|t| work_state.calendar.month_of(t));
-        Ok((facts.orgs()?, first))
+        Ok((tables, facts.orgs()?, first))
     })
     .await?
     .map_err(|e| ApiError::internal(&e))?;
-    let mut tables: Vec<Option<Table>> = vec![None; widgets.len()];
-    for (group, task) in tasks {
-        let computed = task
-            .await
-            .map_err(|e| ApiError::internal(&anyhow::anyhow!("a widget task failed: {e}")))?
-            .map_err(|e| ApiError::internal(&e))?;
-        for (i, table) in group.into_iter().zip(computed) {
-            tables[i] = Some(table);
-        }
-    }
     Ok(TabData {
-        tables: tables.into_iter().map(Option::unwrap_or_default).collect(),
-        all_orgs: context.0,
-        entity_history_from: context.1,
+        tables,
+        all_orgs: orgs,
+        entity_history_from: first,
     })
 }
 

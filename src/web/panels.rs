@@ -199,7 +199,7 @@ fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
                 .iter()
                 .map(|r| {
                     let label = match &r[label_col] {
-                        Cell::Text(t) if !t.is_empty() => t.clone(),
+                        Cell::Text(t) if !t.is_empty() => t.to_string(),
                         _ => text_of(&r[0]),
                     };
                     (label, number_of(&r[value_col]))

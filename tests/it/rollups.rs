@@ -324,21 +324,23 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
     // (user, views) over April and May, and (month, user, views).
     let read = || {
         let facts = store.facts(&report).unwrap();
-        let mut by_user: Vec<(String, i64)> = facts
+        let counts = facts
             .counts(Metric::PageView, &months, GroupBy::ORG.user())
-            .unwrap()
+            .unwrap();
+        let mut by_user: Vec<(String, i64)> = counts
             .iter()
-            .map(|c| (c.user.as_deref().unwrap().to_owned(), c.n))
+            .map(|c| (counts.text(c.user.unwrap()).to_string(), c.n))
             .collect();
         by_user.sort();
-        let mut by_month: Vec<(i64, String, i64)> = facts
+        let counts = facts
             .counts(Metric::PageView, &months, GroupBy::ORG.month().user())
-            .unwrap()
+            .unwrap();
+        let mut by_month: Vec<(i64, String, i64)> = counts
             .iter()
             .map(|c| {
                 (
                     c.month.unwrap().0,
-                    c.user.as_deref().unwrap().to_owned(),
+                    counts.text(c.user.unwrap()).to_string(),
                     c.n,
                 )
             })
@@ -347,6 +349,7 @@ fn kept_sums_of_past_months_follow_late_events(engine: Engine) {
         let login_days: Vec<(i64, i64)> = facts
             .login_days(&months)
             .unwrap()
+            .by_member
             .values()
             .flatten()
             .map(|(month, days)| (month.0, *days))
@@ -408,14 +411,16 @@ fn kept_members_follow_member_events(engine: Engine) {
     let read = || {
         let facts = store.facts(&report).unwrap();
         let profiles = facts.profiles().unwrap();
-        let mut members: Vec<(String, String, String)> = facts
-            .members()
-            .unwrap()
-            .by_org_user
+        let members = facts.members().unwrap();
+        let mut members: Vec<(String, String, String)> = members
             .iter()
-            .map(|((_, user), m)| {
-                let name = profiles[user].name.clone();
-                (user.clone(), m.role.name().to_owned(), name)
+            .map(|(_, user, m)| {
+                let name = profiles[&user].name().to_string();
+                (
+                    members.text(user).to_string(),
+                    m.role.name().to_owned(),
+                    name,
+                )
             })
             .collect();
         members.sort();
@@ -457,11 +462,10 @@ fn kept_day_logins_follow_late_logins(engine: Engine) {
     let since = Micros(report.as_of.0 - 7 * 86_400_000_000);
     let read = || {
         let facts = store.facts(&report).unwrap();
-        let mut logins: Vec<(String, i64)> = facts
-            .logins_since(since)
-            .unwrap()
-            .into_iter()
-            .map(|(user, (_, n))| (user, n))
+        let recent = facts.logins_since(since).unwrap();
+        let mut logins: Vec<(String, i64)> = recent
+            .iter()
+            .map(|(user, (_, n))| (recent.text(user).to_string(), *n))
             .collect();
         logins.sort();
         logins
@@ -548,33 +552,42 @@ fn kept_answers_follow_the_month_of_as_of(engine: Engine) {
     // (member, name).
     let read = |report: &Report| -> Read {
         let facts = store.facts(report).unwrap();
-        let mut views: Vec<(String, i64)> = facts
+        let counts = facts
             .counts(Metric::PageView, &may, GroupBy::ORG.user())
-            .unwrap()
+            .unwrap();
+        let mut views: Vec<(String, i64)> = counts
             .iter()
-            .map(|c| (c.user.as_deref().unwrap().to_owned(), c.n))
+            .map(|c| (counts.text(c.user.unwrap()).to_string(), c.n))
             .collect();
         views.sort();
-        let logins = facts
-            .logins()
-            .unwrap()
+        let records = facts.logins().unwrap();
+        let mut logins: Vec<(String, i64, i64)> = records
             .iter()
-            .map(|(user, r)| (user.clone(), r.logins, r.weeks))
+            .map(|(user, r)| (records.text(user).to_string(), r.logins, r.weeks))
             .collect();
-        let days = facts
-            .login_days(&may)
-            .unwrap()
+        logins.sort();
+        let login_days = facts.login_days(&may).unwrap();
+        let mut days: Vec<(String, i64)> = login_days
+            .by_member
             .iter()
-            .map(|((_, user), months)| (user.clone(), months.iter().map(|(_, n)| n).sum()))
+            .map(|((_, user), months)| {
+                let text = login_days.texts.get(*user).to_string();
+                (text, months.iter().map(|(_, n)| n).sum())
+            })
             .collect();
+        days.sort();
         let profiles = facts.profiles().unwrap();
-        let members = facts
-            .members()
-            .unwrap()
-            .by_org_user
-            .keys()
-            .map(|(_, user)| (user.clone(), profiles[user].name.clone()))
+        let members = facts.members().unwrap();
+        let mut members: Vec<(String, String)> = members
+            .iter()
+            .map(|(_, user, _)| {
+                (
+                    members.text(user).to_string(),
+                    profiles[&user].name().to_string(),
+                )
+            })
             .collect();
+        members.sort();
         (views, logins, days, members)
     };
     let first = read(&report);

@@ -16,16 +16,19 @@
 //! starts a new generation, dropping all that was kept. Kept parts are
 //! bounded by weight, the least recently used dropped first.
 
+mod answers;
 mod cells;
 mod log;
+mod names;
 mod values;
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+pub use answers::{AnswerKey, Answers, Fact, Versions};
 pub use cells::{CellDict, DayCells};
+pub use names::NameTable;
 pub use values::{DayTitles, LoginDays, LoginSummaries, MemberLog, MonthLoginsByUser, TitledRuns};
 
 use super::parts::{Change, Part, PartChange};
@@ -80,7 +83,9 @@ pub struct Generation {
     cells: [RwLock<CellDict>; 5],
     /// Interned strings already read: an id keeps its string while the
     /// epoch stands (an erasure, which deletes strings, raises it).
-    pub names: Mutex<HashMap<i64, Arc<str>>>,
+    pub names: RwLock<NameTable>,
+    /// Whole answers of facts (see `answers`).
+    pub answers: Mutex<Answers>,
 }
 
 impl Default for ReadCache {
@@ -197,7 +202,8 @@ impl Generation {
             epoch,
             values: Mutex::new(values::Values::default()),
             cells: Default::default(),
-            names: Mutex::new(HashMap::new()),
+            names: RwLock::new(NameTable::default()),
+            answers: Mutex::new(Answers::default()),
         }
     }
 

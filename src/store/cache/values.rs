@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 
 use super::super::parts::{Change, DayTitle, MemberEvent, OrgUser, Part, TitledRun};
 use super::{Generation, Kept, Key};
-use crate::rollup::logins::{LoginSummary, MonthLogins};
+use crate::calendar::Day;
+use crate::rollup::logins::{DayGroups, LoginSummary, MonthLogins};
+use crate::time::Micros;
 
 type Value = Arc<dyn Any + Send + Sync>;
 
@@ -86,9 +88,52 @@ fn wrong(part: Part) -> anyhow::Error {
     anyhow::anyhow!("a change of {part:?} that does not fit its kept form")
 }
 
-/// Every user's login summary, by org and user.
+/// Every user's login summary, by org and user, as fixed-width words
+/// side by side in one array (see `LoginSummary::flatten`): a report reads
+/// a little of every one of them, and reading them from one block of
+/// memory is what keeps that fast.
 #[derive(Clone, Default)]
-pub struct LoginSummaries(pub FxHashMap<OrgUser, Arc<LoginSummary>>);
+pub struct LoginSummaries {
+    at: FxHashMap<OrgUser, (u32, u32)>,
+    words: Vec<i64>,
+    /// Words no entry points at any more.
+    unused: usize,
+}
+
+impl LoginSummaries {
+    /// Sets the summary of `key`.
+    pub fn put(&mut self, key: OrgUser, summary: &LoginSummary) -> anyhow::Result<()> {
+        let start = u32::try_from(self.words.len())
+            .map_err(|_| anyhow::anyhow!("login summaries beyond what readers number"))?;
+        summary.flatten(&mut self.words);
+        let len = self.words.len() as u32 - start;
+        if let Some((_, old)) = self.at.insert(key, (start, len)) {
+            self.unused += old as usize;
+        }
+        Ok(())
+    }
+
+    /// Every `(org, user)` with its summary's words.
+    pub fn iter(&self) -> impl Iterator<Item = (OrgUser, &[i64])> {
+        self.at.iter().map(|(key, (start, len))| {
+            (*key, &self.words[*start as usize..(*start + *len) as usize])
+        })
+    }
+
+    /// Packs the array when most of it is unused.
+    fn pack(&mut self) {
+        if self.unused * 2 <= self.words.len() {
+            return;
+        }
+        let mut packed = LoginSummaries::default();
+        for (key, words) in self.iter() {
+            let start = packed.words.len() as u32;
+            packed.words.extend_from_slice(words);
+            packed.at.insert(key, (start, words.len() as u32));
+        }
+        *self = packed;
+    }
+}
 
 impl Kept for LoginSummaries {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
@@ -96,23 +141,87 @@ impl Kept for LoginSummaries {
             return Err(wrong(part));
         };
         for (key, summary) in rows {
-            self.0.insert(*key, summary.clone());
+            self.put(*key, summary)?;
         }
+        self.pack();
         Ok(())
     }
 
     fn weight(&self) -> usize {
-        self.0
-            .values()
-            .map(|s| 96 + 8 * s.earliest.len() + 16 * s.first_in_weeks.len() + 24 * s.months.len())
-            .sum::<usize>()
-            + 64
+        8 * self.words.capacity() + 40 * self.at.len() + 64
     }
 }
 
-/// Every user's logins of one month, by org and user.
+/// Every user's logins of one month, by org and user, side by side in
+/// two arrays (times, and days), for the reason of [`LoginSummaries`].
 #[derive(Clone, Default)]
-pub struct MonthLoginsByUser(pub FxHashMap<OrgUser, Arc<MonthLogins>>);
+pub struct MonthLoginsByUser {
+    /// Each user's range of `times` and of `days`.
+    at: FxHashMap<OrgUser, [u32; 4]>,
+    times: Vec<Micros>,
+    days: Vec<(Day, u32)>,
+    /// Entries of `times` no user points at any more.
+    unused: usize,
+}
+
+impl MonthLoginsByUser {
+    /// Sets the logins of `key`.
+    pub fn put(&mut self, key: OrgUser, logins: &MonthLogins) -> anyhow::Result<()> {
+        let view = logins.view();
+        let too_many = || anyhow::anyhow!("a month's logins beyond what readers number");
+        let at = [
+            u32::try_from(self.times.len()).map_err(|_| too_many())?,
+            u32::try_from(view.times.len()).map_err(|_| too_many())?,
+            u32::try_from(self.days.len()).map_err(|_| too_many())?,
+            u32::try_from(view.days.len()).map_err(|_| too_many())?,
+        ];
+        self.times.extend_from_slice(view.times);
+        self.days.extend_from_slice(view.days);
+        if let Some(old) = self.at.insert(key, at) {
+            self.unused += old[1] as usize;
+        }
+        Ok(())
+    }
+
+    /// The logins of `key`, if any.
+    pub fn get(&self, key: OrgUser) -> Option<DayGroups<'_>> {
+        self.at.get(&key).map(|at| self.groups(at))
+    }
+
+    fn groups(&self, [t, nt, d, nd]: &[u32; 4]) -> DayGroups<'_> {
+        DayGroups {
+            times: &self.times[*t as usize..(*t + *nt) as usize],
+            days: &self.days[*d as usize..(*d + *nd) as usize],
+        }
+    }
+
+    /// Every `(org, user)` with logins, and them.
+    pub fn iter(&self) -> impl Iterator<Item = (OrgUser, DayGroups<'_>)> {
+        self.at.iter().map(|(key, at)| (*key, self.groups(at)))
+    }
+
+    /// Packs the arrays when most of them are unused.
+    fn pack(&mut self) {
+        if self.unused * 2 <= self.times.len() {
+            return;
+        }
+        let mut packed = MonthLoginsByUser::default();
+        for (key, groups) in self.iter() {
+            packed.at.insert(
+                key,
+                [
+                    packed.times.len() as u32,
+                    groups.times.len() as u32,
+                    packed.days.len() as u32,
+                    groups.days.len() as u32,
+                ],
+            );
+            packed.times.extend_from_slice(groups.times);
+            packed.days.extend_from_slice(groups.days);
+        }
+        *self = packed;
+    }
+}
 
 impl Kept for MonthLoginsByUser {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
@@ -120,17 +229,14 @@ impl Kept for MonthLoginsByUser {
             return Err(wrong(part));
         };
         for (key, logins) in rows {
-            self.0.insert(*key, logins.clone());
+            self.put(*key, logins)?;
         }
+        self.pack();
         Ok(())
     }
 
     fn weight(&self) -> usize {
-        self.0
-            .values()
-            .map(|m| 80 + 8 * m.times().len() + 12 * m.day_count())
-            .sum::<usize>()
-            + 64
+        8 * self.times.capacity() + 16 * self.days.capacity() + 40 * self.at.len() + 64
     }
 }
 

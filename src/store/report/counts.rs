@@ -10,7 +10,8 @@ use rustc_hash::FxHashMap;
 use super::ReportFacts;
 use crate::args;
 use crate::calendar::{Day, Month};
-use crate::metrics::facts::{Count, GroupBy, Metric};
+use crate::event::OrgSlug;
+use crate::metrics::facts::{Count, Counts, GroupBy, Metric, Name};
 use crate::rollup::cells::cell_of;
 use crate::store::cache::{DayCells, Key};
 use crate::store::parts::Part;
@@ -18,8 +19,53 @@ use crate::store::parts::Part;
 /// A count's keys as string ids (0: not asked for, or none).
 type Keys = (i64, i64, i64, i64);
 
+/// The counts of one month (or of the whole period), by keys.
+type Grouped = (Option<Month>, Vec<(Keys, i64)>);
+
 /// A month of the period with the cells of its days.
 type MonthDays = (Month, Vec<Arc<DayCells>>);
+
+/// The sums of [`ReportFacts::read_counts`], kept per thread: a fresh
+/// array per report cost more in page faults than the adding up itself.
+/// All zeros between uses; `dirty` while in use, so that an array left
+/// half used by a panic is cleared before its next use.
+#[derive(Default)]
+struct Sums {
+    sums: Vec<i64>,
+    dirty: bool,
+}
+
+thread_local! {
+    static SUMS: std::cell::RefCell<Sums> = std::cell::RefCell::new(Sums::default());
+}
+
+/// A set of string ids, as a bitmap (ids are numbered from one up).
+#[derive(Default)]
+struct IdSet(Vec<u64>);
+
+impl IdSet {
+    /// Adds `id`; whether it was new.
+    fn insert(&mut self, id: i64) -> bool {
+        let i = id as u64 as usize;
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
+    }
+}
+
+/// Whether a metric's cells have a user, a subject and a facet.
+fn dimensions(metric: Metric) -> (bool, bool, bool) {
+    match metric {
+        Metric::ActionRun | Metric::AiInvocation => (true, true, true),
+        Metric::AutomationRun => (false, false, false),
+        Metric::McpCall => (true, false, false),
+        Metric::PageView => (true, true, false),
+    }
+}
 
 impl ReportFacts<'_> {
     pub(super) fn read_counts(
@@ -27,14 +73,14 @@ impl ReportFacts<'_> {
         metric: Metric,
         months: &[Month],
         keys: GroupBy,
-    ) -> anyhow::Result<Vec<Count>> {
+    ) -> anyhow::Result<Counts> {
         let wanted: BTreeSet<Month> = months
             .iter()
             .copied()
             .filter(|m| *m <= self.month)
             .collect();
         let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
-            return Ok(Vec::new());
+            return Ok(Counts::default());
         };
         let end_of = |m: Month| {
             if m == self.month {
@@ -65,81 +111,114 @@ impl ReportFacts<'_> {
             .cells(metric)
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        // Each cell's sum over a group of days, in one flat array by cell
-        // number; `touched` lists the cells with a sum, to read and reset.
-        let mut sums = vec![0i64; dict.len()];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut grouped: Vec<(Option<Month>, FxHashMap<Keys, i64>)> = Vec::new();
+        // A key the metric never has (the trigger of a page view) is 0 in
+        // every cell; when no key it has is dropped, each cell is its own
+        // count and no grouping is needed.
+        let (has_user, has_subject, has_facet) = dimensions(metric);
+        let whole = (keys.user || !has_user)
+            && (keys.subject || !has_subject)
+            && (keys.facet || !has_facet);
         let groups: Vec<Vec<&MonthDays>> = if keys.month {
             parts.iter().map(|p| vec![p]).collect()
         } else {
             vec![parts.iter().collect()]
         };
-        for group in groups {
-            for (_, days) in &group {
-                for day in days {
-                    for &(cell, n) in &day.cells {
-                        let sum = &mut sums[cell as usize];
-                        if *sum == 0 {
-                            touched.push(cell);
+        let mut grouped: Vec<Grouped> = Vec::with_capacity(groups.len());
+        SUMS.with_borrow_mut(|kept| -> anyhow::Result<()> {
+            // Each cell's sum over a group of days, in one flat array by
+            // cell number; `touched` lists the cells with a sum, to read
+            // and reset.
+            if kept.dirty {
+                kept.sums.fill(0);
+            }
+            kept.dirty = true;
+            if kept.sums.len() < dict.len() {
+                kept.sums.resize(dict.len(), 0);
+            }
+            let sums = &mut kept.sums;
+            let mut touched: Vec<u32> = Vec::new();
+            for group in groups {
+                for (_, days) in &group {
+                    for day in days {
+                        for &(cell, n) in &day.cells {
+                            let sum = &mut sums[cell as usize];
+                            if *sum == 0 {
+                                touched.push(cell);
+                            }
+                            *sum += i64::from(n);
                         }
-                        *sum += i64::from(n);
+                    }
+                }
+                if group.iter().any(|(m, _)| *m == self.month) {
+                    for cell in &after {
+                        sums[*cell as usize] -= 1;
+                    }
+                }
+                let mask = |[org, user, subject, facet]: [u32; 4]| -> Keys {
+                    (
+                        i64::from(org),
+                        if keys.user { i64::from(user) } else { 0 },
+                        if keys.subject { i64::from(subject) } else { 0 },
+                        if keys.facet { i64::from(facet) } else { 0 },
+                    )
+                };
+                let mut out: Vec<(Keys, i64)> =
+                    Vec::with_capacity(if whole { touched.len() } else { 0 });
+                let mut by_key: FxHashMap<Keys, i64> = FxHashMap::default();
+                for cell in touched.drain(..) {
+                    let n = std::mem::take(&mut sums[cell as usize]);
+                    let key = dict.key(cell);
+                    if n <= 0 || !self.includes(i64::from(key[0])) {
+                        continue;
+                    }
+                    if whole {
+                        out.push((mask(key), n));
+                    } else {
+                        *by_key.entry(mask(key)).or_insert(0) += n;
+                    }
+                }
+                out.extend(by_key);
+                grouped.push((keys.month.then(|| group[0].0), out));
+            }
+            kept.dirty = false;
+            Ok(())
+        })?;
+        drop(dict);
+        // The distinct ids of the counts, in a bitmap: a set of a few
+        // thousand names met hundreds of thousands of times.
+        let mut seen = IdSet::default();
+        let mut ids: Vec<i64> = Vec::new();
+        for (_, out) in &grouped {
+            for ((org, user, subject, facet), _) in out {
+                for id in [*org, *user, *subject, *facet] {
+                    if id != 0 && seen.insert(id) {
+                        ids.push(id);
                     }
                 }
             }
-            if group.iter().any(|(m, _)| *m == self.month) {
-                for cell in &after {
-                    sums[*cell as usize] -= 1;
-                }
-            }
-            let mut out: FxHashMap<Keys, i64> = FxHashMap::default();
-            for cell in touched.drain(..) {
-                let n = std::mem::take(&mut sums[cell as usize]);
-                let [org, user, subject, facet] = dict.key(cell).map(i64::from);
-                if n <= 0 || !self.includes(org) {
-                    continue;
-                }
-                let key = (
-                    org,
-                    if keys.user { user } else { 0 },
-                    if keys.subject { subject } else { 0 },
-                    if keys.facet { facet } else { 0 },
-                );
-                *out.entry(key).or_insert(0) += n;
-            }
-            let month = keys.month.then(|| group[0].0);
-            grouped.push((month, out));
         }
-        drop(dict);
-        let names = self.names(
-            grouped
-                .iter()
-                .flat_map(|(_, out)| out.keys())
-                .flat_map(|(o, u, s, f)| [*o, *u, *s, *f]),
-        )?;
-        let mut slugs = FxHashMap::default();
-        let mut counts = Vec::new();
+        let names = self.names(ids.iter().copied())?;
+        let mut orgs: FxHashMap<Name, OrgSlug> = FxHashMap::default();
+        let mut rows = Vec::with_capacity(grouped.iter().map(|(_, out)| out.len()).sum());
+        let named = |id: i64| (id != 0).then(|| Self::named(id)).transpose();
         for (month, out) in grouped {
             for ((org, user, subject, facet), n) in out {
-                let org = match slugs.get(&org) {
-                    Some(slug) => Clone::clone(slug),
-                    None => {
-                        let slug = Self::slug(Self::name(&names, org)?)?;
-                        slugs.insert(org, slug.clone());
-                        slug
-                    }
-                };
-                counts.push(Count {
+                let org_name = Self::named(org)?;
+                if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(org_name) {
+                    slot.insert(Self::slug(Self::name(&names, org)?)?);
+                }
+                rows.push(Count {
                     month,
-                    org,
-                    user: names.get(&user).cloned(),
-                    subject: names.get(&subject).cloned(),
-                    facet: names.get(&facet).cloned(),
+                    org: org_name,
+                    user: named(user)?,
+                    subject: named(subject)?,
+                    facet: named(facet)?,
                     n,
                 });
             }
         }
-        Ok(counts)
+        let texts = Self::texts(&names, ids)?;
+        Ok(Counts::new(rows, texts, orgs))
     }
 
     /// The cells of `metric` on `day`, numbered in the generation's
@@ -177,7 +256,7 @@ impl ReportFacts<'_> {
             .read()
             .unwrap_or_else(|p| p.into_inner());
         let mut cells = Vec::new();
-        for event in after {
+        for event in after.iter() {
             let Some(cell) = cell_of(&event.columns, triggers).filter(|c| c.metric == metric)
             else {
                 continue;

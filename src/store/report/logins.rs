@@ -3,7 +3,7 @@
 //! `as_of`) and their login times of the months involved: no raw event,
 //! and nothing after `as_of`, is read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,8 +12,9 @@ use rustc_hash::FxHashMap;
 use super::ReportFacts;
 use crate::args;
 use crate::calendar::Month;
-use crate::metrics::facts::{LoginDays, LoginRecord, LoginRecords};
-use crate::rollup::logins::{LoginSummary, MonthLogins};
+use crate::event::OrgSlug;
+use crate::metrics::facts::{LoginDays, LoginRecord, LoginRecords, RecentLogins};
+use crate::rollup::logins::{LoginSummary, MonthLogins, SummaryAt};
 use crate::store::cache::{Key, LoginDays as DayCounts, LoginSummaries, MonthLoginsByUser};
 use crate::store::parts::Part;
 use crate::time::Micros;
@@ -28,8 +29,7 @@ impl ReportFacts<'_> {
                 &mut |r| {
                     let summary =
                         LoginSummary::decode(&r.bytes(2)?).context("a stored login summary")?;
-                    all.0.insert((r.int(0)?, r.int(1)?), Arc::new(summary));
-                    Ok(())
+                    all.put((r.int(0)?, r.int(1)?), &summary)
                 },
             )?;
             Ok(all)
@@ -45,8 +45,7 @@ impl ReportFacts<'_> {
                 &mut |r| {
                     let logins =
                         MonthLogins::decode(month, &r.bytes(2)?).context("stored month logins")?;
-                    all.0.insert((r.int(0)?, r.int(1)?), Arc::new(logins));
-                    Ok(())
+                    all.put((r.int(0)?, r.int(1)?), &logins)
                 },
             )?;
             Ok(all)
@@ -77,58 +76,83 @@ impl ReportFacts<'_> {
         let week = self.today.week();
         let week_start = self.day_start(week.monday());
         let as_of = self.as_of;
-        let mut by_user: FxHashMap<i64, Vec<(i64, &LoginSummary)>> = FxHashMap::default();
-        for (&(org, user), summary) in &summaries.0 {
-            if self.includes(org) {
-                by_user.entry(user).or_default().push((org, summary));
-            }
-        }
-        let mut records: Vec<(i64, LoginRecord)> = Vec::with_capacity(by_user.len());
-        for (user, orgs) in by_user {
-            let (mut logins, mut last, mut in_week) = (0i64, None::<Micros>, false);
-            for &(org, summary) in &orgs {
-                if let Some(mark) = summary.through(before) {
-                    logins += mark.logins;
-                    last = last.max(Some(mark.last));
-                    in_week |= mark.last >= week_start;
-                }
-                if let Some(month) = this_month.0.get(&(org, user)) {
-                    let times = month.times();
-                    let upto = times.partition_point(|t| *t <= as_of);
-                    if upto > 0 {
-                        logins += upto as i64;
-                        last = last.max(Some(times[upto - 1]));
-                        in_week |= times[upto - 1] >= week_start;
-                    }
-                }
-            }
-            let Some(last) = last.filter(|_| logins > 0) else {
+        // Each user's orgs: most have one, whose summary is read in place;
+        // the few with several are merged from their decoded summaries.
+        let mut records: FxHashMap<i64, LoginRecord> = FxHashMap::default();
+        let mut several: FxHashMap<i64, Vec<&[i64]>> = FxHashMap::default();
+        for ((org, user), bytes) in summaries.iter() {
+            if !self.includes(org) {
                 continue;
+            }
+            let at = SummaryAt::read(bytes, before, week, settings);
+            let (mut logins, mut last) = match at.through {
+                Some(mark) => (mark.logins, Some(mark.last)),
+                None => (0, None),
             };
-            let list: Vec<&LoginSummary> = orgs.iter().map(|(_, s)| *s).collect();
-            let merged;
-            let summary = match list.as_slice() {
-                [only] => *only,
-                several => {
-                    merged = LoginSummary::merge(several, settings);
-                    &merged
+            if let Some(month) = this_month.get((org, user)) {
+                let times = month.times;
+                let upto = times.partition_point(|t| *t <= as_of);
+                if upto > 0 {
+                    logins += upto as i64;
+                    last = last.max(Some(times[upto - 1]));
                 }
+            }
+            let in_week = last.is_some_and(|t| t >= week_start);
+            let record = LoginRecord {
+                logins,
+                // Completed below, with this week.
+                weeks: at.weeks_before,
+                last: last.unwrap_or(Micros(i64::MIN)),
+                activated_at: at.activated_at.filter(|t| *t <= as_of),
             };
-            records.push((
-                user,
-                LoginRecord {
-                    logins,
-                    weeks: summary.weeks.count_before(week) + i64::from(in_week),
-                    last,
-                    activated_at: summary.activated_at(settings).filter(|t| *t <= as_of),
-                },
-            ));
+            match records.entry(user) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let mut record = record;
+                    record.weeks += i64::from(in_week);
+                    slot.insert(record);
+                }
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    // A second org: add up, and merge the summaries below.
+                    let kept = slot.get_mut();
+                    kept.logins += record.logins;
+                    kept.last = kept.last.max(record.last);
+                    several.insert(user, Vec::new());
+                }
+            }
         }
-        let names = self.names(records.iter().map(|(id, _)| *id))?;
-        records
+        // Users of several orgs: weeks and activation from their merged
+        // summaries (a week counts once whatever the org).
+        if !several.is_empty() {
+            for ((org, user), bytes) in summaries.iter() {
+                if let Some(list) = several.get_mut(&user)
+                    && self.includes(org)
+                {
+                    list.push(bytes);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(records.len());
+        for (user, mut record) in records {
+            if let Some(several) = several.get(&user) {
+                let decoded: Vec<LoginSummary> =
+                    several.iter().map(|w| LoginSummary::unflatten(w)).collect();
+                let refs: Vec<&LoginSummary> = decoded.iter().collect();
+                let merged = LoginSummary::merge(&refs, settings);
+                record.weeks = merged.weeks.count_before(week)
+                    + i64::from(record.last >= week_start && record.last <= as_of);
+                record.activated_at = merged.activated_at(settings).filter(|t| *t <= as_of);
+            }
+            if record.logins > 0 {
+                out.push((user, record));
+            }
+        }
+        let names = self.names(out.iter().map(|(id, _)| *id))?;
+        let texts = Self::texts(&names, out.iter().map(|(id, _)| *id))?;
+        let by_name = out
             .into_iter()
-            .map(|(id, record)| Ok((Self::name(&names, id)?.to_string(), record)))
-            .collect()
+            .map(|(id, record)| Ok((Self::named(id)?, record)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(LoginRecords { by_name, texts })
     }
 
     pub(super) fn read_login_days(&self, months: &[Month]) -> anyhow::Result<LoginDays> {
@@ -137,7 +161,7 @@ impl ReportFacts<'_> {
             .copied()
             .filter(|m| *m <= self.month)
             .collect();
-        let mut days: BTreeMap<(i64, i64), Vec<(Month, i64)>> = BTreeMap::new();
+        let mut days: FxHashMap<(i64, i64), Vec<(Month, i64)>> = FxHashMap::default();
         for month in wanted {
             if month < self.month {
                 for (&(org, user), n) in &self.login_day_counts(month)?.0 {
@@ -151,7 +175,7 @@ impl ReportFacts<'_> {
             }
             // The month of `as_of`: its days up to `as_of`.
             let today = self.today;
-            for (&(org, user), logins) in &self.month_logins(month)?.0 {
+            for ((org, user), logins) in self.month_logins(month)?.iter() {
                 if !self.includes(org) {
                     continue;
                 }
@@ -167,34 +191,43 @@ impl ReportFacts<'_> {
             }
         }
         let names = self.names(days.keys().flat_map(|(o, u)| [*o, *u]))?;
-        days.into_iter()
-            .map(|((org, user), months)| {
-                Ok((
-                    (
-                        Self::slug(Self::name(&names, org)?)?,
-                        Self::name(&names, user)?.to_string(),
-                    ),
-                    months,
-                ))
-            })
-            .collect()
+        let mut slugs: FxHashMap<i64, OrgSlug> = FxHashMap::default();
+        let mut out = LoginDays {
+            texts: Self::texts(&names, days.keys().map(|(_, u)| *u))?,
+            ..LoginDays::default()
+        };
+        for ((org, user), months) in days {
+            let slug = match slugs.get(&org) {
+                Some(slug) => slug.clone(),
+                None => {
+                    let slug = Self::slug(Self::name(&names, org)?)?;
+                    slugs.insert(org, slug.clone());
+                    slug
+                }
+            };
+            out.by_member.insert((slug, Self::named(user)?), months);
+        }
+        Ok(out)
     }
 
-    pub(super) fn read_logins_since(
-        &self,
-        since: Micros,
-    ) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
+    pub(super) fn read_logins_since(&self, since: Micros) -> anyhow::Result<RecentLogins> {
         let mut recent: FxHashMap<i64, (Micros, i64)> = FxHashMap::default();
+        // The first login after `since`: the window moves with `as_of`, and
+        // this login leaves it once `as_of` is as far past it.
+        let mut next_out: Option<Micros> = None;
         if since < self.as_of {
             let first = self.settings.calendar.month_of(since);
             for month in first.0..=self.month.0 {
-                for (&(org, user), logins) in &self.month_logins(Month(month))?.0 {
+                for ((org, user), logins) in self.month_logins(Month(month))?.iter() {
                     if !self.includes(org) {
                         continue;
                     }
-                    let times = logins.times();
+                    let times = logins.times;
                     let from = times.partition_point(|t| *t <= since);
                     let upto = times.partition_point(|t| *t <= self.as_of);
+                    if let Some(first) = times.get(from) {
+                        next_out = Some(next_out.map_or(*first, |n| n.min(*first)));
+                    }
                     if upto > from {
                         let entry = recent.entry(user).or_insert((times[upto - 1], 0));
                         entry.0 = entry.0.max(times[upto - 1]);
@@ -203,10 +236,15 @@ impl ReportFacts<'_> {
                 }
             }
         }
+        if let Some(first) = next_out {
+            self.bound(Micros(first.0 + (self.as_of.0 - since.0)));
+        }
         let names = self.names(recent.keys().copied())?;
-        recent
+        let texts = Self::texts(&names, recent.keys().copied())?;
+        let by_name = recent
             .into_iter()
-            .map(|(id, value)| Ok((Self::name(&names, id)?.to_string(), value)))
-            .collect()
+            .map(|(id, value)| Ok((Self::named(id)?, value)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(RecentLogins { by_name, texts })
     }
 }

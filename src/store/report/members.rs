@@ -1,6 +1,5 @@
 //! Members and profiles at `as_of`, from the member log applied up to it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -29,7 +28,10 @@ impl ReportFacts<'_> {
                         time: r.int(3)?,
                         id: r.text(4)?.into(),
                         role: r.int(5)?,
-                        teams: r.opt_text(6)?.map(Arc::from),
+                        teams: match r.opt_text(6)? {
+                            Some(json) => Some(decode_teams(&json)?.into()),
+                            None => None,
+                        },
                         name: r.opt_int(7)?,
                         email: r.opt_int(8)?,
                     });
@@ -53,22 +55,22 @@ impl ReportFacts<'_> {
         for event in self.member_events(&log) {
             latest.insert((event.org, event.user), event);
         }
-        let names = self.names(latest.keys().flat_map(|(o, u)| [*o, *u]))?;
-        let mut by_org_user = BTreeMap::new();
+        let latest_users: Vec<i64> = latest.keys().map(|(_, u)| *u).collect();
+        let names = self.names(latest_users.iter().copied())?;
+        let mut memberships = Vec::with_capacity(latest.len());
         for ((_, user), event) in latest {
             let Some(role) = Role::from_code(event.role) else {
                 continue;
             };
-            let teams = decode_teams(event.teams.as_deref().unwrap_or("[]"))?;
-            by_org_user.insert(
-                (
-                    event.org_slug.clone(),
-                    Self::name(&names, user)?.to_string(),
-                ),
+            let teams = event.teams.clone().unwrap_or_else(|| Arc::from([]));
+            memberships.push((
+                event.org_slug.clone(),
+                Self::named(user)?,
                 Membership { role, teams },
-            );
+            ));
         }
-        Ok(Members::new(by_org_user))
+        let texts = Self::texts(&names, latest_users)?;
+        Ok(Members::new(memberships, texts))
     }
 
     pub(super) fn read_profiles(&self) -> anyhow::Result<Profiles> {
@@ -90,17 +92,14 @@ impl ReportFacts<'_> {
                 .flat_map(|(user, (n, e))| [Some(*user), *n, *e])
                 .flatten(),
         )?;
-        let text = |id: Option<i64>| -> anyhow::Result<String> {
-            Ok(match id {
-                Some(id) => Self::name(&names, id)?.to_string(),
-                None => String::new(),
-            })
+        let text = |id: Option<i64>| -> anyhow::Result<Option<Arc<str>>> {
+            id.map(|id| Self::name(&names, id).cloned()).transpose()
         };
         latest
             .into_iter()
             .map(|(user, (name, email))| {
                 Ok((
-                    Self::name(&names, user)?.to_string(),
+                    Self::named(user)?,
                     Profile {
                         name: text(name)?,
                         email: text(email)?,

@@ -23,14 +23,16 @@ mod members;
 mod states;
 mod titles;
 
-use std::cell::{OnceCell, RefCell};
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLockReadGuard};
 
 use anyhow::Context;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
-use super::cache::{Generation, Kept, Key, ReadCache, lock};
+use super::cache::{AnswerKey, Fact, Generation, Kept, Key, NameTable, ReadCache, Versions, lock};
 use super::events::{RawEvent, read_raw};
 use super::parts::Part;
 use super::sql::{Db, first};
@@ -40,7 +42,8 @@ use crate::calendar::{Day, Month};
 use crate::event::{EntityCount, OrgSlug};
 use crate::metrics::Report;
 use crate::metrics::facts::{
-    Count, Facts, GroupBy, LoginDays, LoginRecords, Members, Metric, Profiles, SourceSummary,
+    Counts, Facts, GroupBy, LoginDays, LoginRecords, Members, Metric, Name, Profiles, RecentLogins,
+    SourceSummary, Texts,
 };
 use crate::rollup::RollupSettings;
 use crate::time::Micros;
@@ -57,12 +60,18 @@ pub struct ReportFacts<'s> {
     month: Month,
     /// The report's orgs as string ids; `None` for every org.
     orgs: Option<FxHashSet<i64>>,
+    /// The report's orgs as the key of kept answers.
+    org_key: Option<Vec<i64>>,
     /// The versions this snapshot holds, by part (`None`: never written).
     versions: RefCell<HashMap<Part, Option<i64>>>,
-    /// The raw events between `as_of` and the end of its day.
-    after: OnceCell<Vec<RawEvent>>,
-    /// Login records, read once for the widgets that ask.
-    logins: OnceCell<Arc<LoginRecords>>,
+    /// What the facts being computed have read (innermost last).
+    trace: RefCell<Vec<Frame>>,
+}
+
+/// What a fact being computed has read, and until when its answer holds.
+struct Frame {
+    versions: Versions,
+    until: Micros,
 }
 
 impl<'s> ReportFacts<'s> {
@@ -90,6 +99,11 @@ impl<'s> ReportFacts<'s> {
             }
         };
         let today = settings.calendar.day_of(report.as_of);
+        let org_key = orgs.as_ref().map(|ids: &FxHashSet<i64>| {
+            let mut list: Vec<i64> = ids.iter().copied().collect();
+            list.sort_unstable();
+            list
+        });
         Ok(ReportFacts {
             db,
             settings,
@@ -99,9 +113,9 @@ impl<'s> ReportFacts<'s> {
             today,
             month: today.month(),
             orgs,
+            org_key,
             versions: RefCell::default(),
-            after: OnceCell::new(),
-            logins: OnceCell::new(),
+            trace: RefCell::default(),
         })
     }
 
@@ -155,6 +169,41 @@ impl<'s> ReportFacts<'s> {
         Ok(self.versions.borrow().get(&part).copied().flatten())
     }
 
+    /// Whether every part of `versions` is at that version in this
+    /// snapshot (read in one query per kind of part).
+    fn versions_hold(&self, versions: &Versions) -> anyhow::Result<bool> {
+        let mut ranges: HashMap<i64, (i64, i64)> = HashMap::new();
+        {
+            let known = self.versions.borrow();
+            for (part, _) in versions.iter().filter(|(p, _)| !known.contains_key(p)) {
+                let (code, period) = part.code();
+                let range = ranges.entry(code).or_insert((period, period));
+                *range = (range.0.min(period), range.1.max(period));
+            }
+        }
+        for (code, (from, to)) in ranges {
+            self.load_versions(code, from, to)?;
+        }
+        let known = self.versions.borrow();
+        Ok(versions
+            .iter()
+            .all(|(part, version)| known.get(part).copied().flatten() == *version))
+    }
+
+    /// Notes that the facts being computed read `part` at `version`.
+    fn record(&self, part: Part, version: Option<i64>) {
+        for frame in self.trace.borrow_mut().iter_mut() {
+            frame.versions.push((part, version));
+        }
+    }
+
+    /// Notes that the answers being computed hold only before `until`.
+    fn bound(&self, until: Micros) {
+        for frame in self.trace.borrow_mut().iter_mut() {
+            frame.until = frame.until.min(until);
+        }
+    }
+
     /// `key` at this snapshot's version of its part: empty when the part
     /// was never written, else kept or `read`.
     fn part<T: Kept + Default>(
@@ -162,86 +211,170 @@ impl<'s> ReportFacts<'s> {
         key: Key,
         read: impl FnOnce() -> anyhow::Result<T>,
     ) -> anyhow::Result<Arc<T>> {
-        match self.version(key.part())? {
+        let version = self.version(key.part())?;
+        self.record(key.part(), version);
+        match version {
             None => Ok(Arc::default()),
             Some(version) => self.cache.get_or_read(&self.generation, key, version, read),
         }
     }
 
-    /// The raw events of the report's orgs between `as_of` and the end of
-    /// its local day: the only raw events a report reads.
-    fn after_as_of(&self) -> anyhow::Result<&[RawEvent]> {
-        if let Some(after) = self.after.get() {
-            return Ok(after);
+    /// The answer of `fact`: kept from an earlier report when it still
+    /// holds (see `cache::answers`), else computed and kept.
+    fn answer<T: Any + Send + Sync>(
+        &self,
+        fact: Fact,
+        weight: impl FnOnce(&T) -> usize,
+        compute: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
+        let after = fact != Fact::AfterAsOf;
+        let key = AnswerKey {
+            fact,
+            orgs: self.org_key.clone(),
+            day: self.today,
+        };
+        let found = lock(&self.generation.answers).find(&key, self.as_of);
+        if let Some((versions, until, value)) = found
+            && self.versions_hold(&versions)?
+            && let Ok(value) = value.downcast::<T>()
+        {
+            for (part, version) in versions {
+                self.record(part, version);
+            }
+            self.bound(until);
+            return Ok(value);
         }
-        let end = Micros(self.day_start(Day(self.today.0 + 1)).0 - 1);
-        let events = read_raw(self.db(), self.as_of, end, &self.org_filter("e.org"))?;
-        self.cache.count_raw_events(events.len());
-        Ok(self.after.get_or_init(|| events))
+        let end_of_day = self.day_start(Day(self.today.0 + 1));
+        self.trace.borrow_mut().push(Frame {
+            versions: Vec::new(),
+            until: end_of_day,
+        });
+        let computed = (|| {
+            if after {
+                // Every answer holds only until the next stored event.
+                self.after_as_of()?;
+            }
+            compute()
+        })();
+        let frame = self
+            .trace
+            .borrow_mut()
+            .pop()
+            .expect("the frame pushed above");
+        let value = Arc::new(computed?);
+        self.bound(frame.until);
+        let mut versions = frame.versions;
+        versions.sort_unstable();
+        versions.dedup();
+        let weight = weight(&value);
+        lock(&self.generation.answers).keep(
+            key,
+            self.as_of,
+            frame.until,
+            versions,
+            value.clone(),
+            weight,
+        );
+        Ok(value)
+    }
+
+    /// The raw events of the report's orgs between `as_of` and the end of
+    /// its local day, by time: the only raw events a report reads.
+    fn after_as_of(&self) -> anyhow::Result<Arc<Vec<RawEvent>>> {
+        self.answer(
+            Fact::AfterAsOf,
+            |events: &Vec<RawEvent>| 64 * events.len(),
+            || {
+                let part = Part::Events(self.today);
+                let version = self.version(part)?;
+                self.record(part, version);
+                let end = Micros(self.day_start(Day(self.today.0 + 1)).0 - 1);
+                let mut events = read_raw(self.db(), self.as_of, end, &self.org_filter("e.org"))?;
+                self.cache.count_raw_events(events.len());
+                events.sort_unstable_by_key(|e| e.time);
+                if let Some(first) = events.first() {
+                    self.bound(first.time);
+                }
+                Ok(events)
+            },
+        )
     }
 
     fn day_start(&self, day: Day) -> Micros {
         self.settings.calendar.day_start(day)
     }
 
-    /// The strings behind `ids` (0, "none", is left out), shared with the
-    /// generation's cache.
+    /// The strings behind `ids` (0, "none", is left out): the generation's
+    /// table of names, with every one of them in it.
     fn names(
         &self,
         ids: impl IntoIterator<Item = i64>,
-    ) -> anyhow::Result<FxHashMap<i64, Arc<str>>> {
-        /// Past this many cached strings the cache starts over, so a flood
-        /// of distinct names cannot grow the server's memory without bound.
-        const MAX_CACHED: usize = 500_000;
-        let mut names: FxHashMap<i64, Arc<str>> = FxHashMap::default();
-        let mut missing: Vec<i64> = Vec::new();
-        {
-            let cache = lock(&self.generation.names);
-            for id in ids {
-                if id == 0 || names.contains_key(&id) {
-                    continue;
-                }
-                match cache.get(&id) {
-                    Some(name) => {
-                        names.insert(id, name.clone());
-                    }
-                    None => missing.push(id),
-                }
+    ) -> anyhow::Result<RwLockReadGuard<'_, NameTable>> {
+        let table = &self.generation.names;
+        let read = || table.read().unwrap_or_else(|p| p.into_inner());
+        let ids: Vec<i64> = ids.into_iter().filter(|id| *id != 0).collect();
+        // A table that started over meanwhile may lose some again: a few tries.
+        for _ in 0..3 {
+            let names = read();
+            let mut missing: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !names.contains(*id))
+                .collect();
+            if missing.is_empty() {
+                return Ok(names);
             }
-        }
-        missing.sort_unstable();
-        missing.dedup();
-        let mut found: Vec<(i64, String)> = Vec::new();
-        for chunk in missing.chunks(500) {
-            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-            let sql = format!(
-                "SELECT id, value FROM strings WHERE id IN ({})",
-                list.join(",")
+            drop(names);
+            missing.sort_unstable();
+            missing.dedup();
+            let mut found: Vec<(i64, String)> = Vec::new();
+            for chunk in missing.chunks(500) {
+                let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+                let sql = format!(
+                    "SELECT id, value FROM strings WHERE id IN ({})",
+                    list.join(",")
+                );
+                self.db().each(&sql, args![], &mut |r| {
+                    found.push((r.int(0)?, r.text(1)?));
+                    Ok(())
+                })?;
+            }
+            anyhow::ensure!(
+                found.len() == missing.len(),
+                "{} stored ids have no string",
+                missing.len() - found.len()
             );
-            self.db().each(&sql, args![], &mut |r| {
-                found.push((r.int(0)?, r.text(1)?));
-                Ok(())
-            })?;
-        }
-        if !found.is_empty() {
-            let mut cache = lock(&self.generation.names);
-            if cache.len() + found.len() > MAX_CACHED {
-                cache.clear();
-            }
+            let mut names = table.write().unwrap_or_else(|p| p.into_inner());
             for (id, name) in found {
-                let name: Arc<str> = name.into();
-                cache.insert(id, name.clone());
-                names.insert(id, name);
+                names.insert(id, name.into());
             }
         }
-        Ok(names)
+        anyhow::bail!("the table of names keeps starting over; too many distinct strings")
     }
 
-    /// The string of `id` in `names` (as [`ReportFacts::names`] found them).
-    fn name(names: &FxHashMap<i64, Arc<str>>, id: i64) -> anyhow::Result<&Arc<str>> {
+    /// The string of `id` in `names` (as [`ReportFacts::names`] gave them).
+    fn name(names: &NameTable, id: i64) -> anyhow::Result<&Arc<str>> {
         names
-            .get(&id)
+            .get(id)
             .with_context(|| format!("stored id {id} has no string"))
+    }
+
+    /// The [`Name`] of string id `id`: the id itself.
+    fn named(id: i64) -> anyhow::Result<Name> {
+        u32::try_from(id)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .map(Name)
+            .with_context(|| format!("string id {id} is beyond what reports number"))
+    }
+
+    /// The texts of the names of string ids `ids`, from `names`.
+    fn texts(names: &NameTable, ids: impl IntoIterator<Item = i64>) -> anyhow::Result<Texts> {
+        let mut texts = Texts::default();
+        for id in ids {
+            texts.insert(Self::named(id)?, Self::name(names, id)?.clone());
+        }
+        Ok(texts)
     }
 
     /// An org's slug from its string.
@@ -256,12 +389,22 @@ impl Facts for ReportFacts<'_> {
         metric: Metric,
         months: &[Month],
         keys: GroupBy,
-    ) -> anyhow::Result<Arc<Vec<Count>>> {
-        Ok(Arc::new(self.read_counts(metric, months, keys)?))
+    ) -> anyhow::Result<Arc<Counts>> {
+        self.answer(
+            Fact::Counts(metric, months.to_vec(), keys),
+            |counts: &Counts| 48 * counts.len() + 64 * counts.texts.len(),
+            || self.read_counts(metric, months, keys),
+        )
     }
 
     fn action_titles(&self, from: Micros, to: Micros) -> anyhow::Result<HashMap<String, String>> {
-        self.read_action_titles(from, to)
+        let fact = Fact::Titles(from, (to < self.as_of).then_some(to));
+        let titles = self.answer(
+            fact,
+            |titles: &HashMap<String, String>| 96 * titles.len(),
+            || self.read_action_titles(from, to),
+        )?;
+        Ok((*titles).clone())
     }
 
     fn orgs(&self) -> anyhow::Result<Vec<OrgSlug>> {
@@ -269,11 +412,19 @@ impl Facts for ReportFacts<'_> {
     }
 
     fn members(&self) -> anyhow::Result<Arc<Members>> {
-        Ok(Arc::new(self.read_members()?))
+        self.answer(
+            Fact::Members,
+            |members: &Members| 128 * members.len(),
+            || self.read_members(),
+        )
     }
 
     fn profiles(&self) -> anyhow::Result<Arc<Profiles>> {
-        Ok(Arc::new(self.read_profiles()?))
+        self.answer(
+            Fact::Profiles,
+            |profiles: &Profiles| 96 * profiles.len(),
+            || self.read_profiles(),
+        )
     }
 
     fn snapshots_at(&self, t: Micros) -> anyhow::Result<BTreeMap<OrgSlug, Vec<EntityCount>>> {
@@ -297,18 +448,26 @@ impl Facts for ReportFacts<'_> {
     }
 
     fn logins(&self) -> anyhow::Result<Arc<LoginRecords>> {
-        if let Some(logins) = self.logins.get() {
-            return Ok(logins.clone());
-        }
-        let logins = Arc::new(self.read_logins()?);
-        Ok(self.logins.get_or_init(|| logins).clone())
+        self.answer(
+            Fact::Logins,
+            |logins: &LoginRecords| 96 * logins.len(),
+            || self.read_logins(),
+        )
     }
 
     fn login_days(&self, months: &[Month]) -> anyhow::Result<Arc<LoginDays>> {
-        Ok(Arc::new(self.read_login_days(months)?))
+        self.answer(
+            Fact::LoginDays(months.to_vec()),
+            |days: &LoginDays| days.by_member.values().map(|m| 96 + 16 * m.len()).sum(),
+            || self.read_login_days(months),
+        )
     }
 
-    fn logins_since(&self, since: Micros) -> anyhow::Result<BTreeMap<String, (Micros, i64)>> {
-        self.read_logins_since(since)
+    fn logins_since(&self, since: Micros) -> anyhow::Result<Arc<RecentLogins>> {
+        self.answer(
+            Fact::LoginsSince(self.as_of.0 - since.0),
+            |recent: &RecentLogins| 96 * recent.len(),
+            || self.read_logins_since(since),
+        )
     }
 }

@@ -97,8 +97,8 @@ impl ReportFacts<'_> {
                 }
             }
         }
-        let orgs = self.names(runs.iter().map(|r| r.0))?;
-        let org_name = |id: i64| orgs.get(&id).map(|s| s.as_bytes()).unwrap_or_default();
+        let names = self.names(runs.iter().flat_map(|r| [r.0, r.1, r.4]))?;
+        let org_name = |id: i64| names.get(id).map(|s| s.as_bytes()).unwrap_or_default();
         // The latest by time, then id, then org, for each action.
         let mut latest: FxHashMap<i64, &Run> = FxHashMap::default();
         for run in &runs {
@@ -110,7 +110,6 @@ impl ReportFacts<'_> {
                 latest.insert(run.1, run);
             }
         }
-        let names = self.names(latest.values().flat_map(|r| [r.1, r.4]))?;
         latest
             .values()
             .map(|r| {

@@ -105,7 +105,7 @@ fn write_summaries(
             Ok(())
         },
     )?;
-    let mut updated = Vec::with_capacity(by_user.len());
+    let mut updated: Vec<(OrgUser, Arc<LoginSummary>)> = Vec::with_capacity(by_user.len());
     for (key, logins) in by_user {
         let mut summary = stored.remove(key).unwrap_or_default();
         for (day, time) in logins {

@@ -9,7 +9,8 @@ use super::super::events::NewEvent;
 use super::super::parts::{Change, MemberEvent, Part};
 use super::super::sql::{Arg, ColType, Db, exec_rows};
 use crate::args;
-use crate::event::EventKind;
+use crate::event::EventBody;
+use crate::event::columns::encode_teams;
 
 /// The member events of one transaction.
 #[derive(Default)]
@@ -20,19 +21,18 @@ pub struct MemberTally {
 impl MemberTally {
     pub fn add(&mut self, new: &NewEvent<'_>) -> anyhow::Result<()> {
         let c = &new.columns;
-        let removed = new.event.body.kind() == EventKind::MemberRemoved;
+        let teams = match &new.event.body {
+            EventBody::MemberUpserted { teams, .. } => Some(Arc::from(teams.as_slice())),
+            _ => None,
+        };
         self.events.push(MemberEvent {
             org: new.org,
             org_slug: new.event.org.clone(),
             user: c.user.context("a stored member event without its user")?,
             time: new.event.time.0,
             id: new.event.id.as_str().into(),
-            role: if removed { 0 } else { c.code },
-            teams: if removed {
-                None
-            } else {
-                c.list.as_deref().map(Arc::from)
-            },
+            role: if teams.is_some() { c.code } else { 0 },
+            teams,
             name: c.label,
             email: c.extra,
         });
@@ -43,17 +43,23 @@ impl MemberTally {
         if self.events.is_empty() {
             return Ok(Vec::new());
         }
+        let teams: Vec<Option<String>> = self
+            .events
+            .iter()
+            .map(|m| m.teams.as_deref().map(encode_teams))
+            .collect();
         let rows: Vec<Vec<Arg<'_>>> = self
             .events
             .iter()
-            .map(|m| {
+            .zip(&teams)
+            .map(|(m, teams)| {
                 args![
                     m.org,
                     m.user,
                     m.time,
                     &*m.id,
                     m.role,
-                    m.teams.as_deref(),
+                    teams.as_deref(),
                     m.name,
                     m.email
                 ]

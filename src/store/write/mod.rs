@@ -20,7 +20,7 @@ pub mod versions;
 use anyhow::Context;
 
 use super::events::NewEvent;
-use super::parts::PartChange;
+use super::parts::{Part, PartChange};
 use super::sql::Db;
 use crate::args;
 use crate::rollup::RollupSettings;
@@ -39,6 +39,8 @@ pub struct Rollups<'s> {
     members: members::MemberTally,
     titles: titles::TitleTally,
     states: states::StateTally,
+    /// The local days of the new events.
+    days: rustc_hash::FxHashSet<crate::calendar::Day>,
 }
 
 impl<'s> Rollups<'s> {
@@ -51,6 +53,7 @@ impl<'s> Rollups<'s> {
             members: Default::default(),
             titles: Default::default(),
             states: Default::default(),
+            days: Default::default(),
         }
     }
 
@@ -58,6 +61,7 @@ impl<'s> Rollups<'s> {
     pub fn add(&mut self, new: &NewEvent<'_>) -> anyhow::Result<()> {
         let time = new.event.time;
         let day = self.settings.calendar.day_of(time);
+        self.days.insert(day);
         self.states.add(new);
         if let Some(cell) = cell_of(&new.columns, self.triggers) {
             let none = |id: Option<i64>| id.unwrap_or(0);
@@ -110,7 +114,8 @@ impl<'s> Rollups<'s> {
         changes.extend(self.members.write(db)?);
         changes.extend(self.titles.write(db)?);
         self.states.write(db)?;
-        let raised = versions::raise(db, changes.iter().map(|(part, _)| *part))?;
+        let days = self.days.iter().map(|day| Part::Events(*day));
+        let raised = versions::raise(db, changes.iter().map(|(part, _)| *part).chain(days))?;
         changes
             .into_iter()
             .map(|(part, change)| {
