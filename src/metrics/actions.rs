@@ -247,19 +247,18 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let counts = cx
         .facts
         .counts(Metric::ActionRun, &cx.period(), GroupBy::ORG.user())?;
-    let mut groups: FxHashMap<(&str, &str, &str), i64> = FxHashMap::default();
+    // By (role, org, team), the org as its name's number.
+    let mut groups: FxHashMap<(&str, Name, &str), i64> = FxHashMap::default();
     for count in counts.iter() {
-        let slug = counts.org(count);
-        let org = slug.as_str();
-        match count.user.and_then(|u| members.get(slug, u)) {
-            None => *groups.entry((NONE, org, NONE)).or_default() += count.n,
+        match count.user.and_then(|u| members.get(counts.org(count), u)) {
+            None => *groups.entry((NONE, count.org, NONE)).or_default() += count.n,
             Some(membership) => {
                 let role = membership.role.name();
                 if membership.teams.is_empty() {
-                    *groups.entry((role, org, NONE)).or_default() += count.n;
+                    *groups.entry((role, count.org, NONE)).or_default() += count.n;
                 }
                 for team in membership.teams.iter() {
-                    *groups.entry((role, org, team.as_str())).or_default() += count.n;
+                    *groups.entry((role, count.org, team.as_str())).or_default() += count.n;
                 }
             }
         }
@@ -270,7 +269,7 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             .map(|((role, org, team), runs)| {
                 vec![
                     Cell::text(role),
-                    Cell::text(org),
+                    Cell::shared(counts.text(org)),
                     Cell::text(team),
                     Cell::Int(runs),
                 ]

@@ -75,6 +75,46 @@ impl GroupBy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name(pub NonZeroU32);
 
+/// A set of names as a bitmap by number: numbers are small and dense (a
+/// store's string ids), so a set of thousands of users is a few KiB read
+/// in place, where a hash set took most of the time of the widgets
+/// joining counts to people.
+#[derive(Clone, Debug, Default)]
+pub struct NameSet {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl NameSet {
+    /// Adds `name`; whether it was new.
+    pub fn insert(&mut self, name: Name) -> bool {
+        let i = name.0.get() as usize;
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        let new = self.words[word] & bit == 0;
+        self.words[word] |= bit;
+        self.len += usize::from(new);
+        new
+    }
+
+    pub fn contains(&self, name: Name) -> bool {
+        let i = name.0.get() as usize;
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// The texts of the names an answer holds.
 #[derive(Clone, Debug, Default)]
 pub struct Texts(FxHashMap<Name, Arc<str>>);

@@ -176,22 +176,152 @@ pub fn sort_rows(rows: &mut [Vec<Cell>], keys: &[(usize, Order)]) {
             .filter(|c| !keys.iter().any(|(k, _)| k == c))
             .map(|c| (c, Order::Asc)),
     );
-    // Every column takes part, so rows that compare equal are equal and
-    // an unstable sort (faster, without a buffer) gives the same table.
-    rows.sort_unstable_by(|a, b| {
-        for &(col, dir) in &order {
-            let ord = a[col].cmp(&b[col]);
-            let ord = if dir == Order::Desc {
-                ord.reverse()
-            } else {
-                ord
+    // A column at a time: rows are sorted by the first column, then only
+    // the runs of rows tied on it by the next, and so on. Large tables list
+    // users, and this compares their texts only where earlier columns tie,
+    // and by rank rather than byte by byte where many rows tie.
+    let mut index: Vec<u32> = (0..rows.len() as u32).collect();
+    let mut ties: Vec<(usize, usize)> = vec![(0, rows.len())];
+    for &(col, dir) in &order {
+        let keys = column_keys(rows, &index, &ties, col);
+        let mut next = Vec::new();
+        for &(start, end) in &ties {
+            let run = &mut index[start..end];
+            let equal: &dyn Fn(u32, u32) -> bool = match &keys {
+                Some(keys) => {
+                    run.sort_unstable_by_key(|i| keys[*i as usize]);
+                    if dir == Order::Desc {
+                        run.reverse();
+                    }
+                    &|a, b| keys[a as usize] == keys[b as usize]
+                }
+                None => {
+                    run.sort_unstable_by(|a, b| {
+                        let ord = rows[*a as usize][col].cmp(&rows[*b as usize][col]);
+                        if dir == Order::Desc {
+                            ord.reverse()
+                        } else {
+                            ord
+                        }
+                    });
+                    &|a, b| rows[a as usize][col] == rows[b as usize][col]
+                }
             };
-            if ord != Ordering::Equal {
-                return ord;
+            let mut from = 0;
+            for i in 1..=run.len() {
+                if i == run.len() || !equal(run[i], run[from]) {
+                    if i - from > 1 {
+                        next.push((start + from, start + i));
+                    }
+                    from = i;
+                }
             }
         }
-        Ordering::Equal
+        ties = next;
+        if ties.is_empty() {
+            break;
+        }
+    }
+    // Rows still tied are equal in every column: their order is no matter.
+    let mut taken: Vec<Vec<Cell>> = rows.iter_mut().map(std::mem::take).collect();
+    for (slot, i) in rows.iter_mut().zip(index) {
+        *slot = std::mem::take(&mut taken[i as usize]);
+    }
+}
+
+/// Each tied row's cell of `col` as a number that sorts and compares as
+/// the cell does (null 0), in an array by row, so that runs sort without
+/// following every row through memory: integers, instants, dates and
+/// months by value, and texts by rank, each distinct text (found by the
+/// address most rows share) compared once. `None` for columns of other
+/// cells, or with few rows, sorted cell by cell.
+fn column_keys(
+    rows: &[Vec<Cell>],
+    index: &[u32],
+    ties: &[(usize, usize)],
+    col: usize,
+) -> Option<Vec<u128>> {
+    let tied = || ties.iter().flat_map(|(s, e)| &index[*s..*e]).copied();
+    if tied().count() <= 64 {
+        return None;
+    }
+    let mut keys = vec![0u128; rows.len()];
+    let value = |v: i64| 1 + (v as i128 - i64::MIN as i128) as u128;
+    let mut texts: Vec<u32> = Vec::new();
+    for i in tied() {
+        keys[i as usize] = match &rows[i as usize][col] {
+            Cell::Null => 0,
+            Cell::Int(v) => value(*v),
+            Cell::Instant(t) => value(t.0),
+            Cell::Date(d) => value(d.0),
+            Cell::Month(m) => value(m.0),
+            Cell::Text(_) => {
+                texts.push(i);
+                0
+            }
+            Cell::Ratio(_) => return None,
+        };
+    }
+    if texts.is_empty() {
+        return Some(keys);
+    }
+    if texts.len()
+        != tied()
+            .filter(|i| !matches!(rows[*i as usize][col], Cell::Null))
+            .count()
+    {
+        // Texts beside numbers: a broken column, compared cell by cell.
+        return None;
+    }
+    let text = |i: u32| match &rows[i as usize][col] {
+        Cell::Text(t) => t,
+        _ => unreachable!("only texts are ranked"),
+    };
+    let address = |t: &Arc<str>| Arc::as_ptr(t) as *const u8 as usize;
+    let mut slot: rustc_hash::FxHashMap<usize, u32> = Default::default();
+    let mut distinct: Vec<&Arc<str>> = Vec::new();
+    for &i in &texts {
+        let t = text(i);
+        slot.entry(address(t)).or_insert_with(|| {
+            distinct.push(t);
+            distinct.len() as u32 - 1
+        });
+    }
+    let mut by_text: Vec<u32> = (0..distinct.len() as u32).collect();
+    by_text.sort_unstable_by(|a, b| {
+        distinct[*a as usize]
+            .as_bytes()
+            .cmp(distinct[*b as usize].as_bytes())
     });
+    // Equal texts behind different addresses share a rank.
+    let mut rank_of = vec![0u128; distinct.len()];
+    let mut rank = 0;
+    for (k, d) in by_text.iter().enumerate() {
+        if k > 0 && distinct[by_text[k - 1] as usize] != distinct[*d as usize] {
+            rank += 1;
+        }
+        rank_of[*d as usize] = rank + 1;
+    }
+    for i in texts {
+        keys[i as usize] = rank_of[slot[&address(text(i))] as usize];
+    }
+    Some(keys)
+}
+
+#[cfg(test)]
+fn compare(a: &[Cell], b: &[Cell], order: &[(usize, Order)]) -> Ordering {
+    for &(col, dir) in order {
+        let ord = a[col].cmp(&b[col]);
+        let ord = if dir == Order::Desc {
+            ord.reverse()
+        } else {
+            ord
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
@@ -229,6 +359,44 @@ mod tests {
                 Cell::text("b")
             ]
         );
+    }
+
+    #[test]
+    fn large_tables_sort_as_small_ones() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let shared: Vec<Arc<str>> = ["b", "a", "ab", "", "B"].map(Arc::from).to_vec();
+        let rows: Vec<Vec<Cell>> = (0..500)
+            .map(|_| {
+                let text = match rng.random_range(0..6) {
+                    5 => Cell::Null,
+                    // Equal texts behind different addresses too.
+                    4 => Cell::text("ab"),
+                    i => Cell::shared(&shared[i]),
+                };
+                vec![
+                    text,
+                    Cell::Int(rng.random_range(-3..3)),
+                    Cell::opt_instant(rng.random_bool(0.8).then(|| Micros(rng.random_range(0..4)))),
+                ]
+            })
+            .collect();
+        for keys in [
+            &[(1, Order::Desc)][..],
+            &[(2, Order::Asc), (0, Order::Desc)],
+        ] {
+            let mut fast = rows.clone();
+            sort_rows(&mut fast, keys);
+            let mut order: Vec<(usize, Order)> = keys.to_vec();
+            order.extend(
+                (0..3)
+                    .filter(|c| !keys.iter().any(|(k, _)| k == c))
+                    .map(|c| (c, Order::Asc)),
+            );
+            let mut slow = rows.clone();
+            slow.sort_by(|a, b| compare(a, b, &order));
+            assert_eq!(fast, slow, "{keys:?}");
+        }
     }
 
     #[test]

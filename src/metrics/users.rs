@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
-use super::facts::{GroupBy, Metric, Name, Profiles};
+use super::facts::{GroupBy, Metric, Name, NameSet, Profiles};
 use super::{Area, Cell, Chart, ColumnType, Ctx, Order, Ratio, Table, Widget};
 use crate::calendar::Month;
 use crate::event::{OrgSlug, Role};
@@ -137,33 +137,31 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut months = period.clone();
     months.push(before);
     let slots = period.len() + 1;
-    // Each team's (member, day) pairs per month, from the month before.
-    let mut teams: BTreeMap<(&OrgSlug, &str), Vec<i64>> = BTreeMap::new();
-    for (org, _, membership) in members.iter() {
-        for team in membership.teams.iter() {
-            teams
-                .entry((org, team.as_str()))
-                .or_insert_with(|| vec![0; slots]);
-        }
-    }
+    // Each team's (member, day) pairs per month, from the month before:
+    // each member's login days added to each of their teams.
     let login_days = cx.facts.login_days(&months)?;
-    for ((org, user), days) in login_days.by_member.iter() {
-        let Some(membership) = members.get(org, *user) else {
-            continue;
-        };
+    let mut index: FxHashMap<(&OrgSlug, &str), usize> = FxHashMap::default();
+    let mut pairs: Vec<Vec<i64>> = Vec::new();
+    for (org, user, membership) in members.iter() {
+        let days = login_days.by_member.get(&(org.clone(), user));
         for team in membership.teams.iter() {
-            let Some(pairs) = teams.get_mut(&(org, team.as_str())) else {
-                continue;
-            };
-            for (month, n) in days {
-                if let Ok(i) = usize::try_from(month.0 - before.0)
-                    && i < slots
+            let i = *index.entry((org, team.as_str())).or_insert_with(|| {
+                pairs.push(vec![0; slots]);
+                pairs.len() - 1
+            });
+            for (month, n) in days.into_iter().flatten() {
+                if let Ok(m) = usize::try_from(month.0 - before.0)
+                    && m < slots
                 {
-                    pairs[i] += n;
+                    pairs[i][m] += n;
                 }
             }
         }
     }
+    let teams: BTreeMap<(&OrgSlug, &str), &Vec<i64>> = index
+        .into_iter()
+        .map(|(team, i)| (team, &pairs[i]))
+        .collect();
     let pairs = |org: &OrgSlug, team: &str, month: Month| -> i64 {
         teams
             .get(&(org, team))
@@ -315,17 +313,26 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         &cx.period(),
         GroupBy::ORG.user().subject(),
     )?;
+    // Who is an admin of which org, as sets of users.
+    let mut admins: FxHashMap<&OrgSlug, NameSet> = FxHashMap::default();
+    for (org, user, membership) in members.iter() {
+        if membership.role == Role::Admin {
+            admins.entry(org).or_default().insert(user);
+        }
+    }
+    let mut admins_of: FxHashMap<Name, Option<&NameSet>> = FxHashMap::default();
     // Per page: the views and the viewers of admins (0) and of everyone
     // else (1), by the viewer's role in the view's org.
-    type Viewed = [(i64, FxHashSet<Name>); 2];
+    type Viewed = [(i64, NameSet); 2];
     let mut by_page: FxHashMap<Name, Viewed> = FxHashMap::default();
     for count in counts.iter() {
         let (Some(user), Some(page)) = (count.user, count.subject) else {
             continue;
         };
-        let admin = members
-            .get(counts.org(count), user)
-            .is_some_and(|m| m.role == Role::Admin);
+        let org_admins = *admins_of
+            .entry(count.org)
+            .or_insert_with(|| admins.get(counts.org(count)));
+        let admin = org_admins.is_some_and(|a| a.contains(user));
         let slot = &mut by_page.entry(page).or_default()[usize::from(!admin)];
         slot.0 += count.n;
         slot.1.insert(user);

@@ -39,6 +39,10 @@ pub enum Part {
 /// stale at once (the rollups rebuilt, a person erased).
 pub const EPOCH: (i64, i64) = (0, 0);
 
+/// The `part_versions` row raised by every write transaction: while it
+/// stands, no part has changed.
+pub const WRITES: (i64, i64) = (-1, 0);
+
 const LOGIN_SUMMARIES: i64 = 10;
 const MONTH_LOGINS: i64 = 11;
 const MEMBER_LOG: i64 = 12;

@@ -219,24 +219,29 @@ pub async fn widget(
     scope_orgs(&mut query, key.org.as_ref())?;
     let report = Report::resolve(&query, (state.clock)(), &state.calendar)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
-    let body = super::blocking(move || -> anyhow::Result<(String, &'static str)> {
+    enum Encoded {
+        Json(Vec<u8>),
+        Csv(String),
+    }
+    let body = super::blocking(move || -> anyhow::Result<Encoded> {
         let table = compute(&state, &report, &[widget])?.remove(0);
         Ok(if csv {
-            (export::to_csv(widget, &table), "text/csv; charset=utf-8")
+            Encoded::Csv(export::to_csv(widget, &table))
         } else {
-            (
-                serde_json::to_string(&export::to_json(widget, &report, &table))?,
-                "application/json",
-            )
+            Encoded::Json(export::json(widget, &report, &table))
         })
     })
     .await?
     .map_err(|e| ApiError::internal(&e))?;
-    let (text, content_type) = body;
-    if csv {
-        return Ok(csv_response(widget, text));
-    }
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], text).into_response())
+    Ok(match body {
+        Encoded::Json(json) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Encoded::Csv(csv) => csv_response(widget, csv),
+    })
 }
 
 /// A widget's CSV as a download named after the widget.

@@ -52,6 +52,9 @@ pub type Versions = Vec<(Part, Option<i64>)>;
 struct Entry {
     as_of: Micros,
     until: Micros,
+    /// The count of writes in the snapshot it was computed in: while it
+    /// stands, so do the versions.
+    writes: i64,
     versions: Versions,
     value: Arc<dyn Any + Send + Sync>,
     weight: usize,
@@ -69,18 +72,19 @@ pub struct Answers {
 
 impl Answers {
     /// Bytes of answers kept at most.
-    const MAX_WEIGHT: usize = 256 << 20;
+    const MAX_WEIGHT: usize = 96 << 20;
     /// Answers kept per key: the latest computed go first.
     const PER_KEY: usize = 4;
 
     /// The answer kept for `key` if it was computed at or before `as_of`
     /// and holds until after it, with the versions it must be checked
-    /// against.
+    /// against (none when `writes` is the count it was computed at).
     pub fn find(
         &mut self,
         key: &AnswerKey,
         as_of: Micros,
-    ) -> Option<(Versions, Micros, Arc<dyn Any + Send + Sync>)> {
+        writes: i64,
+    ) -> Option<(Option<Versions>, Micros, Arc<dyn Any + Send + Sync>)> {
         self.tick += 1;
         let entry = self
             .entries
@@ -88,15 +92,23 @@ impl Answers {
             .iter_mut()
             .find(|e| e.as_of <= as_of && as_of < e.until)?;
         entry.used = self.tick;
-        Some((entry.versions.clone(), entry.until, entry.value.clone()))
+        let versions = (entry.writes != writes).then(|| entry.versions.clone());
+        Some((versions, entry.until, entry.value.clone()))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The versions of the answer [`Answers::find`] found.
+    pub fn versions(&self, key: &AnswerKey, as_of: Micros) -> Option<Versions> {
+        self.entries
+            .get(key)?
+            .iter()
+            .find(|e| e.as_of <= as_of && as_of < e.until)
+            .map(|e| e.versions.clone())
+    }
+
     pub fn keep(
         &mut self,
         key: AnswerKey,
-        as_of: Micros,
-        until: Micros,
+        (as_of, until, writes): (Micros, Micros, i64),
         versions: Versions,
         value: Arc<dyn Any + Send + Sync>,
         weight: usize,
@@ -121,6 +133,7 @@ impl Answers {
         list.push(Entry {
             as_of,
             until,
+            writes,
             versions,
             value,
             weight,
@@ -161,25 +174,36 @@ mod tests {
         };
         answers.keep(
             key.clone(),
-            Micros(10),
-            Micros(20),
+            (Micros(10), Micros(20), 7),
             vec![],
             Arc::new(5u8),
             1,
         );
-        assert!(answers.find(&key, Micros(9)).is_none(), "before it");
-        assert!(answers.find(&key, Micros(10)).is_some());
-        assert!(answers.find(&key, Micros(19)).is_some());
-        assert!(answers.find(&key, Micros(20)).is_none(), "an event at 20");
+        assert!(answers.find(&key, Micros(9), 7).is_none(), "before it");
+        assert!(answers.find(&key, Micros(10), 7).unwrap().0.is_none());
+        assert!(
+            answers.find(&key, Micros(19), 8).unwrap().0.is_some(),
+            "versions to check"
+        );
+        assert!(
+            answers.find(&key, Micros(20), 7).is_none(),
+            "an event at 20"
+        );
         let other = AnswerKey {
             day: Day(2),
             ..key.clone()
         };
-        assert!(answers.find(&other, Micros(15)).is_none());
+        assert!(answers.find(&other, Micros(15), 7).is_none());
         // An earlier instant of the same day is kept beside it.
-        answers.keep(key.clone(), Micros(2), Micros(5), vec![], Arc::new(6u8), 1);
-        assert!(answers.find(&key, Micros(3)).is_some());
-        assert!(answers.find(&key, Micros(12)).is_some());
+        answers.keep(
+            key.clone(),
+            (Micros(2), Micros(5), 7),
+            vec![],
+            Arc::new(6u8),
+            1,
+        );
+        assert!(answers.find(&key, Micros(3), 7).is_some());
+        assert!(answers.find(&key, Micros(12), 7).is_some());
         assert_eq!(answers.weight, 2);
     }
 }

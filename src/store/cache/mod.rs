@@ -90,7 +90,7 @@ pub struct Generation {
 
 impl Default for ReadCache {
     fn default() -> ReadCache {
-        ReadCache::new(512 << 20)
+        ReadCache::new(192 << 20)
     }
 }
 

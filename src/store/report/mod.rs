@@ -62,6 +62,8 @@ pub struct ReportFacts<'s> {
     orgs: Option<FxHashSet<i64>>,
     /// The report's orgs as the key of kept answers.
     org_key: Option<Vec<i64>>,
+    /// The count of writes this snapshot holds (`part_versions`).
+    writes: i64,
     /// The versions this snapshot holds, by part (`None`: never written).
     versions: RefCell<HashMap<Part, Option<i64>>>,
     /// What the facts being computed have read (innermost last).
@@ -82,7 +84,8 @@ impl<'s> ReportFacts<'s> {
         report: &Report,
     ) -> anyhow::Result<ReportFacts<'s>> {
         // The epoch is the snapshot's first read.
-        let generation = cache.generation(versions::epoch(db.as_ref())?);
+        let (epoch, writes) = versions::epoch_and_writes(db.as_ref())?;
+        let generation = cache.generation(epoch);
         let orgs = match &report.orgs {
             None => None,
             Some(slugs) => {
@@ -114,6 +117,7 @@ impl<'s> ReportFacts<'s> {
             month: today.month(),
             orgs,
             org_key,
+            writes,
             versions: RefCell::default(),
             trace: RefCell::default(),
         })
@@ -233,13 +237,25 @@ impl<'s> ReportFacts<'s> {
             orgs: self.org_key.clone(),
             day: self.today,
         };
-        let found = lock(&self.generation.answers).find(&key, self.as_of);
+        let found = lock(&self.generation.answers).find(&key, self.as_of, self.writes);
         if let Some((versions, until, value)) = found
-            && self.versions_hold(&versions)?
+            && versions
+                .as_ref()
+                .map_or(Ok(true), |v| self.versions_hold(v))?
             && let Ok(value) = value.downcast::<T>()
         {
-            for (part, version) in versions {
-                self.record(part, version);
+            if !self.trace.borrow().is_empty() {
+                // An answer computed inside another: the outer one read
+                // what this one read.
+                let versions = match versions {
+                    Some(v) => v,
+                    None => lock(&self.generation.answers)
+                        .versions(&key, self.as_of)
+                        .unwrap_or_default(),
+                };
+                for (part, version) in versions {
+                    self.record(part, version);
+                }
             }
             self.bound(until);
             return Ok(value);
@@ -269,8 +285,7 @@ impl<'s> ReportFacts<'s> {
         let weight = weight(&value);
         lock(&self.generation.answers).keep(
             key,
-            self.as_of,
-            frame.until,
+            (self.as_of, frame.until, self.writes),
             versions,
             value.clone(),
             weight,

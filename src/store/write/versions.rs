@@ -4,24 +4,21 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::super::parts::{EPOCH, Part};
-use super::super::sql::{Arg, ColType, Db, first};
+use super::super::parts::{EPOCH, Part, WRITES};
+use super::super::sql::{Arg, ColType, Db};
 use crate::args;
 
-/// Raises the version of each of `parts` by one; returns the new versions.
+/// Raises the version of each of `parts` by one, and the count of writes;
+/// returns the new versions.
 pub fn raise(db: &dyn Db, parts: impl Iterator<Item = Part>) -> anyhow::Result<HashMap<Part, i64>> {
     let parts: BTreeSet<Part> = parts.collect();
     let rows: Vec<Vec<Arg<'_>>> = parts
         .iter()
-        .map(|p| {
-            let (part, period) = p.code();
-            args![part, period, 1].to_vec()
-        })
+        .map(|p| p.code())
+        .chain([WRITES])
+        .map(|(part, period)| args![part, period, 1].to_vec())
         .collect();
     let mut raised = HashMap::with_capacity(rows.len());
-    if rows.is_empty() {
-        return Ok(raised);
-    }
     db.each_row_of(
         "INSERT INTO part_versions (part, period, version) VALUES (?1, ?2, ?3)
          ON CONFLICT (part, period) DO UPDATE SET version = part_versions.version + 1
@@ -48,15 +45,22 @@ pub fn raise_epoch(db: &dyn Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The epoch as the caller's snapshot holds it.
-pub fn epoch(db: &dyn Db) -> anyhow::Result<i64> {
-    Ok(first(
-        db,
-        "SELECT version FROM part_versions WHERE part = ?1 AND period = ?2",
-        args![EPOCH.0, EPOCH.1],
-        |r| r.int(0),
-    )?
-    .unwrap_or(0))
+/// The epoch and the count of writes, as the caller's snapshot holds them.
+pub fn epoch_and_writes(db: &dyn Db) -> anyhow::Result<(i64, i64)> {
+    let (mut epoch, mut writes) = (0, 0);
+    db.each(
+        "SELECT part, version FROM part_versions WHERE part IN (?1, ?2) AND period = 0",
+        args![EPOCH.0, WRITES.0],
+        &mut |r| {
+            if r.int(0)? == EPOCH.0 {
+                epoch = r.int(1)?;
+            } else {
+                writes = r.int(1)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok((epoch, writes))
 }
 
 /// The versions of the parts coded `codes` with periods in `from..=to`
