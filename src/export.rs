@@ -27,13 +27,13 @@ impl serde::Serialize for JsonCell<'_> {
 
 /// A table's rows as JSON arrays, borrowed from the table.
 #[derive(Debug)]
-pub struct JsonRows<'a>(&'a [Vec<Cell>]);
+pub struct JsonRows<'a>(&'a Table);
 
 impl serde::Serialize for JsonRows<'_> {
     fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut rows = out.serialize_seq(Some(self.0.len()))?;
-        for row in self.0 {
+        for row in self.0.rows() {
             rows.serialize_element(&JsonRow(row))?;
         }
         rows.end()
@@ -94,7 +94,7 @@ pub fn to_json<'a>(widget: &Widget, report: &Report, table: &'a Table) -> Widget
             .iter()
             .map(|(name, _)| name.to_string())
             .collect(),
-        rows: JsonRows(&table.rows),
+        rows: JsonRows(table),
     }
 }
 
@@ -102,7 +102,7 @@ pub fn to_json<'a>(widget: &Widget, report: &Report, table: &'a Table) -> Widget
 /// answers of a large company run to megabytes, and writing them cell by
 /// cell straight into the output is several times faster.
 pub fn json(widget: &Widget, report: &Report, table: &Table) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + table.rows.len() * 24 * widget.columns.len());
+    let mut out = Vec::with_capacity(256 + table.len() * 24 * widget.columns.len());
     out.extend_from_slice(b"{\"widget\":");
     json_str(&mut out, widget.id);
     out.extend_from_slice(b",\"as_of\":\"");
@@ -119,7 +119,7 @@ pub fn json(widget: &Widget, report: &Report, table: &Table) -> Vec<u8> {
         json_str(&mut out, name);
     }
     out.extend_from_slice(b"],\"rows\":[");
-    for (r, row) in table.rows.iter().enumerate() {
+    for (r, row) in table.rows().enumerate() {
         if r > 0 {
             out.push(b',');
         }
@@ -229,7 +229,7 @@ pub fn to_csv(widget: &Widget, table: &Table) -> String {
         .iter()
         .map(|(name, _)| Cell::text(*name))
         .collect();
-    for row in std::iter::once(&header).chain(&table.rows) {
+    for row in std::iter::once(header.as_slice()).chain(table.rows()) {
         for (i, cell) in row.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -298,9 +298,9 @@ mod tests {
             (12345, 7),
             (-99999, 3),
         ] {
-            rows.push(vec![Cell::Ratio(Ratio::new(num, den)); 8]);
+            rows.push(vec![Cell::ratio(Ratio::new(num, den)); 8]);
         }
-        let table = Table { rows };
+        let table = Table::from_rows(rows);
         let serde = serde_json::to_vec(&to_json(widget, &report, &table)).unwrap();
         assert_eq!(
             String::from_utf8(json(widget, &report, &table)).unwrap(),
@@ -311,25 +311,23 @@ mod tests {
     #[test]
     fn csv_quotes_escapes_and_formats() {
         let widget = crate::metrics::widget("actions.automations_monthly").unwrap();
-        let table = Table {
-            rows: vec![
-                vec![
-                    Cell::text("=HYPERLINK(\"x\")"),
-                    Cell::Int(-1),
-                    Cell::Ratio(Ratio::new(-1, 1000)),
-                ],
-                vec![
-                    Cell::text("x,y"),
-                    Cell::Null,
-                    Cell::Ratio(Ratio::new(49, 10)),
-                ],
-                vec![
-                    Cell::text("-5"),
-                    Cell::text("line\nbreak"),
-                    Cell::Ratio(Ratio::new(-1, 2)),
-                ],
+        let table = Table::from_rows([
+            vec![
+                Cell::text("=HYPERLINK(\"x\")"),
+                Cell::Int(-1),
+                Cell::ratio(Ratio::new(-1, 1000)),
             ],
-        };
+            vec![
+                Cell::text("x,y"),
+                Cell::Null,
+                Cell::ratio(Ratio::new(49, 10)),
+            ],
+            vec![
+                Cell::text("-5"),
+                Cell::text("line\nbreak"),
+                Cell::ratio(Ratio::new(-1, 2)),
+            ],
+        ]);
         assert_eq!(
             to_csv(widget, &table),
             "month,org,runs\r\n\"'=HYPERLINK(\"\"x\"\")\",-1,0.00\r\n\"x,y\",,4.90\r\n'-5,\"line\nbreak\",-0.50\r\n"

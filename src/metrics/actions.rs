@@ -49,7 +49,7 @@ fn overview(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let (api_now, automations_now) = total_in(month);
     let (api_before, automations_before) = total_in(month.plus(-1));
     let mut table = Table::default();
-    table.rows.push(vec![
+    table.push([
         Cell::Month(month),
         Cell::Int(api_now),
         Cell::Int(automations_now),
@@ -82,15 +82,9 @@ fn monthly_by_org(cx: &Ctx<'_>, metric: Metric) -> anyhow::Result<Table> {
         }
         let total: i64 = runs.values().sum();
         for (org, n) in runs {
-            table.rows.push(vec![
-                Cell::Month(month),
-                Cell::text(org.as_str()),
-                Cell::Int(n),
-            ]);
+            table.push([Cell::Month(month), Cell::text(org.as_str()), Cell::Int(n)]);
         }
-        table
-            .rows
-            .push(vec![Cell::Month(month), Cell::text("*"), Cell::Int(total)]);
+        table.push([Cell::Month(month), Cell::text("*"), Cell::Int(total)]);
     }
     Ok(table)
 }
@@ -157,25 +151,20 @@ fn top(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let titles = cx
         .facts
         .action_titles(cx.start(cx.report.from), cx.end(cx.report.to))?;
-    let mut table = Table {
-        rows: actions
-            .into_iter()
-            .map(|(action, (runs, users))| {
-                let action = counts.text(action);
-                let title = titles
-                    .get(&**action)
-                    .map_or_else(|| Cell::shared(action), |t| Cell::text(t.as_str()));
-                vec![
-                    Cell::shared(action),
-                    title,
-                    Cell::Int(runs),
-                    Cell::int(users.len()),
-                ]
-            })
-            .collect(),
-    };
+    let mut table = Table::from_rows(actions.into_iter().map(|(action, (runs, users))| {
+        let action = counts.text(action);
+        let title = titles
+            .get(&**action)
+            .map_or_else(|| Cell::shared(action), |t| Cell::text(t.as_str()));
+        vec![
+            Cell::shared(action),
+            title,
+            Cell::Int(runs),
+            Cell::int(users.len()),
+        ]
+    }));
     table.sort(&[(2, Order::Desc)]);
-    table.rows.truncate(cx.settings.top_actions as usize);
+    table.truncate(cx.settings.top_actions as usize);
     Ok(table)
 }
 
@@ -215,7 +204,7 @@ fn log_by_user(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         let name = user
             .and_then(|u| profiles.get(&u))
             .map_or_else(Cell::empty, |p| Cell::shared(p.name()));
-        table.rows.push(vec![
+        table.push([
             user.map_or_else(|| Cell::text(NONE), |u| Cell::shared(counts.text(u))),
             name,
             Cell::Int(runs),
@@ -263,19 +252,14 @@ fn log_by_role_team(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             }
         }
     }
-    let mut table = Table {
-        rows: groups
-            .into_iter()
-            .map(|((role, org, team), runs)| {
-                vec![
-                    Cell::text(role),
-                    Cell::shared(counts.text(org)),
-                    Cell::text(team),
-                    Cell::Int(runs),
-                ]
-            })
-            .collect(),
-    };
+    let mut table = Table::from_rows(groups.into_iter().map(|((role, org, team), runs)| {
+        vec![
+            Cell::text(role),
+            Cell::shared(counts.text(org)),
+            Cell::text(team),
+            Cell::Int(runs),
+        ]
+    }));
     table.sort(&[(3, Order::Desc)]);
     Ok(table)
 }

@@ -41,7 +41,7 @@ fn interactions_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
     for month in period {
         let (a, m) = (sum(&agents, month), sum(&mcp, month));
-        table.rows.push(vec![
+        table.push([
             Cell::Month(month),
             Cell::Int(a),
             Cell::Int(m),
@@ -65,12 +65,12 @@ fn monthly_by(
                 *sums.entry(k).or_default() += count.n;
             }
         }
-        let mut rows: Vec<Vec<Cell>> = sums
-            .into_iter()
-            .map(|(k, n)| vec![Cell::Month(month), Cell::text(k), Cell::Int(n)])
-            .collect();
-        super::table::sort_rows(&mut rows, &[(2, Order::Desc)]);
-        table.rows.extend(rows);
+        let mut rows = Table::from_rows(
+            sums.into_iter()
+                .map(|(k, n)| vec![Cell::Month(month), Cell::text(k), Cell::Int(n)]),
+        );
+        rows.sort(&[(2, Order::Desc)]);
+        table.append(rows);
     }
     Ok(table)
 }
@@ -134,9 +134,7 @@ fn mcp_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
     for month in period {
         let (calls, users) = by_month.get(&month).map_or((0, 0), |(n, u)| (*n, u.len()));
-        table
-            .rows
-            .push(vec![Cell::Month(month), Cell::Int(calls), Cell::int(users)]);
+        table.push([Cell::Month(month), Cell::Int(calls), Cell::int(users)]);
     }
     Ok(table)
 }
@@ -167,12 +165,10 @@ fn by_source_org(cx: &Ctx<'_>) -> anyhow::Result<Table> {
                 .or_default() += count.n;
         }
     }
-    let mut table = Table {
-        rows: sums
-            .into_iter()
-            .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o), Cell::Int(n)])
-            .collect(),
-    };
+    let mut table = Table::from_rows(
+        sums.into_iter()
+            .map(|((s, o), n)| vec![Cell::text(s), Cell::text(o), Cell::Int(n)]),
+    );
     table.sort(&[(2, Order::Desc)]);
     Ok(table)
 }
@@ -211,7 +207,7 @@ fn by_user_type(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         let name = user
             .and_then(|u| profiles.get(&u))
             .map_or_else(Cell::empty, |p| Cell::shared(p.name()));
-        table.rows.push(vec![
+        table.push([
             user.map_or_else(|| Cell::text(NONE), |u| Cell::shared(counts.text(u))),
             name,
             Cell::shared(counts.text(agent_type)),

@@ -88,7 +88,7 @@ fn monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let totals = cx.facts.data_sources_existing(&times)?;
     let mut table = Table::default();
     for (i, month) in months.iter().enumerate() {
-        table.rows.push(vec![
+        table.push([
             Cell::Month(*month),
             Cell::Int(totals[i + 1]),
             Cell::Int(totals[i + 1] - totals[i]),
@@ -118,7 +118,7 @@ pub const LOG: Widget = Widget {
 fn log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
     for ((org, source), summary) in cx.facts.data_source_summaries()? {
-        table.rows.push(vec![
+        table.push([
             Cell::text(org.as_str()),
             Cell::text(source),
             Cell::text(summary.kind),

@@ -30,7 +30,7 @@ fn monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     for month in cx.report.months() {
         let total = total_at(cx, cx.end(month))?;
         let previous = total_at(cx, cx.end(month.plus(-1)))?;
-        table.rows.push(vec![
+        table.push([
             Cell::Month(month),
             Cell::Int(total),
             Cell::Int(total - previous),
@@ -54,7 +54,7 @@ pub const CURRENT: Widget = Widget {
 
 fn current(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
-    table.rows.push(vec![
+    table.push([
         Cell::Int(total_at(cx, cx.report.as_of)?),
         cx.facts
             .first_snapshot()?
@@ -83,13 +83,11 @@ fn by_blueprint(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             *sums.entry(c.blueprint).or_default() += c.count as i64;
         }
     }
-    let mut table = Table {
-        rows: sums
-            .into_iter()
+    let mut table = Table::from_rows(
+        sums.into_iter()
             .filter(|(_, n)| *n != 0)
-            .map(|(b, n)| vec![Cell::text(b), Cell::Int(n)])
-            .collect(),
-    };
+            .map(|(b, n)| vec![Cell::text(b), Cell::Int(n)]),
+    );
     table.sort(&[(1, Order::Desc)]);
     Ok(table)
 }
@@ -131,7 +129,7 @@ fn by_source_blueprint(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
     for ((org, blueprint, source), (count, previous)) in triples {
         if count != 0 || previous != 0 {
-            table.rows.push(vec![
+            table.push([
                 Cell::text(org.as_str()),
                 Cell::text(blueprint),
                 Cell::text(source),

@@ -291,8 +291,8 @@ mod tests {
         };
         for widget in WIDGETS {
             let table = (widget.compute)(&cx).unwrap();
-            assert!(!table.rows.is_empty(), "{} has no rows", widget.id);
-            for row in table.rows {
+            assert!(!table.is_empty(), "{} has no rows", widget.id);
+            for row in table.rows() {
                 assert_eq!(row.len(), widget.columns.len(), "{}", widget.id);
             }
         }

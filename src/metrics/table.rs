@@ -75,7 +75,8 @@ pub enum Cell {
     /// Shared: a table of users names the same few strings many times.
     Text(Arc<str>),
     Int(i64),
-    Ratio(Ratio),
+    /// Boxed: few cells hold one, and it would double every cell's size.
+    Ratio(Box<Ratio>),
     Instant(Micros),
     Date(Day),
     Month(Month),
@@ -94,6 +95,10 @@ impl Cell {
     /// An empty text cell, sharing one empty string.
     pub fn empty() -> Cell {
         Cell::Text(empty_text().clone())
+    }
+
+    pub fn ratio(r: Ratio) -> Cell {
+        Cell::Ratio(Box::new(r))
     }
 
     pub fn int(n: impl TryInto<i64>) -> Cell {
@@ -118,8 +123,8 @@ impl Ord for Cell {
             (Text(a), Text(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Int(a), Int(b)) => a.cmp(b),
             (Ratio(a), Ratio(b)) => a.cmp(b),
-            (Int(a), Ratio(b)) => self::Ratio::int(*a).cmp(b),
-            (Ratio(a), Int(b)) => a.cmp(&self::Ratio::int(*b)),
+            (Int(a), Ratio(b)) => self::Ratio::int(*a).cmp(&**b),
+            (Ratio(a), Int(b)) => (**a).cmp(&self::Ratio::int(*b)),
             (Instant(a), Instant(b)) => a.cmp(b),
             (Date(a), Date(b)) => a.cmp(b),
             (Month(a), Month(b)) => a.cmp(b),
@@ -155,21 +160,127 @@ pub enum Order {
 }
 
 /// A widget's answer: its rows, one cell per column that the widget
-/// declares (`Widget::columns`).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// declares (`Widget::columns`), kept in one flat array (row after row):
+/// a table of users holds a hundred thousand rows, which one allocation
+/// builds, walks and frees much faster than a vector each.
+#[derive(Clone, Debug, Default)]
 pub struct Table {
-    pub rows: Vec<Vec<Cell>>,
+    width: usize,
+    cells: Vec<Cell>,
 }
 
-impl Table {
-    /// Sorts by `keys`, then by every other column left to right, ascending.
-    pub fn sort(&mut self, keys: &[(usize, Order)]) {
-        sort_rows(&mut self.rows, keys);
+/// Equal rows; the width of a table without rows is no matter.
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.cells == other.cells && (self.cells.is_empty() || self.width == other.width)
     }
 }
 
-pub fn sort_rows(rows: &mut [Vec<Cell>], keys: &[(usize, Order)]) {
-    let width = rows.first().map_or(0, Vec::len);
+impl Table {
+    /// An empty table whose rows will have `width` cells.
+    pub fn with_width(width: usize) -> Table {
+        Table {
+            width,
+            cells: Vec::new(),
+        }
+    }
+
+    /// A table of these rows (all of one width).
+    pub fn from_rows(rows: impl IntoIterator<Item = Vec<Cell>>) -> Table {
+        let mut table = Table::default();
+        for row in rows {
+            table.push_row(row);
+        }
+        table
+    }
+
+    /// Adds a row; every row of a table has as many cells as the first.
+    pub fn push<const N: usize>(&mut self, row: [Cell; N]) {
+        self.push_row(row);
+    }
+
+    pub fn push_row(&mut self, row: impl IntoIterator<Item = Cell>) {
+        let before = self.cells.len();
+        self.cells.extend(row);
+        let width = self.cells.len() - before;
+        if self.width == 0 && before == 0 {
+            self.width = width;
+        }
+        assert_eq!(width, self.width, "every row of a table has its width");
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The rows in order, each a slice of cells.
+    pub fn rows(&self) -> std::slice::Chunks<'_, Cell> {
+        self.cells.chunks(self.width.max(1))
+    }
+
+    pub fn row(&self, i: usize) -> &[Cell] {
+        &self.cells[i * self.width..(i + 1) * self.width]
+    }
+
+    pub fn first(&self) -> Option<&[Cell]> {
+        (!self.is_empty()).then(|| self.row(0))
+    }
+
+    /// Keeps the first `rows` rows.
+    pub fn truncate(&mut self, rows: usize) {
+        self.cells.truncate(rows * self.width);
+    }
+
+    /// Adds the rows of `other` after these.
+    pub fn append(&mut self, other: Table) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            self.width = other.width;
+        }
+        assert_eq!(
+            self.width, other.width,
+            "appended rows have the table's width"
+        );
+        self.cells.extend(other.cells);
+    }
+
+    /// The rows for which `keep` holds, in order.
+    pub fn filtered(&self, keep: impl Fn(&[Cell]) -> bool) -> Table {
+        let mut out = Table::with_width(self.width);
+        for row in self.rows().filter(|r| keep(r)) {
+            out.cells.extend_from_slice(row);
+        }
+        out
+    }
+
+    /// Sorts by `keys`, then by every other column left to right, ascending.
+    pub fn sort(&mut self, keys: &[(usize, Order)]) {
+        let index = sorted_order(self, keys);
+        let width = self.width;
+        let mut old = std::mem::take(&mut self.cells);
+        self.cells.reserve_exact(old.len());
+        for i in index {
+            let row = &mut old[i as usize * width..(i as usize + 1) * width];
+            self.cells
+                .extend(row.iter_mut().map(|c| std::mem::replace(c, Cell::Null)));
+        }
+    }
+
+    fn cell(&self, row: u32, col: usize) -> &Cell {
+        &self.cells[row as usize * self.width + col]
+    }
+}
+
+/// The order of `table`'s rows by `keys`, then by every other column left
+/// to right, ascending.
+fn sorted_order(table: &Table, keys: &[(usize, Order)]) -> Vec<u32> {
+    let width = table.width;
     let mut order: Vec<(usize, Order)> = keys.to_vec();
     order.extend(
         (0..width)
@@ -180,10 +291,11 @@ pub fn sort_rows(rows: &mut [Vec<Cell>], keys: &[(usize, Order)]) {
     // the runs of rows tied on it by the next, and so on. Large tables list
     // users, and this compares their texts only where earlier columns tie,
     // and by rank rather than byte by byte where many rows tie.
-    let mut index: Vec<u32> = (0..rows.len() as u32).collect();
-    let mut ties: Vec<(usize, usize)> = vec![(0, rows.len())];
+    let rows = table.len();
+    let mut index: Vec<u32> = (0..rows as u32).collect();
+    let mut ties: Vec<(usize, usize)> = vec![(0, rows)];
     for &(col, dir) in &order {
-        let keys = column_keys(rows, &index, &ties, col);
+        let keys = column_keys(table, &index, &ties, col);
         let mut next = Vec::new();
         for &(start, end) in &ties {
             let run = &mut index[start..end];
@@ -197,14 +309,14 @@ pub fn sort_rows(rows: &mut [Vec<Cell>], keys: &[(usize, Order)]) {
                 }
                 None => {
                     run.sort_unstable_by(|a, b| {
-                        let ord = rows[*a as usize][col].cmp(&rows[*b as usize][col]);
+                        let ord = table.cell(*a, col).cmp(table.cell(*b, col));
                         if dir == Order::Desc {
                             ord.reverse()
                         } else {
                             ord
                         }
                     });
-                    &|a, b| rows[a as usize][col] == rows[b as usize][col]
+                    &|a, b| table.cell(a, col) == table.cell(b, col)
                 }
             };
             let mut from = 0;
@@ -223,10 +335,7 @@ pub fn sort_rows(rows: &mut [Vec<Cell>], keys: &[(usize, Order)]) {
         }
     }
     // Rows still tied are equal in every column: their order is no matter.
-    let mut taken: Vec<Vec<Cell>> = rows.iter_mut().map(std::mem::take).collect();
-    for (slot, i) in rows.iter_mut().zip(index) {
-        *slot = std::mem::take(&mut taken[i as usize]);
-    }
+    index
 }
 
 /// Each tied row's cell of `col` as a number that sorts and compares as
@@ -236,7 +345,7 @@ pub fn sort_rows(rows: &mut [Vec<Cell>], keys: &[(usize, Order)]) {
 /// address most rows share) compared once. `None` for columns of other
 /// cells, or with few rows, sorted cell by cell.
 fn column_keys(
-    rows: &[Vec<Cell>],
+    table: &Table,
     index: &[u32],
     ties: &[(usize, usize)],
     col: usize,
@@ -245,11 +354,11 @@ fn column_keys(
     if tied().count() <= 64 {
         return None;
     }
-    let mut keys = vec![0u128; rows.len()];
+    let mut keys = vec![0u128; table.len()];
     let value = |v: i64| 1 + (v as i128 - i64::MIN as i128) as u128;
     let mut texts: Vec<u32> = Vec::new();
     for i in tied() {
-        keys[i as usize] = match &rows[i as usize][col] {
+        keys[i as usize] = match table.cell(i, col) {
             Cell::Null => 0,
             Cell::Int(v) => value(*v),
             Cell::Instant(t) => value(t.0),
@@ -267,13 +376,13 @@ fn column_keys(
     }
     if texts.len()
         != tied()
-            .filter(|i| !matches!(rows[*i as usize][col], Cell::Null))
+            .filter(|i| !matches!(table.cell(*i, col), Cell::Null))
             .count()
     {
         // Texts beside numbers: a broken column, compared cell by cell.
         return None;
     }
-    let text = |i: u32| match &rows[i as usize][col] {
+    let text = |i: u32| match table.cell(i, col) {
         Cell::Text(t) => t,
         _ => unreachable!("only texts are ranked"),
     };
@@ -342,14 +451,14 @@ mod tests {
 
     #[test]
     fn ties_fall_back_to_the_other_columns_ascending() {
-        let mut rows = vec![
+        let mut table = Table::from_rows([
             vec![Cell::text("b"), Cell::Int(2)],
             vec![Cell::text("a"), Cell::Int(2)],
             vec![Cell::text("c"), Cell::Int(5)],
             vec![Cell::Null, Cell::Int(2)],
-        ];
-        sort_rows(&mut rows, &[(1, Order::Desc)]);
-        let firsts: Vec<_> = rows.iter().map(|r| r[0].clone()).collect();
+        ]);
+        table.sort(&[(1, Order::Desc)]);
+        let firsts: Vec<_> = table.rows().map(|r| r[0].clone()).collect();
         assert_eq!(
             firsts,
             [
@@ -385,8 +494,8 @@ mod tests {
             &[(1, Order::Desc)][..],
             &[(2, Order::Asc), (0, Order::Desc)],
         ] {
-            let mut fast = rows.clone();
-            sort_rows(&mut fast, keys);
+            let mut fast = Table::from_rows(rows.clone());
+            fast.sort(keys);
             let mut order: Vec<(usize, Order)> = keys.to_vec();
             order.extend(
                 (0..3)
@@ -395,25 +504,25 @@ mod tests {
             );
             let mut slow = rows.clone();
             slow.sort_by(|a, b| compare(a, b, &order));
-            assert_eq!(fast, slow, "{keys:?}");
+            assert_eq!(fast, Table::from_rows(slow), "{keys:?}");
         }
     }
 
     #[test]
     fn text_sorts_by_bytes() {
-        let mut rows = vec![
+        let mut table = Table::from_rows([
             vec![Cell::text("a")],
             vec![Cell::text("B")],
             vec![Cell::text("+g")],
-        ];
-        sort_rows(&mut rows, &[]);
+        ]);
+        table.sort(&[]);
         assert_eq!(
-            rows,
-            [
+            table,
+            Table::from_rows([
                 vec![Cell::text("+g")],
                 vec![Cell::text("B")],
                 vec![Cell::text("a")]
-            ]
+            ])
         );
     }
 }

@@ -49,12 +49,12 @@ fn activated_monthly(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         let change = if previous == 0 {
             Cell::Null
         } else {
-            Cell::Ratio(Ratio::new(
+            Cell::ratio(Ratio::new(
                 i128::from(total - previous) * 100,
                 previous.into(),
             ))
         };
-        table.rows.push(vec![
+        table.push([
             Cell::Month(month),
             Cell::Int(total),
             Cell::Int(total - previous),
@@ -93,7 +93,7 @@ fn activated_log(cx: &Ctx<'_>) -> anyhow::Result<Table> {
             continue;
         };
         let (name, email) = profile(&profiles, user);
-        table.rows.push(vec![
+        table.push([
             Cell::shared(logins.text(user)),
             name,
             email,
@@ -193,13 +193,13 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         let least: Vec<_> = scored.iter().take(limit).cloned().collect();
         for (rank, list) in [("most", most), ("least", least)] {
             for (now, change, org, team) in list {
-                table.rows.push(vec![
+                table.push([
                     Cell::Month(month),
                     Cell::text(rank),
                     Cell::text(org.as_str()),
                     Cell::text(team),
-                    Cell::Ratio(now),
-                    Cell::Ratio(change),
+                    Cell::ratio(now),
+                    Cell::ratio(change),
                 ]);
             }
         }
@@ -242,7 +242,7 @@ fn inactive(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         let days = last.map_or(Cell::Null, |t| {
             Cell::Int((as_of.0 - t.0).div_euclid(MICROS_PER_DAY))
         });
-        table.rows.push(vec![
+        table.push([
             Cell::shared(members.text(user)),
             name,
             email,
@@ -279,7 +279,7 @@ fn latest_logins(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     let mut table = Table::default();
     let recent = cx.facts.logins_since(since)?;
     for (user, (last, count)) in recent.iter() {
-        table.rows.push(vec![
+        table.push([
             Cell::shared(recent.text(user)),
             profile(&profiles, user).0,
             Cell::shared(members.orgs_of(user)),
@@ -339,21 +339,19 @@ fn popular_pages(cx: &Ctx<'_>) -> anyhow::Result<Table> {
     }
     let mut table = Table::default();
     for (i, role) in ["admin", "member"].into_iter().enumerate() {
-        let mut rows: Vec<Vec<Cell>> = by_page
-            .iter()
-            .filter(|(_, viewed)| viewed[i].0 > 0)
-            .map(|(page, viewed)| {
+        let mut rows = Table::from_rows(by_page.iter().filter(|(_, viewed)| viewed[i].0 > 0).map(
+            |(page, viewed)| {
                 vec![
                     Cell::text(role),
                     Cell::shared(counts.text(*page)),
                     Cell::Int(viewed[i].0),
                     Cell::int(viewed[i].1.len()),
                 ]
-            })
-            .collect();
-        super::table::sort_rows(&mut rows, &[(2, Order::Desc), (1, Order::Asc)]);
+            },
+        ));
+        rows.sort(&[(2, Order::Desc), (1, Order::Asc)]);
         rows.truncate(cx.settings.popular_pages as usize);
-        table.rows.extend(rows);
+        table.append(rows);
     }
     Ok(table)
 }

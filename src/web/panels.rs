@@ -8,7 +8,7 @@ use maud::{Markup, PreEscaped, html};
 use crate::calendar::Month;
 use crate::chart::{self, Series, SeriesChart};
 use crate::export::text_of;
-use crate::metrics::table::{Order, sort_rows};
+use crate::metrics::table::Order;
 use crate::metrics::{Cell, Chart, ColumnType, Report, Table, Widget};
 
 /// Rows per page of a table widget.
@@ -74,7 +74,7 @@ fn number_of(cell: &Cell) -> f64 {
 
 pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView) -> Markup {
     let id = dom_id(widget);
-    let body = if table.rows.is_empty() && widget.chart != Chart::Number {
+    let body = if table.is_empty() && widget.chart != Chart::Number {
         html! { p.empty-widget { "No data for this period and these organizations." } }
     } else {
         match widget.chart {
@@ -83,7 +83,7 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
                 (chart_of(widget, table, cx.report))
                 details.data {
                     summary { "Data" }
-                    (data_table(widget, &table.rows, None, cx))
+                    (data_table(widget, table, 0..table.len(), None, cx))
                 }
             },
             Chart::Table => table_panel(widget, table, cx, &view),
@@ -111,7 +111,7 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
 /// Single numbers as cards; a `total` beside a `previous_total` shows the
 /// change from the previous month.
 fn cards(widget: &Widget, table: &Table) -> Markup {
-    let Some(row) = table.rows.first() else {
+    let Some(row) = table.first() else {
         return html! { p.empty-widget { "No data yet." } };
     };
     let column = |name: &str| widget.columns.iter().position(|(n, _)| *n == name);
@@ -174,8 +174,7 @@ fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
     let (svg, legend): (String, Vec<String>) = match widget.chart {
         Chart::Pie => {
             let slices: Vec<(String, f64)> = table
-                .rows
-                .iter()
+                .rows()
                 .map(|r| (text_of(&r[0]), number_of(&r[1])))
                 .collect();
             let total: f64 = slices.iter().map(|s| s.1).sum();
@@ -195,8 +194,7 @@ fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
                 .position(|(_, t)| *t == ColumnType::Integer)
                 .unwrap_or(1);
             let items: Vec<(String, f64)> = table
-                .rows
-                .iter()
+                .rows()
                 .map(|r| {
                     let label = match &r[label_col] {
                         Cell::Text(t) if !t.is_empty() => t.to_string(),
@@ -274,7 +272,7 @@ fn monthly_series(widget: &Widget, table: &Table, months: &[Month]) -> Vec<Serie
     };
     if columns.len() == 3 && columns[1].1 == ColumnType::Text {
         let mut series: Vec<Series> = Vec::new();
-        for row in &table.rows {
+        for row in table.rows() {
             let key = text_of(&row[1]);
             if key == "*" {
                 continue;
@@ -312,7 +310,7 @@ fn monthly_series(widget: &Widget, table: &Table, months: &[Month]) -> Vec<Serie
         .into_iter()
         .map(|c| {
             let mut values = vec![0.0; months.len()];
-            for row in &table.rows {
+            for row in table.rows() {
                 if let Some(i) = month_of(row) {
                     values[i] = number_of(&row[c]);
                 }
@@ -352,11 +350,11 @@ fn table_panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &TableVi
     // The widget's own order unless a heading was clicked: no copy then.
     match view.sort.filter(|(c, _)| *c < widget.columns.len()) {
         Some(sort) => {
-            let mut rows = table.rows.clone();
+            let mut rows = table.clone();
             sort_by(&mut rows, sort);
             paged(widget, &rows, cx, view, html! {})
         }
-        None => paged(widget, &table.rows, cx, view, html! {}),
+        None => paged(widget, table, cx, view, html! {}),
     }
 }
 
@@ -368,12 +366,7 @@ fn team_engagement(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &Tab
         .and_then(Month::parse)
         .filter(|m| months.contains(m))
         .or_else(|| months.last().copied());
-    let rows: Vec<Vec<Cell>> = table
-        .rows
-        .iter()
-        .filter(|r| Some(&r[0]) == picked.map(Cell::Month).as_ref())
-        .cloned()
-        .collect();
+    let rows = table.filtered(|r| Some(&r[0]) == picked.map(Cell::Month).as_ref());
     let picker = html! {
         form.month-picker method="get" {
             @for (key, value) in form_urlencoded::parse(cx.page_query.as_bytes()) {
@@ -400,13 +393,13 @@ fn team_engagement(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &Tab
 }
 
 /// Sorts by one column, keeping the widget's order among equal values.
-fn sort_by(rows: &mut [Vec<Cell>], (col, desc): (usize, bool)) {
-    sort_rows(rows, &[(col, if desc { Order::Desc } else { Order::Asc })]);
+fn sort_by(rows: &mut Table, (col, desc): (usize, bool)) {
+    rows.sort(&[(col, if desc { Order::Desc } else { Order::Asc })]);
 }
 
 fn paged(
     widget: &Widget,
-    rows: &[Vec<Cell>],
+    rows: &Table,
     cx: &PanelCtx<'_>,
     view: &TableView,
     above: Markup,
@@ -414,10 +407,10 @@ fn paged(
     let pages = rows.len().div_ceil(PAGE_ROWS).max(1);
     let page = view.page.min(pages);
     let start = (page - 1) * PAGE_ROWS;
-    let shown = &rows[start.min(rows.len())..(start + PAGE_ROWS).min(rows.len())];
+    let shown = start.min(rows.len())..(start + PAGE_ROWS).min(rows.len());
     html! {
         (above)
-        (data_table(widget, shown, Some(view), cx))
+        (data_table(widget, rows, shown.clone(), Some(view), cx))
         nav.pager aria-label=(format!("Pages of {}", widget.title)) {
             span.count {
                 @if rows.is_empty() { "No rows" }
@@ -436,7 +429,8 @@ fn paged(
 /// The rows as an HTML table; with a view, the headings sort.
 fn data_table(
     widget: &Widget,
-    rows: &[Vec<Cell>],
+    table: &Table,
+    shown: std::ops::Range<usize>,
     view: Option<&TableView>,
     cx: &PanelCtx<'_>,
 ) -> Markup {
@@ -464,7 +458,7 @@ fn data_table(
                     }
                 }
                 tbody {
-                    @for row in rows {
+                    @for row in table.rows().skip(shown.start).take(shown.len()) {
                         tr {
                             @for (cell, (_, kind)) in row.iter().zip(widget.columns) {
                                 @let numeric = matches!(kind, ColumnType::Integer | ColumnType::Decimal);

@@ -101,19 +101,19 @@ fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
                     (widget.compute)(&rolled).unwrap(),
                 );
                 assert!(
-                    got.rows.iter().all(|row| row.len() == widget.columns.len()),
+                    got.rows().all(|row| row.len() == widget.columns.len()),
                     "{}: row width",
                     widget.id
                 );
                 if want != got {
-                    let row = want.rows.iter().zip(&got.rows).position(|(a, b)| a != b);
+                    let row = want.rows().zip(got.rows()).position(|(a, b)| a != b);
                     failures.push(format!(
                         "{timezone} as_of={as_of} orgs={orgs:?} {}: rows {} vs {}, first difference at {row:?}: {:?} vs {:?}",
                         widget.id,
-                        want.rows.len(),
-                        got.rows.len(),
-                        row.and_then(|i| want.rows.get(i)),
-                        row.and_then(|i| got.rows.get(i)),
+                        want.len(),
+                        got.len(),
+                        row.and_then(|i| want.rows().nth(i)),
+                        row.and_then(|i| got.rows().nth(i)),
                     ));
                 }
             }
