@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::event::OrgSlug;
 use crate::ingest::Ingestor;
+use crate::ingest::writer::Commits;
 use crate::store::{self, KeyKind, Location};
 use crate::time::Micros;
 use crate::web::{AppState, router};
@@ -227,7 +228,8 @@ pub(crate) fn serve_store(
         .enable_all()
         .build()?;
     let writer = runtime.block_on(async {
-        let (ingestor, writer) = Ingestor::start(store.clone(), config.ingest.queue_batches)?;
+        let (ingestor, writer) =
+            Ingestor::start(store.clone(), config.ingest.queue_batches, Commits::LIVE)?;
         let state = AppState::new(store, ingestor, config, Arc::new(Micros::now))?;
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await

@@ -18,14 +18,16 @@ use crate::config::Limits;
 use crate::event::OrgSlug;
 use crate::event::framing::{Format, Items};
 use crate::event::validate::Context;
-use crate::ingest::writer::Outcome;
+use crate::ingest::writer::{Commits, Outcome};
 use crate::ingest::{Ingestor, RejectedEvent, Summary, decode};
 use crate::store::Store;
 use crate::time::Micros;
 
 /// Events handed to the writer at a time.
 const CHUNK_EVENTS: usize = 20_000;
-/// Chunks parsed ahead of the writer.
+/// Chunks parsed ahead of the writer (the queue's length). The writer
+/// answers a chunk when its transaction commits, which takes many chunks
+/// ([`Commits::BULK`]): answers are collected as they come, not waited for.
 const CHUNKS_IN_FLIGHT: usize = 4;
 const READ_BUFFER: usize = 1 << 20;
 
@@ -46,7 +48,7 @@ pub struct Outcomes {
 }
 
 pub fn run(import: &Import<'_>, store: Arc<dyn Store>) -> anyhow::Result<Outcomes> {
-    let (ingestor, writer) = Ingestor::start(store, CHUNKS_IN_FLIGHT)?;
+    let (ingestor, writer) = Ingestor::start(store, CHUNKS_IN_FLIGHT, Commits::BULK)?;
     let progress = Progress::new(import.files);
     let mut run = Run {
         ingestor,
@@ -143,7 +145,8 @@ impl Run {
     fn send(&mut self) -> anyhow::Result<()> {
         let events = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_EVENTS));
         let sent = events.len() as u64;
-        while self.pending.len() >= CHUNKS_IN_FLIGHT {
+        // An answer that came already may be a refusal that stops the import.
+        while self.pending.front().is_some_and(|a| !a.is_empty()) {
             self.wait_oldest()?;
         }
         self.pending

@@ -64,12 +64,15 @@ pub fn copy(
     let mut total = BatchCounts::default();
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     let mut copy = |batch: &mut Vec<Event>, total: &mut BatchCounts| -> anyhow::Result<()> {
+        let keyed = store::Batch::new(std::mem::take(batch));
         let counts = writer
-            .write(&[batch.as_slice()])
+            .write(&[&keyed])
+            .and_then(|counts| writer.commit().map(|()| counts))
             .map_err(|e| e.0)
             .context("the target store refused a batch; run the command again to resume")?;
         total.accepted += counts[0].accepted;
         total.duplicates += counts[0].duplicates;
+        *batch = keyed.events;
         batch.clear();
         let done = total.accepted + total.duplicates;
         if done % 100_000 < BATCH as u64 {

@@ -2,10 +2,8 @@
 //! storing the events not stored yet (the first write of an `(org, id)`
 //! wins), interning strings, and reading events back.
 
-use std::collections::HashMap;
-
 use anyhow::Context;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
 use super::BatchCounts;
@@ -19,9 +17,35 @@ use crate::time::Micros;
 /// The stored form of an event id in `event_keys`: the first 16 bytes of
 /// its SHA-256. Two ids of one org sharing it are as likely as two random
 /// 128-bit numbers being equal (see docs/DECISIONS.md).
-pub fn event_key(id: &str) -> [u8; 16] {
+pub fn event_key(id: &str) -> EventKey {
     let digest = Sha256::digest(id.as_bytes());
     digest[..16].try_into().expect("a SHA-256 is 32 bytes")
+}
+
+pub type EventKey = [u8; 16];
+
+/// A batch of events on its way to a writer, with each one's key: hashed
+/// by the thread that hands the batch over, so that the writer, the one
+/// thread that holds the write lock, does not.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub keys: Vec<EventKey>,
+}
+
+impl Batch {
+    pub fn new(events: Vec<Event>) -> Batch {
+        let keys = events.iter().map(|e| event_key(&e.id)).collect();
+        Batch { events, keys }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
 }
 
 /// An event this transaction stored, with its org and columns as string
@@ -34,6 +58,9 @@ pub struct NewEvent<'e> {
 
 /// The ids of the trigger names `ui` and `api`, as cells key them.
 pub fn trigger_ids(strings: &mut Interner<'_>) -> anyhow::Result<[i64; 2]> {
+    // Interned by the upsert, which another writer creating them at the
+    // same time waits for rather than fails on.
+    strings.prefetch(TRIGGER_NAMES.into_iter())?;
     Ok([strings.id(TRIGGER_NAMES[0])?, strings.id(TRIGGER_NAMES[1])?])
 }
 
@@ -45,9 +72,10 @@ pub fn trigger_ids(strings: &mut Interner<'_>) -> anyhow::Result<[i64; 2]> {
 pub fn insert_new<'e>(
     db: &dyn Db,
     strings: &mut Interner<'_>,
-    batches: &[&'e [Event]],
+    batches: &[&'e Batch],
 ) -> anyhow::Result<(Vec<NewEvent<'e>>, Vec<BatchCounts>)> {
-    let events: Vec<&Event> = batches.iter().flat_map(|b| b.iter()).collect();
+    let events: Vec<&Event> = batches.iter().flat_map(|b| b.events.iter()).collect();
+    let keys = batches.iter().flat_map(|b| b.keys.iter());
     let columns: Vec<Columns<&str>> = events.iter().map(|e| to_columns(&e.body)).collect();
     strings.prefetch(
         events
@@ -58,11 +86,11 @@ pub fn insert_new<'e>(
     )?;
     // The key of each event; the first of equal keys in these batches is
     // the candidate, the rest are duplicates.
-    let mut seen: FxHashSet<(i64, [u8; 16])> = FxHashSet::default();
-    let mut candidates: Vec<(usize, i64, [u8; 16])> = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
+    let mut seen: FxHashSet<(i64, EventKey)> = FxHashSet::default();
+    let mut candidates: Vec<(usize, i64, EventKey)> = Vec::with_capacity(events.len());
+    for (i, (event, key)) in events.iter().zip(keys).enumerate() {
         let org = strings.id(event.org.as_str())?;
-        let key = event_key(&event.id);
+        let key = *key;
         if seen.insert((org, key)) {
             candidates.push((i, org, key));
         }
@@ -86,7 +114,7 @@ pub fn insert_new<'e>(
     let mut flags = is_new.into_iter();
     for batch in batches {
         let mut c = BatchCounts::default();
-        for new in flags.by_ref().take(batch.len()) {
+        for new in flags.by_ref().take(batch.events.len()) {
             if new {
                 c.accepted += 1;
             } else {
@@ -100,8 +128,8 @@ pub fn insert_new<'e>(
 
 /// Inserts the keys not stored yet; returns those it inserted.
 ///
-/// SQLite skips stored keys with `ON CONFLICT DO NOTHING` row by row and
-/// tells by the change count. PostgreSQL's conflict handling costs a
+/// SQLite skips stored keys with `ON CONFLICT DO NOTHING` row by row,
+/// returning the rows it inserted. PostgreSQL's conflict handling costs a
 /// speculative insertion per row, so it first inserts the whole batch
 /// plainly under a savepoint, expecting none stored (a live stream); only
 /// a unique violation (a client's retry, or another writer storing the
@@ -111,27 +139,32 @@ pub fn insert_new<'e>(
 /// overlapping batches wait on each other in one order, never in a cycle.
 fn insert_keys(
     db: &dyn Db,
-    candidates: &[(usize, i64, [u8; 16])],
-) -> anyhow::Result<FxHashSet<(i64, [u8; 16])>> {
+    candidates: &[(usize, i64, EventKey)],
+) -> anyhow::Result<FxHashSet<(i64, EventKey)>> {
     const INSERT: &str = "INSERT INTO event_keys (org, key) VALUES (?1, ?2)";
-    let mut keys: Vec<(i64, [u8; 16])> = candidates.iter().map(|(_, o, k)| (*o, *k)).collect();
+    let mut keys: Vec<(i64, EventKey)> = candidates.iter().map(|(_, o, k)| (*o, *k)).collect();
     keys.sort_unstable();
     let mut inserted = FxHashSet::default();
+    let rows: Vec<Vec<Arg<'_>>> = keys
+        .iter()
+        .map(|(org, key)| args![*org, key.as_slice()].to_vec())
+        .collect();
+    let types = [ColType::Int, ColType::Bytes];
     match db.dialect() {
         Dialect::Sqlite => {
-            let sql = format!("{INSERT} ON CONFLICT (org, key) DO NOTHING");
-            for (org, key) in keys {
-                if db.exec(&sql, args![org, key.as_slice()])? == 1 {
-                    inserted.insert((org, key));
-                }
-            }
+            let changed = db.exec_each(
+                &format!("{INSERT} ON CONFLICT (org, key) DO NOTHING"),
+                &rows,
+            )?;
+            inserted.extend(
+                keys.iter()
+                    .zip(changed)
+                    .filter(|(_, changed)| *changed == 1)
+                    .map(|(key, _)| *key),
+            );
+            return Ok(inserted);
         }
         Dialect::Postgres => {
-            let rows: Vec<Vec<Arg<'_>>> = keys
-                .iter()
-                .map(|(org, key)| args![*org, key.as_slice()].to_vec())
-                .collect();
-            let types = [ColType::Int, ColType::Bytes];
             db.exec("SAVEPOINT new_keys", args![])?;
             match exec_rows(db, INSERT, &types, &rows) {
                 Ok(()) => {
@@ -144,22 +177,22 @@ fn insert_keys(
                 }
                 Err(e) => return Err(e),
             }
-            db.each_row_of(
-                &format!("{INSERT} ON CONFLICT (org, key) DO NOTHING RETURNING org, key"),
-                &types,
-                &rows,
-                &mut |r| {
-                    let key: [u8; 16] = r
-                        .bytes(1)?
-                        .try_into()
-                        .ok()
-                        .context("a stored event key is not 16 bytes")?;
-                    inserted.insert((r.int(0)?, key));
-                    Ok(())
-                },
-            )?;
         }
     }
+    db.each_row_of(
+        &format!("{INSERT} ON CONFLICT (org, key) DO NOTHING RETURNING org, key"),
+        &types,
+        &rows,
+        &mut |r| {
+            let key: EventKey = r
+                .bytes(1)?
+                .try_into()
+                .ok()
+                .context("a stored event key is not 16 bytes")?;
+            inserted.insert((r.int(0)?, key));
+            Ok(())
+        },
+    )?;
     Ok(inserted)
 }
 
@@ -189,7 +222,18 @@ const EVENT_TYPES: [ColType; 10] = [
     ColType::Text,
 ];
 
+/// Rows written by one bulk statement: the arguments of a few thousand
+/// rows at a time, rather than of a whole transaction, are held in memory.
+const ROWS_PER_STATEMENT: usize = 10_000;
+
 fn insert_rows(db: &dyn Db, stored: &[NewEvent<'_>]) -> anyhow::Result<()> {
+    for part in stored.chunks(ROWS_PER_STATEMENT) {
+        insert_some_rows(db, part)?;
+    }
+    Ok(())
+}
+
+fn insert_some_rows(db: &dyn Db, stored: &[NewEvent<'_>]) -> anyhow::Result<()> {
     let rows: Vec<Vec<Arg<'_>>> = stored
         .iter()
         .map(|new| {
@@ -215,11 +259,11 @@ fn insert_rows(db: &dyn Db, stored: &[NewEvent<'_>]) -> anyhow::Result<()> {
 /// Finds or creates the id of a string inside the writer's transaction.
 pub struct Interner<'a> {
     db: &'a dyn Db,
-    cache: &'a mut HashMap<String, i64>,
+    cache: &'a mut FxHashMap<String, i64>,
 }
 
 impl<'a> Interner<'a> {
-    pub fn new(db: &'a dyn Db, cache: &'a mut HashMap<String, i64>) -> Interner<'a> {
+    pub fn new(db: &'a dyn Db, cache: &'a mut FxHashMap<String, i64>) -> Interner<'a> {
         Interner { db, cache }
     }
 
@@ -407,7 +451,7 @@ pub fn for_each_event(
 /// Records the keys of `events` (org id, event) as stored, whether or not
 /// they were: what a rebuild of the rollups does for every event.
 pub fn record_keys(db: &dyn Db, events: &[(i64, &Event)]) -> anyhow::Result<()> {
-    let keys: Vec<(i64, [u8; 16])> = events
+    let keys: Vec<(i64, EventKey)> = events
         .iter()
         .map(|(org, e)| (*org, event_key(&e.id)))
         .collect();

@@ -25,6 +25,7 @@ use anyhow::bail;
 
 use crate::event::{Event, OrgSlug};
 
+pub use events::Batch;
 pub use migrations::latest_version;
 
 /// A stored API key; the secret itself is never stored, only its SHA-256.
@@ -94,13 +95,20 @@ pub struct BatchCounts {
 #[error("the store cannot take writes: {0:#}")]
 pub struct WriteError(pub anyhow::Error);
 
-/// Writes events. Only the ingest writer thread holds one.
+/// Writes events. Only the ingest writer threads hold one.
 pub trait EventWriter: Send {
-    /// Stores several batches in one durable transaction (group commit) and
-    /// returns each batch's counts. Idempotent by `(org, id)`: the first
-    /// write wins, and a repeat, in the store or earlier in these batches,
-    /// is a duplicate. On error nothing is stored.
-    fn write(&mut self, batches: &[&[Event]]) -> Result<Vec<BatchCounts>, WriteError>;
+    /// Stores several batches in the writer's open transaction (beginning
+    /// one when none is open) and returns each batch's counts, which hold
+    /// once [`EventWriter::commit`] succeeds. Idempotent by `(org, id)`:
+    /// the first write wins, and a repeat, in the store or earlier in the
+    /// transaction, is a duplicate. On error the whole open transaction is
+    /// rolled back: nothing of it is stored.
+    fn write(&mut self, batches: &[&Batch]) -> Result<Vec<BatchCounts>, WriteError>;
+
+    /// Writes the rollups of what the open transaction stored and commits
+    /// it durably (nothing to do when none is open). On error nothing of
+    /// the transaction is stored.
+    fn commit(&mut self) -> Result<(), WriteError>;
 }
 
 pub trait Store: Send + Sync {

@@ -10,7 +10,6 @@
 //! The store URL may hold a password: it is never printed. Errors name
 //! the host and database only.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,7 +24,9 @@ use super::migrations::{MIGRATIONS, latest_version};
 use super::report::ReportFacts;
 use super::sql::{Db, Lease, Pg, first};
 use super::write::{self, Rollups};
-use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
+use super::{
+    Batch, BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError,
+};
 use crate::args;
 use crate::event::Event;
 use crate::metrics::{Facts, Report};
@@ -295,9 +296,10 @@ impl Store for PostgresStore {
         Ok(Box::new(PostgresWriter {
             server: self.server.clone(),
             db: None,
-            strings: HashMap::new(),
+            strings: Default::default(),
             settings: self.settings()?.clone(),
             cache: self.cache.clone(),
+            open: None,
         }))
     }
 
@@ -454,56 +456,79 @@ struct PostgresWriter {
     /// `None` until connected, and again after the connection broke: the
     /// next write reconnects.
     db: Option<Pg<Client>>,
-    strings: HashMap<String, i64>,
+    strings: rustc_hash::FxHashMap<String, i64>,
     settings: RollupSettings,
     /// Where committed changes go, for this process's readers.
     cache: Arc<ReadCache>,
+    /// While a transaction is open: what its new events add to the rollups.
+    open: Option<Rollups>,
 }
 
 impl EventWriter for PostgresWriter {
-    fn write(&mut self, batches: &[&[Event]]) -> Result<Vec<BatchCounts>, WriteError> {
-        match self.try_write(batches) {
-            Ok(counts) => Ok(counts),
-            Err(e) => {
-                if let Some(db) = self.db.take() {
-                    let mut client = db.into_inner();
-                    if !client.is_closed() && client.batch_execute("ROLLBACK").is_ok() {
-                        self.db = Some(Pg::new(client));
-                    }
-                }
-                // Ids created by the failed transaction do not exist.
-                self.strings.clear();
-                Err(WriteError(e))
-            }
-        }
+    fn write(&mut self, batches: &[&Batch]) -> Result<Vec<BatchCounts>, WriteError> {
+        self.try_write(batches).map_err(|e| self.abandon(e))
+    }
+
+    fn commit(&mut self) -> Result<(), WriteError> {
+        self.try_commit().map_err(|e| self.abandon(e))
     }
 }
 
 impl PostgresWriter {
-    fn try_write(&mut self, batches: &[&[Event]]) -> anyhow::Result<Vec<BatchCounts>> {
+    /// Rolls the open transaction back after `e` (a broken connection is
+    /// dropped, to be made again by the next write).
+    fn abandon(&mut self, e: anyhow::Error) -> WriteError {
+        if let Some(db) = self.db.take() {
+            let mut client = db.into_inner();
+            if !client.is_closed() && client.batch_execute("ROLLBACK").is_ok() {
+                self.db = Some(Pg::new(client));
+            }
+        }
+        self.open = None;
+        // Ids created by the failed transaction do not exist.
+        self.strings.clear();
+        WriteError(e)
+    }
+
+    /// Stores the events in the open transaction. Strings and events are
+    /// written before the lock, side by side with other writers (the
+    /// unique keys arbitrate); the rollups, their read-modify-write login
+    /// summaries and versions, at commit under it, one transaction at a
+    /// time. Every string the rollups need is interned before the lock, so
+    /// nothing under it waits on another writer.
+    fn try_write(&mut self, batches: &[&Batch]) -> anyhow::Result<Vec<BatchCounts>> {
         if self.db.is_none() {
             self.db = Some(Pg::new(self.server.connect()?));
         }
-        if self.strings.len() > 1_000_000 {
-            self.strings.clear();
-        }
         let db = self.db.as_ref().expect("connected above");
-        db.client().batch_execute("BEGIN")?;
-        // Strings and events are written before the lock, side by side with
-        // other writers (the unique keys arbitrate); the rollups, their
-        // read-modify-write login summaries and versions, after it, one
-        // transaction at a time. Every string the rollups need is interned
-        // before the lock, so nothing under it waits on another writer.
+        if self.open.is_none() {
+            if self.strings.len() > 1_000_000 {
+                self.strings.clear();
+            }
+            db.client().batch_execute("BEGIN")?;
+            let triggers = events::trigger_ids(&mut Interner::new(db, &mut self.strings))?;
+            self.open = Some(Rollups::new(triggers));
+        }
         let mut strings = Interner::new(db, &mut self.strings);
         let (new, counts) = events::insert_new(db, &mut strings, batches)?;
-        let triggers = events::trigger_ids(&mut strings)?;
+        let rollups = self.open.as_mut().context("no open transaction")?;
+        for event in &new {
+            rollups.add(&self.settings, event)?;
+        }
+        Ok(counts)
+    }
+
+    fn try_commit(&mut self) -> anyhow::Result<()> {
+        let Some(rollups) = self.open.take() else {
+            return Ok(());
+        };
+        let db = self
+            .db
+            .as_ref()
+            .context("the connection of the open transaction is gone")?;
         db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
         write::check_settings(db, &self.settings)?;
-        let mut rollups = Rollups::new(&self.settings, triggers);
-        for event in &new {
-            rollups.add(event)?;
-        }
-        let changes = rollups.write(db)?;
+        let changes = rollups.write(db, &self.settings)?;
         // If the connection drops during COMMIT the outcome is unknown; the
         // client is told to retry, and idempotency by (org, id) makes the
         // retry store each event once either way.
@@ -511,7 +536,7 @@ impl PostgresWriter {
             "the commit did not complete (it may or may not have been applied; a retry is safe)",
         )?;
         self.cache.committed(changes);
-        Ok(counts)
+        Ok(())
     }
 }
 

@@ -117,6 +117,11 @@ pub trait Db {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
     fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64>;
+    /// Runs a statement once for each of `rows`; returns the rows each run
+    /// changed.
+    fn exec_each(&self, sql: &str, rows: &[Vec<Arg<'_>>]) -> anyhow::Result<Vec<u64>> {
+        rows.iter().map(|args| self.exec(sql, args)).collect()
+    }
     /// Calls `f` with each row of a query.
     fn each(
         &self,
@@ -197,6 +202,10 @@ impl<L: Lease> Db for L {
 
     fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
         self.held().exec(sql, args)
+    }
+
+    fn exec_each(&self, sql: &str, rows: &[Vec<Arg<'_>>]) -> anyhow::Result<Vec<u64>> {
+        self.held().exec_each(sql, rows)
     }
 
     fn each(
@@ -298,6 +307,14 @@ impl Db for rusqlite::Connection {
     fn exec(&self, sql: &str, args: &[Arg<'_>]) -> anyhow::Result<u64> {
         let mut stmt = self.prepare_cached(sql)?;
         Ok(stmt.execute(rusqlite::params_from_iter(args.iter()))? as u64)
+    }
+
+    /// One prepared statement, run once per row.
+    fn exec_each(&self, sql: &str, rows: &[Vec<Arg<'_>>]) -> anyhow::Result<Vec<u64>> {
+        let mut stmt = self.prepare_cached(sql)?;
+        rows.iter()
+            .map(|args| Ok(stmt.execute(rusqlite::params_from_iter(args.iter()))? as u64))
+            .collect()
     }
 
     fn each(

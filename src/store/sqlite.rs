@@ -5,7 +5,6 @@
 //! acknowledged only after that. Readers use their own connection and never
 //! block the writer (WAL).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -20,7 +19,9 @@ use super::migrations::{MIGRATIONS, latest_version};
 use super::report::ReportFacts;
 use super::sql::{Db, Lease};
 use super::write::{self, Rollups};
-use super::{BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError};
+use super::{
+    Batch, BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError,
+};
 use crate::event::Event;
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
@@ -162,9 +163,10 @@ impl Store for SqliteStore {
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
         Ok(Box::new(SqliteWriter {
             conn: connect(&self.path)?,
-            strings: HashMap::new(),
+            strings: Default::default(),
             settings: self.settings()?.clone(),
             cache: self.cache.clone(),
+            open: None,
         }))
     }
 
@@ -313,47 +315,65 @@ struct SqliteWriter {
     conn: Connection,
     /// Ids of interned strings that are committed (or in the current
     /// transaction); cleared when a transaction fails.
-    strings: HashMap<String, i64>,
+    strings: rustc_hash::FxHashMap<String, i64>,
     settings: RollupSettings,
     /// Where committed changes go, for this process's readers.
     cache: Arc<ReadCache>,
+    /// While a transaction is open: what its new events add to the rollups.
+    open: Option<Rollups>,
 }
 
 impl EventWriter for SqliteWriter {
-    fn write(&mut self, batches: &[&[Event]]) -> Result<Vec<BatchCounts>, WriteError> {
-        match self.try_write(batches) {
-            Ok(counts) => Ok(counts),
-            Err(e) => {
-                // The transaction may have been rolled back by SQLite already
-                // (disk full); make sure of it, and forget ids it created.
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-                self.strings.clear();
-                Err(WriteError(e))
-            }
-        }
+    fn write(&mut self, batches: &[&Batch]) -> Result<Vec<BatchCounts>, WriteError> {
+        self.try_write(batches).map_err(|e| self.abandon(e))
+    }
+
+    fn commit(&mut self) -> Result<(), WriteError> {
+        self.try_commit().map_err(|e| self.abandon(e))
     }
 }
 
 impl SqliteWriter {
-    fn try_write(&mut self, batches: &[&[Event]]) -> anyhow::Result<Vec<BatchCounts>> {
-        if self.strings.len() > MAX_CACHED_STRINGS {
-            self.strings.clear();
+    /// Rolls the open transaction back after `e`.
+    fn abandon(&mut self, e: anyhow::Error) -> WriteError {
+        // The transaction may have been rolled back by SQLite already
+        // (disk full); make sure of it, and forget ids it created.
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-        // `BEGIN IMMEDIATE` takes SQLite's one write lock at once.
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.open = None;
+        self.strings.clear();
+        WriteError(e)
+    }
+
+    fn try_write(&mut self, batches: &[&Batch]) -> anyhow::Result<Vec<BatchCounts>> {
+        if self.open.is_none() {
+            if self.strings.len() > MAX_CACHED_STRINGS {
+                self.strings.clear();
+            }
+            // `BEGIN IMMEDIATE` takes SQLite's one write lock at once.
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            write::check_settings(&self.conn, &self.settings)?;
+            let triggers = events::trigger_ids(&mut Interner::new(&self.conn, &mut self.strings))?;
+            self.open = Some(Rollups::new(triggers));
+        }
         let db: &dyn Db = &self.conn;
-        write::check_settings(db, &self.settings)?;
         let mut strings = Interner::new(db, &mut self.strings);
         let (new, counts) = events::insert_new(db, &mut strings, batches)?;
-        let mut rollups = Rollups::new(&self.settings, events::trigger_ids(&mut strings)?);
+        let rollups = self.open.as_mut().context("no open transaction")?;
         for event in &new {
-            rollups.add(event)?;
+            rollups.add(&self.settings, event)?;
         }
-        let changes = rollups.write(db)?;
+        Ok(counts)
+    }
+
+    fn try_commit(&mut self) -> anyhow::Result<()> {
+        let Some(rollups) = self.open.take() else {
+            return Ok(());
+        };
+        let changes = rollups.write(&self.conn, &self.settings)?;
         self.conn.execute_batch("COMMIT")?;
         self.cache.committed(changes);
-        Ok(counts)
+        Ok(())
     }
 }

@@ -428,3 +428,60 @@ fn health_answers_without_auth_and_unknown_routes_answer_json() {
         "method_not_allowed",
     );
 }
+
+/// The writer stores the batches queued behind each other in one
+/// transaction and answers them all once it commits: every answer counts
+/// what is stored, a repeat within the transaction is a duplicate, and
+/// nothing answered is missing.
+fn batches_share_a_transaction_and_are_answered_after_it(engine: Engine) {
+    use uptake::config::{Limits, Settings};
+    use uptake::event::framing::Format;
+    use uptake::event::validate::Context;
+    use uptake::ingest::writer::Commits;
+    use uptake::rollup::RollupSettings;
+    use uptake::time::Micros;
+
+    let dir = engine_dir(engine);
+    let store = open_store(dir.path());
+    store
+        .prepare_rollups(&RollupSettings::new("UTC", &Settings::default()).unwrap())
+        .unwrap();
+    let commits = Commits {
+        max_events: 7_000,
+        max_wait: Duration::from_secs(3600),
+    };
+    let (ingestor, writer) = uptake::ingest::Ingestor::start(store.clone(), 16, commits).unwrap();
+    let limits = Limits::default();
+    let cx = Context {
+        bound_org: None,
+        now: Micros::now(),
+        limits: &limits,
+    };
+    let answers: Vec<_> = (0..8)
+        .map(|batch| {
+            // Each batch repeats the last event of the one before.
+            let first = if batch == 0 { 0 } else { batch * 2_000 - 1 };
+            let lines: Vec<String> = (first..(batch + 1) * 2_000)
+                .map(|i| login("acme-eu", &format!("e{i}")))
+                .collect();
+            let decoded =
+                uptake::ingest::decode_request(lines.join("\n").as_bytes(), Format::Ndjson, &cx)
+                    .unwrap();
+            ingestor.submit_blocking(decoded.events).unwrap()
+        })
+        .collect();
+    let mut accepted = 0;
+    let mut duplicates = 0;
+    for answer in answers {
+        let counts = answer.blocking_recv().unwrap().unwrap();
+        accepted += counts.accepted;
+        duplicates += counts.duplicates;
+        // Answered means committed: another connection sees the events.
+        assert!(stored_count(dir.path()) >= accepted);
+    }
+    assert_eq!((accepted, duplicates), (16_000, 7));
+    assert_eq!(stored_count(dir.path()), 16_000);
+    drop(ingestor);
+    writer.join();
+}
+on_both_engines!(batches_share_a_transaction_and_are_answered_after_it);

@@ -689,7 +689,10 @@ fn live_ingest_keeps_every_widget_exact(engine: Engine) {
         } else {
             let decoded =
                 uptake::ingest::decode_request(body.as_bytes(), Format::Ndjson, &cx).unwrap();
-            writer.write(&[&decoded.events]).unwrap();
+            writer
+                .write(&[&uptake::store::Batch::new(decoded.events)])
+                .unwrap();
+            writer.commit().unwrap();
         }
         for report in &reports {
             let history = History::load(store.as_ref(), report, &cal, &settings).unwrap();

@@ -121,7 +121,16 @@ impl ReadCache {
 
     /// Records what a committed transaction of this process's writer
     /// changed, for readers to roll kept parts forward.
-    pub fn committed(&self, changes: Vec<PartChange>) {
+    /// Only the changes of parts kept now are recorded: a part read later
+    /// is read at its version then, and one that a reader is reading
+    /// meanwhile is read again by the report that misses the change. A
+    /// process that only writes (`import`) thus keeps no changes.
+    pub fn committed(&self, mut changes: Vec<PartChange>) {
+        {
+            let current = lock(&self.current);
+            let values = lock(&current.values);
+            changes.retain(|c| values.holds(c.part));
+        }
         self.log.committed(changes);
     }
 

@@ -31,6 +31,12 @@ pub struct Values {
 }
 
 impl Values {
+    /// Whether an entry follows the versions of `part`.
+    pub fn holds(&self, part: Part) -> bool {
+        self.map.contains_key(&Key::Part(part))
+            || matches!(part, Part::MonthLogins(month) if self.map.contains_key(&Key::LoginDays(month)))
+    }
+
     /// Takes an entry out (the caller puts it back or keeps a new one).
     pub fn take(&mut self, key: Key) -> Option<(i64, Value)> {
         let entry = self.map.remove(&key)?;

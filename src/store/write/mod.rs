@@ -29,9 +29,8 @@ use crate::rollup::cells::cell_of;
 pub use rebuild::rebuild;
 
 /// What the new events of one transaction add to the rollups, summed in
-/// memory: the events of a batch share most of their rows.
-pub struct Rollups<'s> {
-    settings: &'s RollupSettings,
+/// memory: the events of a transaction share most of their rows.
+pub struct Rollups {
     /// The string ids of `ui` and `api`, which action runs' cells key.
     triggers: [i64; 2],
     cells: cells::CellTally,
@@ -43,10 +42,9 @@ pub struct Rollups<'s> {
     days: rustc_hash::FxHashSet<crate::calendar::Day>,
 }
 
-impl<'s> Rollups<'s> {
-    pub fn new(settings: &'s RollupSettings, triggers: [i64; 2]) -> Rollups<'s> {
+impl Rollups {
+    pub fn new(triggers: [i64; 2]) -> Rollups {
         Rollups {
-            settings,
             triggers,
             cells: Default::default(),
             logins: Default::default(),
@@ -58,9 +56,9 @@ impl<'s> Rollups<'s> {
     }
 
     /// Adds a newly stored event.
-    pub fn add(&mut self, new: &NewEvent<'_>) -> anyhow::Result<()> {
+    pub fn add(&mut self, settings: &RollupSettings, new: &NewEvent<'_>) -> anyhow::Result<()> {
         let time = new.event.time;
-        let day = self.settings.calendar.day_of(time);
+        let day = settings.calendar.day_of(time);
         self.days.insert(day);
         self.states.add(new);
         if let Some(cell) = cell_of(&new.columns, self.triggers) {
@@ -107,10 +105,10 @@ impl<'s> Rollups<'s> {
     /// trip on PostgreSQL), and raises the version of every part changed;
     /// returns the changes, to hand to readers once the transaction has
     /// committed.
-    pub fn write(self, db: &dyn Db) -> anyhow::Result<Vec<PartChange>> {
+    pub fn write(self, db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<Vec<PartChange>> {
         let mut changes = Vec::new();
         changes.extend(self.cells.write(db)?);
-        changes.extend(self.logins.write(db, self.settings)?);
+        changes.extend(self.logins.write(db, settings)?);
         changes.extend(self.members.write(db)?);
         changes.extend(self.titles.write(db)?);
         self.states.write(db)?;

@@ -1,8 +1,6 @@
 //! Rebuilding every rollup from the stored events, when the settings they
 //! depend on (time zone, activation thresholds) change.
 
-use std::collections::HashMap;
-
 use anyhow::Context;
 
 use super::super::events::{self, EventPosition, Interner, NewEvent};
@@ -44,7 +42,7 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
     }
     // The events are read a page at a time, so that the rollup writes do
     // not run inside an open read of the same database.
-    let mut cache = HashMap::new();
+    let mut cache = rustc_hash::FxHashMap::default();
     let mut after: Option<EventPosition> = None;
     loop {
         let mut page = Vec::new();
@@ -57,16 +55,19 @@ pub fn rebuild(db: &dyn Db, settings: &RollupSettings) -> anyhow::Result<()> {
         events::record_keys(db, &keyed)?;
         let mut strings = Interner::new(db, &mut cache);
         let triggers = events::trigger_ids(&mut strings)?;
-        let mut rollups = Rollups::new(settings, triggers);
+        let mut rollups = Rollups::new(triggers);
         for (org, event) in &page {
             let columns = to_columns(&event.body).map(|s| strings.id(s))?;
-            rollups.add(&NewEvent {
-                event,
-                org: *org,
-                columns,
-            })?;
+            rollups.add(
+                settings,
+                &NewEvent {
+                    event,
+                    org: *org,
+                    columns,
+                },
+            )?;
         }
-        rollups.write(db)?;
+        rollups.write(db, settings)?;
     }
     db.exec(
         "INSERT INTO rollup_meta (key, value) VALUES ('settings', ?1)
