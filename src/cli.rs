@@ -1,21 +1,15 @@
 //! The commands and flags of `operations.md`, and what each one runs.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError, Overrides};
 use crate::event::OrgSlug;
-use crate::ingest::Ingestor;
-use crate::ingest::writer::Commits;
 use crate::store::{self, KeyKind, Location};
 use crate::time::Micros;
-use crate::web::{AppState, router};
 
 #[derive(Parser)]
 #[command(
@@ -191,10 +185,6 @@ fn init_tracing() {
         .try_init();
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
-    store::open(&Location::parse(config.store.as_deref(), &config.data)?)
-}
-
 fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
     org.map(|o| {
         OrgSlug::parse(o)
@@ -203,63 +193,16 @@ fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
     .transpose()
 }
 
-/// The store, with its rollups made for the configured settings.
-pub(crate) fn open_store_for_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
-    let store = open_store(config)?;
-    store.prepare_rollups(&crate::rollup::RollupSettings::from_config(config)?)?;
-    Ok(store)
-}
-
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store_for_rollups(config)?;
-    serve_store(config, store, |addr| {
+    let store = crate::server::open_store_with_rollups(config)?;
+    crate::server::run(config, store, |addr| {
         println!("listening on http://{addr}");
     })
 }
 
-/// Serves `store` until SIGTERM or SIGINT; `ready` runs once the socket
-/// listens.
-pub(crate) fn serve_store(
-    config: &Config,
-    store: Arc<dyn store::Store>,
-    ready: impl FnOnce(std::net::SocketAddr),
-) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let writer = runtime.block_on(async {
-        let (ingestor, writer) =
-            Ingestor::start(store.clone(), config.ingest.queue_batches, Commits::LIVE)?;
-        let state = AppState::new(store, ingestor, config, Arc::new(Micros::now))?;
-        let listener = tokio::net::TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        ready(listener.local_addr()?);
-        std::io::stdout().flush()?;
-        let header_timeout = Duration::from_secs(config.ingest.header_timeout_secs);
-        crate::server::serve(listener, router(state), header_timeout, shutdown_signal()).await?;
-        anyhow::Ok(writer)
-    })?;
-    // Connections that outlived the grace period hold the writer's queue
-    // open; ending the runtime drops them, then the writer drains and stops.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    writer.join();
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-    }
-}
-
 fn import(config: &Config, files: &[PathBuf], org: Option<&str>) -> anyhow::Result<ExitCode> {
     let org = parse_org(org)?;
-    let store = open_store_for_rollups(config)?;
+    let store = crate::server::open_store_with_rollups(config)?;
     let import = crate::import::Import {
         files,
         org,
@@ -280,7 +223,7 @@ fn create_key(config: &Config, kind: KindArg, org: Option<&str>) -> anyhow::Resu
         KindArg::Ingest => KeyKind::Ingest,
         KindArg::Read => KeyKind::Read,
     };
-    let store = open_store(config)?;
+    let store = crate::server::open_store(config)?;
     let (text, stored) = crate::keys::generate(kind, org);
     store.insert_key(&stored)?;
     println!("{text}");
@@ -290,8 +233,8 @@ fn create_key(config: &Config, kind: KindArg, org: Option<&str>) -> anyhow::Resu
 fn add_user(config: &Config, username: &str, org: Option<&str>) -> anyhow::Result<ExitCode> {
     let org = parse_org(org)?;
     let password = read_password()?;
-    let store = open_store(config)?;
-    crate::logins::add(store.as_ref(), username, &password, org.clone())?;
+    let store = crate::server::open_store(config)?;
+    crate::dashboard_users::add(store.as_ref(), username, &password, org.clone())?;
     match org {
         None => eprintln!("login `{username}` saved: a company admin, who sees every org"),
         Some(org) => eprintln!("login `{username}` saved: a viewer of org `{org}` only"),
@@ -327,7 +270,7 @@ fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<ExitCode> {
             to.display()
         );
     }
-    let store = open_store(config)?;
+    let store = crate::server::open_store(config)?;
     if !store.backup_sqlite_file(to)? {
         // PostgreSQL: the events, keys and logins into a new SQLite store,
         // whose rollups its writer builds for the configured settings.

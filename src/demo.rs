@@ -103,7 +103,7 @@ pub fn run(config: &Config, data_given: bool, events: u64) -> anyhow::Result<Exi
         out.flush()?;
     }
     eprintln!("importing {events} demo events into {}", dir.path.display());
-    let store = crate::cli::open_store_for_rollups(&config)?;
+    let store = crate::server::open_store_with_rollups(&config)?;
     let import = crate::import::Import {
         files: std::slice::from_ref(&file),
         org: None,
@@ -117,14 +117,14 @@ pub fn run(config: &Config, data_given: bool, events: u64) -> anyhow::Result<Exi
     let _ = std::fs::remove_file(&file);
 
     let secret = password();
-    crate::logins::add(store.as_ref(), ADMIN, &secret, None)?;
-    crate::logins::add(
+    crate::dashboard_users::add(store.as_ref(), ADMIN, &secret, None)?;
+    crate::dashboard_users::add(
         store.as_ref(),
         VIEWER,
         &secret,
         Some(OrgSlug::parse(VIEWER_ORG).context("the demo org is a slug")?),
     )?;
-    crate::cli::serve_store(&config, store, |addr| {
+    crate::server::run(&config, store, |addr| {
         println!("url: http://{addr}/");
         println!("username: {ADMIN}");
         println!("password: {secret}");

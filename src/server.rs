@@ -1,6 +1,7 @@
-//! The socket side of `serve`: accepting connections, the read timeouts of
-//! the contract, and graceful shutdown (stop accepting, finish what is in
-//! flight, then let the writer drain).
+//! What `serve` (and `demo`) run: the store opened with its rollups ready,
+//! the writer thread, and the socket side: accepting connections, the read
+//! timeouts of the contract, and graceful shutdown (stop accepting, finish
+//! what is in flight, then let the writer drain).
 //!
 //! `axum::serve` sets no header-read timeout, so connections are served
 //! with hyper's builder directly. When hyper gives up on slow headers it
@@ -11,6 +12,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -25,6 +27,15 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
+
+use anyhow::Context as _;
+
+use crate::config::Config;
+use crate::ingest::Ingestor;
+use crate::ingest::writer::Commits;
+use crate::store::{self, Location};
+use crate::time::Micros;
+use crate::web::{AppState, router};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -186,5 +197,57 @@ impl AsyncWrite for CountingIo {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// The store the configuration names, as it is.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
+    store::open(&Location::parse(config.store.as_deref(), &config.data)?)
+}
+
+/// The store, with its rollups made for the configured settings.
+pub fn open_store_with_rollups(config: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
+    let store = open_store(config)?;
+    store.prepare_rollups(&crate::rollup::RollupSettings::from_config(config)?)?;
+    Ok(store)
+}
+
+/// Serves `store` until SIGTERM or SIGINT; `ready` runs once the socket
+/// listens.
+pub fn run(
+    config: &Config,
+    store: Arc<dyn store::Store>,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let writer = runtime.block_on(async {
+        let (ingestor, writer) =
+            Ingestor::start(store.clone(), config.ingest.queue_batches, Commits::LIVE)?;
+        let state = AppState::new(store, ingestor, config, Arc::new(Micros::now))?;
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        ready(listener.local_addr()?);
+        std::io::stdout().flush()?;
+        let header_timeout = Duration::from_secs(config.ingest.header_timeout_secs);
+        serve(listener, router(state), header_timeout, shutdown_signal()).await?;
+        anyhow::Ok(writer)
+    })?;
+    // Connections that outlived the grace period hold the writer's queue
+    // open; ending the runtime drops them, then the writer drains and stops.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    writer.join();
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
     }
 }

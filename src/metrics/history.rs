@@ -19,7 +19,6 @@ use crate::config::Settings;
 use crate::event::columns::to_columns;
 use crate::event::{EntityCount, Event, EventBody, OrgSlug};
 use crate::rollup::cells::{TRIGGER_NAMES, cell_of};
-use crate::store::Store;
 use crate::time::Micros;
 
 pub struct History {
@@ -32,23 +31,6 @@ pub struct History {
 }
 
 impl History {
-    /// Reads the report's events from the store.
-    pub fn load(
-        store: &dyn Store,
-        report: &Report,
-        cal: &Calendar,
-        settings: &Settings,
-    ) -> anyhow::Result<History> {
-        let mut events = Vec::new();
-        store.for_each_event(&mut |event| {
-            if event.time <= report.as_of && report.includes(&event.org) {
-                events.push(event);
-            }
-            Ok(())
-        })?;
-        Ok(History::new(events, report, cal, settings))
-    }
-
     pub fn new(
         events: impl IntoIterator<Item = Event>,
         report: &Report,

@@ -4,8 +4,8 @@
 //! - [`LoginSummary`], per user and org over all time: the weeks with a
 //!   login, what activation needs, and for each month with a login the
 //!   number of logins and the latest login up to its end.
-//! - [`MonthLogins`], per user, org and month: every login time of the
-//!   month, grouped by local day.
+//! - [`MonthLogins`](super::month_logins::MonthLogins), per user, org and
+//!   month: every login time of the month, grouped by local day.
 //!
 //! A report as of `t` in month `M` takes a user's logins up to the end of
 //! the month before `M` from the summary, and those of `M` up to `t` from
@@ -21,6 +21,7 @@
 
 use super::RollupSettings;
 use super::codec::{Reader, put_signed, put_varint};
+use super::weeks::WeekSet;
 use crate::calendar::{Day, Month, Week};
 use crate::time::Micros;
 
@@ -394,197 +395,6 @@ fn weeks_before(base: i64, words: &[i64], week: Week) -> i64 {
     i64::from(whole + part)
 }
 
-/// Every login of one user in one org and month, sorted, grouped by local
-/// day.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MonthLogins {
-    times: Vec<Micros>,
-    /// Each day with a login, and how many logins the month holds up to
-    /// the end of that day: day `i` has `times[ends[i - 1]..ends[i]]`.
-    days: Vec<(Day, u32)>,
-}
-
-impl MonthLogins {
-    /// Adds logins, each with its local day (all of one month).
-    pub fn add(&mut self, logins: &[(Day, Micros)]) {
-        let mut all: Vec<(Day, Micros)> = self.iter().chain(logins.iter().copied()).collect();
-        all.sort_unstable();
-        *self = MonthLogins::from_sorted(&all);
-    }
-
-    fn from_sorted(logins: &[(Day, Micros)]) -> MonthLogins {
-        let mut out = MonthLogins {
-            times: Vec::with_capacity(logins.len()),
-            days: Vec::new(),
-        };
-        for &(day, time) in logins {
-            out.times.push(time);
-            match out.days.last_mut() {
-                Some((d, end)) if *d == day => *end += 1,
-                _ => out.days.push((day, out.times.len() as u32)),
-            }
-        }
-        out
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (Day, Micros)> + '_ {
-        self.days()
-            .flat_map(|(day, times)| times.iter().map(move |t| (day, *t)))
-    }
-
-    /// Each day with a login, with its logins, oldest first.
-    pub fn days(&self) -> impl DoubleEndedIterator<Item = (Day, &[Micros])> + '_ {
-        self.view().days()
-    }
-
-    /// Days with a login.
-    pub fn day_count(&self) -> usize {
-        self.days.len()
-    }
-
-    /// Every login of the month, sorted.
-    pub fn times(&self) -> &[Micros] {
-        &self.times
-    }
-
-    /// The same logins as borrowed slices.
-    pub fn view(&self) -> DayGroups<'_> {
-        DayGroups {
-            times: &self.times,
-            days: &self.days,
-        }
-    }
-
-    pub fn encode(&self, month: Month) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 + 2 * self.days.len() + 3 * self.times.len());
-        put_varint(&mut out, self.days.len() as u64);
-        let first_day = month.first_day().0;
-        let mut previous = 0;
-        for (day, times) in self.days() {
-            put_varint(&mut out, (day.0 - first_day) as u64);
-            put_varint(&mut out, times.len() as u64);
-            for t in times {
-                put_signed(&mut out, t.0 - previous);
-                previous = t.0;
-            }
-        }
-        out
-    }
-
-    pub fn decode(month: Month, bytes: &[u8]) -> anyhow::Result<MonthLogins> {
-        let mut r = Reader::new(bytes);
-        let n = r.count()?;
-        let first_day = month.first_day().0;
-        let mut out = MonthLogins {
-            times: Vec::with_capacity(bytes.len() / 3),
-            days: Vec::with_capacity(n),
-        };
-        let mut previous = 0;
-        for _ in 0..n {
-            let day = Day(first_day + r.varint()? as i64);
-            for _ in 0..r.count()? {
-                previous += r.signed()?;
-                out.times.push(Micros(previous));
-            }
-            out.days.push((day, out.times.len() as u32));
-        }
-        Ok(out)
-    }
-}
-
-/// A month's logins of one user as borrowed slices: the times, sorted, and
-/// each day with how many logins the month holds up to its end (see
-/// [`MonthLogins`]). Readers keep every user's in one array.
-#[derive(Clone, Copy, Debug)]
-pub struct DayGroups<'a> {
-    pub times: &'a [Micros],
-    pub days: &'a [(Day, u32)],
-}
-
-impl<'a> DayGroups<'a> {
-    /// Each day with a login, with its logins, oldest first.
-    pub fn days(self) -> impl DoubleEndedIterator<Item = (Day, &'a [Micros])> {
-        self.days.iter().enumerate().map(move |(i, (day, end))| {
-            let start = if i == 0 { 0 } else { self.days[i - 1].1 };
-            (*day, &self.times[start as usize..*end as usize])
-        })
-    }
-}
-
-/// A set of weeks as a bitmap starting at `base`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WeekSet {
-    base: i64,
-    bits: Vec<u8>,
-}
-
-impl WeekSet {
-    pub fn insert(&mut self, week: Week) {
-        if self.bits.is_empty() {
-            self.base = week.0;
-        }
-        if week.0 < self.base {
-            let shift = (self.base - week.0) as usize;
-            let mut moved = WeekSet {
-                base: week.0,
-                bits: vec![0; (shift + self.bits.len() * 8).div_ceil(8)],
-            };
-            for w in self.iter() {
-                moved.set(w);
-            }
-            *self = moved;
-        }
-        self.set(week);
-        // One form per set of weeks, whatever order they came in.
-        while self.bits.last() == Some(&0) {
-            self.bits.pop();
-        }
-    }
-
-    fn set(&mut self, week: Week) {
-        let i = (week.0 - self.base) as usize;
-        if i / 8 >= self.bits.len() {
-            self.bits.resize(i / 8 + 1, 0);
-        }
-        self.bits[i / 8] |= 1 << (i % 8);
-    }
-
-    pub fn contains(&self, week: Week) -> bool {
-        let Ok(i) = usize::try_from(week.0 - self.base) else {
-            return false;
-        };
-        self.bits
-            .get(i / 8)
-            .is_some_and(|b| b & (1 << (i % 8)) != 0)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = Week> + '_ {
-        (0..self.bits.len() * 8)
-            .filter(|i| self.bits[i / 8] & (1 << (i % 8)) != 0)
-            .map(|i| Week(self.base + i as i64))
-    }
-
-    pub fn union(&mut self, other: &WeekSet) {
-        for w in other.iter() {
-            self.insert(w);
-        }
-    }
-
-    /// Weeks strictly before `week`.
-    pub fn count_before(&self, week: Week) -> i64 {
-        let Ok(end) = usize::try_from(week.0 - self.base) else {
-            return 0;
-        };
-        let end = end.min(self.bits.len() * 8);
-        let whole: u32 = self.bits[..end / 8].iter().map(|b| b.count_ones()).sum();
-        let part = match end % 8 {
-            0 => 0,
-            r => (self.bits[end / 8] & ((1u8 << r) - 1)).count_ones(),
-        };
-        i64::from(whole + part)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,38 +485,5 @@ mod tests {
         assert_eq!(merged.activated_at(&s), Some(t(16)));
         assert_eq!(a.activated_at(&s), Some(t(40)));
         assert_eq!(b.activated_at(&s), None);
-    }
-
-    #[test]
-    fn month_logins_group_by_day_and_round_trip() {
-        let jan = Month::new(2026, 1);
-        let day = |d: i64| Day(jan.first_day().0 + d);
-        let mut logins = MonthLogins::default();
-        logins.add(&[(day(4), t(0)), (day(5), t(1)), (day(4), Micros(t(0).0 + 5))]);
-        logins.add(&[(day(4), Micros(t(0).0 - 7))]);
-        let days: Vec<(Day, usize)> = logins.days().map(|(d, ts)| (d, ts.len())).collect();
-        assert_eq!(days, [(day(4), 3), (day(5), 1)]);
-        assert!(logins.times().is_sorted());
-        assert_eq!(
-            MonthLogins::decode(jan, &logins.encode(jan)).unwrap(),
-            logins
-        );
-    }
-
-    #[test]
-    fn week_sets_grow_both_ways() {
-        let mut set = WeekSet::default();
-        for w in [100, 90, 130, 91, 100] {
-            set.insert(Week(w));
-        }
-        assert_eq!(
-            set.iter().map(|w| w.0).collect::<Vec<_>>(),
-            [90, 91, 100, 130]
-        );
-        assert_eq!(set.count_before(Week(100)), 2);
-        assert_eq!(set.count_before(Week(101)), 3);
-        assert_eq!(set.count_before(Week(500)), 4);
-        assert_eq!(set.count_before(Week(10)), 0);
-        assert!(set.contains(Week(130)) && !set.contains(Week(89)) && !set.contains(Week(131)));
     }
 }

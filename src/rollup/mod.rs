@@ -11,6 +11,8 @@
 pub mod cells;
 pub mod codec;
 pub mod logins;
+pub mod month_logins;
+pub mod weeks;
 
 use crate::calendar::Calendar;
 use crate::config::{Config, Settings};

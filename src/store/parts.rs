@@ -13,7 +13,8 @@ use std::sync::Arc;
 use crate::calendar::{Day, Month};
 use crate::event::OrgSlug;
 use crate::rollup::cells::Metric;
-use crate::rollup::logins::{LoginSummary, MonthLogins};
+use crate::rollup::logins::LoginSummary;
+use crate::rollup::month_logins::MonthLogins;
 
 /// A part of the rollups, with the period it covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

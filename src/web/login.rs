@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use super::layout::no_store;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, new_token};
 
 /// Where to go after logging in, when the login page was reached from a
@@ -82,7 +83,7 @@ fn login_page(csrf: &str, next: &str, message: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (super::pages::head("Log in", false))
+            (super::layout::head("Log in", false))
             body.login {
                 main.login-box {
                     h1 { "Uptake" }
@@ -124,12 +125,6 @@ fn login_response(
     }
     no_store(&mut response);
     response
-}
-
-pub fn no_store(response: &mut Response) {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 pub async fn login_form(headers: HeaderMap, Query(q): Query<LoginPageQuery>) -> Response {
@@ -177,8 +172,10 @@ pub async fn login(
     }
     let store = state.store.clone();
     let (username, password) = (form.username.clone(), form.password);
-    let checked =
-        super::blocking(move || crate::logins::check(store.as_ref(), &username, &password)).await;
+    let checked = super::blocking(move || {
+        crate::dashboard_users::check(store.as_ref(), &username, &password)
+    })
+    .await;
     let user = match checked {
         Ok(Ok(user)) => user,
         Ok(Err(e)) => {

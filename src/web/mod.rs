@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod error;
 mod ingest;
+mod layout;
 mod login;
 mod openapi;
 mod pages;

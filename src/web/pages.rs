@@ -15,7 +15,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
 use super::error::ApiError;
-use super::login::no_store;
+use super::layout::{head, no_store};
 use super::panels::{self, PanelCtx, TableView};
 use super::session::Viewer;
 use super::widgets::{compute, parse_query, scope_orgs};
@@ -279,22 +279,6 @@ fn export_query(report: &Report) -> String {
         out.append_pair("org", org.as_str());
     }
     out.finish()
-}
-
-/// A page's `<head>`: its title, the stylesheet, and the script when the
-/// page has something for it to enhance.
-pub(super) fn head(title: &str, script: bool) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " · Uptake" }
-            link rel="stylesheet" href="/assets/uptake.css";
-            @if script {
-                script src="/assets/uptake.js" defer {}
-            }
-        }
-    }
 }
 
 /// The page around a tab's content: header, tabs, filters.

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use uptake::calendar::Calendar;
 use uptake::config::Settings;
 use uptake::generate::Generator;
-use uptake::metrics::{Ctx, History, Report, ReportQuery, WIDGETS};
+use uptake::metrics::{Ctx, Report, ReportQuery, WIDGETS};
 use uptake::rollup::RollupSettings;
 use uptake::time::Micros;
 
@@ -81,7 +81,7 @@ fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
                 ..ReportQuery::default()
             };
             let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
-            let history = History::load(store.as_ref(), &report, &cal, &settings).unwrap();
+            let history = crate::support::history_of(store.as_ref(), &report, &cal, &settings);
             let facts = store.facts(&report).unwrap();
             for widget in WIDGETS {
                 let reference = Ctx {
@@ -695,7 +695,7 @@ fn live_ingest_keeps_every_widget_exact(engine: Engine) {
             writer.commit().unwrap();
         }
         for report in &reports {
-            let history = History::load(store.as_ref(), report, &cal, &settings).unwrap();
+            let history = crate::support::history_of(store.as_ref(), report, &cal, &settings);
             let facts = store.facts(report).unwrap();
             for widget in WIDGETS {
                 let at = |facts: &dyn uptake::metrics::Facts| {

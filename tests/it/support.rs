@@ -348,3 +348,20 @@ pub fn assert_all_stored(dir: &Path, acked: &[String]) {
         &missing[..missing.len().min(5)]
     );
 }
+
+/// The raw-history reading of `report` over every event in `store`.
+pub fn history_of(
+    store: &dyn uptake::store::Store,
+    report: &uptake::metrics::Report,
+    cal: &uptake::calendar::Calendar,
+    settings: &uptake::config::Settings,
+) -> uptake::metrics::History {
+    let mut events = Vec::new();
+    store
+        .for_each_event(&mut |event| {
+            events.push(event);
+            Ok(())
+        })
+        .unwrap();
+    uptake::metrics::History::new(events, report, cal, settings)
+}

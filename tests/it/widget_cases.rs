@@ -4,7 +4,7 @@
 
 use uptake::calendar::Calendar;
 use uptake::config::Settings;
-use uptake::metrics::{Ctx, History, Report, ReportQuery};
+use uptake::metrics::{Ctx, Report, ReportQuery};
 use uptake::rollup::RollupSettings;
 use uptake::time::Micros;
 
@@ -35,7 +35,7 @@ fn check(events: &[String], as_of: &str, orgs: &[&str], widget: &str, expected: 
         ..ReportQuery::default()
     };
     let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
-    let history = History::load(store.as_ref(), &report, &cal, &settings).unwrap();
+    let history = crate::support::history_of(store.as_ref(), &report, &cal, &settings);
     let facts = store.facts(&report).unwrap();
     let widget = uptake::metrics::widget(widget).unwrap();
     for (name, facts) in [

@@ -61,7 +61,7 @@ struct Entry {
     used: u64,
 }
 
-/// Kept answers, a few per key (reports of one day at several instants),
+/// Answers kept, a few per key (reports of one day at several instants),
 /// bounded by weight.
 #[derive(Default)]
 pub struct Answers {

@@ -10,7 +10,7 @@
 use rustc_hash::FxHashMap;
 
 use super::super::parts::{CellIds, Change, Part};
-use super::{Generation, Kept};
+use super::{CachedValue, Generation};
 
 /// Cell keys as `u32` string ids: org, user, subject, facet.
 pub type CellKey = [u32; 4];
@@ -102,7 +102,7 @@ fn count(n: i64) -> anyhow::Result<u32> {
         .map_err(|_| anyhow::anyhow!("a day's cell holds {n}, beyond what reports add up"))
 }
 
-impl Kept for DayCells {
+impl CachedValue for DayCells {
     fn apply(
         &mut self,
         part: Part,

@@ -57,7 +57,7 @@ impl Key {
 
 /// A value the cache keeps: it can take a committed change of its part,
 /// and says how much memory it holds.
-pub trait Kept: Any + Send + Sync + Clone {
+pub trait CachedValue: Any + Send + Sync + Clone {
     /// Applies what one transaction changed in the part.
     fn apply(&mut self, part: Part, change: &Change, generation: &Generation)
     -> anyhow::Result<()>;
@@ -137,7 +137,7 @@ impl ReadCache {
     /// The part (or view) `key` at `version`: kept, rolled forward from an
     /// older version kept, or `read` from the caller's snapshot (and kept,
     /// unless a newer version is).
-    pub fn get_or_read<T: Kept>(
+    pub fn get_or_read<T: CachedValue>(
         &self,
         generation: &Generation,
         key: Key,
@@ -153,7 +153,7 @@ impl ReadCache {
         Ok(value)
     }
 
-    fn find<T: Kept>(
+    fn find<T: CachedValue>(
         &self,
         generation: &Generation,
         key: Key,
@@ -171,7 +171,7 @@ impl ReadCache {
             return Ok(Some(value));
         }
         if kept_version > version {
-            // Kept by a report with a later snapshot than this one.
+            // CachedValue by a report with a later snapshot than this one.
             values.put_back(key, kept_version, value);
             return Ok(None);
         }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::super::parts::{Change, DayTitle, MemberEvent, OrgUser, Part, TitledRun};
-use super::{Generation, Kept, Key};
+use super::{CachedValue, Generation, Key};
 use crate::calendar::Day;
-use crate::rollup::logins::{DayGroups, LoginSummary, MonthLogins};
+use crate::rollup::logins::LoginSummary;
+use crate::rollup::month_logins::{DayGroups, MonthLogins};
 use crate::time::Micros;
 
 type Value = Arc<dyn Any + Send + Sync>;
@@ -45,7 +46,7 @@ impl Values {
     }
 
     /// Puts back what [`Values::take`] took, unchanged.
-    pub fn put_back<T: Kept>(&mut self, key: Key, version: i64, value: Arc<T>) {
+    pub fn put_back<T: CachedValue>(&mut self, key: Key, version: i64, value: Arc<T>) {
         let weight = value.weight();
         self.insert(key, version, value, weight);
     }
@@ -141,7 +142,7 @@ impl LoginSummaries {
     }
 }
 
-impl Kept for LoginSummaries {
+impl CachedValue for LoginSummaries {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
         let Change::LoginSummaries(rows) = change else {
             return Err(wrong(part));
@@ -229,7 +230,7 @@ impl MonthLoginsByUser {
     }
 }
 
-impl Kept for MonthLoginsByUser {
+impl CachedValue for MonthLoginsByUser {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
         let Change::MonthLogins(rows) = change else {
             return Err(wrong(part));
@@ -250,7 +251,7 @@ impl Kept for MonthLoginsByUser {
 #[derive(Clone, Default)]
 pub struct LoginDays(pub FxHashMap<OrgUser, u32>);
 
-impl Kept for LoginDays {
+impl CachedValue for LoginDays {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
         let Change::MonthLogins(rows) = change else {
             return Err(wrong(part));
@@ -276,7 +277,7 @@ impl MemberLog {
     }
 }
 
-impl Kept for MemberLog {
+impl CachedValue for MemberLog {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
         let Change::MemberLog(rows) = change else {
             return Err(wrong(part));
@@ -308,7 +309,7 @@ impl DayTitles {
     }
 }
 
-impl Kept for DayTitles {
+impl CachedValue for DayTitles {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
         let Change::DayTitles(rows) = change else {
             return Err(wrong(part));
@@ -328,7 +329,7 @@ impl Kept for DayTitles {
 #[derive(Clone, Default)]
 pub struct TitledRuns(pub Vec<TitledRun>);
 
-impl Kept for TitledRuns {
+impl CachedValue for TitledRuns {
     fn apply(&mut self, part: Part, change: &Change, _: &Generation) -> anyhow::Result<()> {
         let Change::TitledRuns(rows) = change else {
             return Err(wrong(part));

@@ -32,7 +32,9 @@ use std::sync::{Arc, RwLockReadGuard};
 use anyhow::Context;
 use rustc_hash::FxHashSet;
 
-use super::cache::{AnswerKey, Fact, Generation, Kept, Key, NameTable, ReadCache, Versions, lock};
+use super::cache::{
+    AnswerKey, CachedValue, Fact, Generation, Key, NameTable, ReadCache, Versions, lock,
+};
 use super::events::{RawEvent, read_raw};
 use super::parts::Part;
 use super::sql::{Db, first};
@@ -210,7 +212,7 @@ impl<'s> ReportFacts<'s> {
 
     /// `key` at this snapshot's version of its part: empty when the part
     /// was never written, else kept or `read`.
-    fn part<T: Kept + Default>(
+    fn part<T: CachedValue + Default>(
         &self,
         key: Key,
         read: impl FnOnce() -> anyhow::Result<T>,

@@ -12,7 +12,8 @@ use super::super::sql::{Arg, ColType, Db, Dialect, exec_rows};
 use crate::args;
 use crate::calendar::{Day, Month};
 use crate::rollup::RollupSettings;
-use crate::rollup::logins::{LoginSummary, MonthLogins};
+use crate::rollup::logins::LoginSummary;
+use crate::rollup::month_logins::MonthLogins;
 use crate::time::Micros;
 
 /// The logins one transaction adds, by user and org.

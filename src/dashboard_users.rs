@@ -1,4 +1,4 @@
-//! Dashboard logins: who may open the dashboard, with which password, and
+//! Dashboard users (not portal users): who may open the dashboard, with which password, and
 //! which orgs they see. Passwords are kept only as Argon2id hashes (a
 //! memory-hard KDF: a stolen database does not give the passwords away
 //! cheaply). Knows nothing of HTTP; `web::session` uses it.
