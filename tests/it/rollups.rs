@@ -1,6 +1,7 @@
 //! The rollups answer exactly what the raw history answers: every widget,
-//! for reports at awkward instants, in several time zones and settings,
-//! whatever the arrival order.
+//! for reports at instants all over the history (with events stored after
+//! them), in several time zones and settings, on both engines, whatever
+//! the arrival order.
 
 use std::io::Write;
 
@@ -30,8 +31,80 @@ fn mixed_events(seed: u64) -> Vec<String> {
     lines
 }
 
-fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
-    let dir = tempfile::tempdir().unwrap();
+/// Report instants over the whole history of `store`: fixed awkward ones
+/// (DST changes, month starts and a microsecond before, the future), a
+/// stored event's own instant and a microsecond before it (more events
+/// later that day), the start of the last day, week and month (events
+/// after `as_of` in the same day, week and month, and in later months),
+/// one early in the history (most people log in only after it), and
+/// `random` instants drawn over the history.
+fn instants_over_history(
+    store: &dyn uptake::store::Store,
+    cal: &Calendar,
+    rng: &mut impl Rng,
+    random: usize,
+) -> Vec<Micros> {
+    let mut times = Vec::new();
+    store
+        .for_each_event(&mut |e| {
+            times.push(e.time);
+            Ok(())
+        })
+        .unwrap();
+    times.sort_unstable();
+    let (first, last) = (times[0], *times.last().unwrap());
+    let mut instants: Vec<Micros> = [
+        "2026-03-29T01:30:00Z",
+        "2026-03-29T00:59:59.999999Z",
+        "2025-10-26T01:00:00Z",
+        "2025-10-26T00:59:59.999999Z",
+        "2026-11-01T09:30:00Z",
+        "2025-12-31T23:00:00Z",
+        "2026-01-01T00:00:00+01:00",
+        "2027-01-01T00:00:00Z",
+    ]
+    .iter()
+    .map(|s| Micros::parse_rfc3339(s).unwrap())
+    .collect();
+    let last_day = cal.day_of(last);
+    let last_month = last_day.month();
+    let month_start = cal.month_start(last_month);
+    instants.extend([
+        month_start,
+        Micros(month_start.0 - 1),
+        cal.day_start(last_day),
+        cal.day_start(uptake::calendar::Day(last_day.0 - 6)),
+        cal.month_start(uptake::calendar::Month::new(2026, 6)),
+        Micros(first.0 + (last.0 - first.0) / 20),
+    ]);
+    let event = times[times.len() / 3];
+    instants.extend([event, Micros(event.0 - 1)]);
+    instants.extend((0..random).map(|_| Micros(rng.random_range(first.0..=last.0))));
+    instants
+}
+
+/// Users with a stored login at or before `as_of`, and after it only.
+fn login_users_around(store: &dyn uptake::store::Store, as_of: Micros) -> (usize, usize) {
+    let mut before = std::collections::HashSet::new();
+    let mut after = std::collections::HashSet::new();
+    store
+        .for_each_event(&mut |e| {
+            if let uptake::event::EventBody::Login { user } = &e.body {
+                if e.time <= as_of {
+                    before.insert(user.clone());
+                } else {
+                    after.insert(user.clone());
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let only_after = after.difference(&before).count();
+    (before.len(), only_after)
+}
+
+fn check_against_history(engine: Engine, timezone: &str, settings: Settings, seed: u64) {
+    let dir = engine_dir(engine);
     let config = dir.path().join("uptake.toml");
     let mut text = format!("[company]\ntimezone = \"{timezone}\"\n[metrics]\n");
     text.push_str(&format!(
@@ -43,40 +116,31 @@ fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
     std::fs::write(&config, text).unwrap();
     let input = mixed_events(seed).join("\n");
     let output = uptake(
-        &dir.path().join("data"),
+        dir.path(),
         &["import", "--config", config.to_str().unwrap(), "-"],
         Some(input.as_bytes()),
     );
     stdout(&output);
 
-    let store = open_store(&dir.path().join("data"));
+    let store = open_store(dir.path());
     let rollup = RollupSettings::new(timezone, &settings).unwrap();
     store.prepare_rollups(&rollup).unwrap();
     let cal = Calendar::new(timezone).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut as_ofs: Vec<String> = [
-        "2026-10-20T18:00:00Z",
-        "2026-10-21T12:00:00Z",
-        "2026-03-29T01:30:00Z",
-        "2026-11-01T09:30:00Z",
-        "2025-12-31T23:00:00Z",
-        "2026-01-01T00:00:00+01:00",
-        "2025-09-15T08:00:00Z",
-        "2027-01-01T00:00:00Z",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    // Exactly at local month and day boundaries, and a microsecond before.
-    let start = cal.month_start(uptake::calendar::Month::new(2026, 6));
-    as_ofs.push(start.to_string());
-    as_ofs.push(Micros(start.0 - 1).to_string());
-    as_ofs.push(Micros(rng.random_range(start.0..start.0 + 200 * 86_400_000_000)).to_string());
+    let as_ofs = instants_over_history(store.as_ref(), &cal, &mut rng, 8);
+    // The early instant is one where most people have yet to log in.
+    let early = as_ofs[13];
+    let (before, only_after) = login_users_around(store.as_ref(), early);
+    assert!(
+        only_after > before,
+        "the early instant should precede most people's logins ({before} before, {only_after} only after)"
+    );
     let org_sets: [&[&str]; 4] = [&[], &["acme-eu"], &["acme-us", "acme-labs"], &["nobody"]];
     let mut failures = Vec::new();
     for as_of in &as_ofs {
         for orgs in org_sets {
             let query = ReportQuery {
-                as_of: Some(as_of.clone()),
+                as_of: Some(as_of.to_string()),
                 orgs: orgs.iter().map(|o| o.to_string()).collect(),
                 ..ReportQuery::default()
             };
@@ -127,31 +191,95 @@ fn check_against_history(timezone: &str, settings: Settings, seed: u64) {
     );
 }
 
-#[test]
-fn rollups_equal_the_history_in_berlin() {
-    check_against_history("Europe/Berlin", Settings::default(), 1);
+fn rollups_equal_the_history_in_berlin(engine: Engine) {
+    check_against_history(engine, "Europe/Berlin", Settings::default(), 1);
 }
+on_both_engines!(rollups_equal_the_history_in_berlin);
 
-#[test]
-fn rollups_equal_the_history_in_los_angeles_with_other_settings() {
+fn rollups_equal_the_history_in_los_angeles_with_other_settings(engine: Engine) {
     let settings = Settings {
         activation_min_logins: 5,
         activation_min_weeks: 2,
         inactive_after_months: 1,
         ..Settings::default()
     };
-    check_against_history("America/Los_Angeles", settings, 2);
+    check_against_history(engine, "America/Los_Angeles", settings, 2);
 }
+on_both_engines!(rollups_equal_the_history_in_los_angeles_with_other_settings);
 
-#[test]
-fn rollups_equal_the_history_in_kolkata() {
+fn rollups_equal_the_history_in_kolkata(engine: Engine) {
     let settings = Settings {
         activation_min_logins: 1,
         activation_min_weeks: 1,
         ..Settings::default()
     };
-    check_against_history("Asia/Kolkata", settings, 3);
+    check_against_history(engine, "Asia/Kolkata", settings, 3);
 }
+on_both_engines!(rollups_equal_the_history_in_kolkata);
+
+/// A report in the past reads no more raw events than lie between its
+/// `as_of` and the end of its local day, however many were stored after
+/// it: everything else comes from rollups.
+fn a_report_reads_raw_events_only_to_the_end_of_its_day(engine: Engine) {
+    let dir = engine_dir(engine);
+    import_lines(dir.path(), &mixed_events(4));
+    let store = open_store(dir.path());
+    let timezone = "Europe/Berlin";
+    store
+        .prepare_rollups(&RollupSettings::new(timezone, &Settings::default()).unwrap())
+        .unwrap();
+    let cal = Calendar::new(timezone).unwrap();
+    let mut times = Vec::new();
+    store
+        .for_each_event(&mut |e| {
+            times.push(e.time);
+            Ok(())
+        })
+        .unwrap();
+    times.sort_unstable();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let mut checked_with_events_after = 0;
+    let mut read_in_all = 0;
+    for as_of in instants_over_history(store.as_ref(), &cal, &mut rng, 12) {
+        let day_end = cal.day_start(uptake::calendar::Day(cal.day_of(as_of).0 + 1));
+        let allowed = times
+            .iter()
+            .filter(|t| **t > as_of && **t < day_end)
+            .count() as u64;
+        let stored_after = times.iter().filter(|t| **t > as_of).count();
+        let query = ReportQuery {
+            as_of: Some(as_of.to_string()),
+            ..ReportQuery::default()
+        };
+        let report = Report::resolve(&query, Micros::now(), &cal).unwrap();
+        let settings = Settings::default();
+        let before = store.raw_events_read();
+        let facts = store.facts(&report).unwrap();
+        for widget in WIDGETS {
+            (widget.compute)(&Ctx {
+                report: &report,
+                cal: &cal,
+                settings: &settings,
+                facts: facts.as_ref(),
+            })
+            .unwrap();
+        }
+        drop(facts);
+        let read = store.raw_events_read() - before;
+        read_in_all += read;
+        assert!(
+            read <= allowed,
+            "as of {as_of}: read {read} raw events, but only {allowed} lie between as_of and the end of its day ({stored_after} stored after it)"
+        );
+        if stored_after > 1000 {
+            checked_with_events_after += 1;
+        }
+    }
+    assert!(checked_with_events_after >= 10);
+    // The counter counts: reports inside days with later events read them.
+    assert!(read_in_all > 0, "no raw event was counted at all");
+}
+on_both_engines!(a_report_reads_raw_events_only_to_the_end_of_its_day);
 
 /// The fixture's lines in a random order, except that events sharing an
 /// `(org, id)` keep their order: the first to arrive is the one kept, so
