@@ -89,6 +89,15 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Erase a person: their events and everything derived from them.
+    Erase {
+        /// The portal user id, as events carry it in `user`.
+        #[arg(long)]
+        user: String,
+        /// Erase them in this org only [default: every org].
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// Measure ingest and dashboard performance on this machine.
     Bench {
         #[command(subcommand)]
@@ -106,6 +115,17 @@ enum KeysCommand {
         #[arg(long)]
         org: Option<String>,
     },
+    /// List every key (never its secret).
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: every process on the store refuses it within 5 s.
+    Revoke {
+        /// The key's id (the part after `uptake_<kind>_`, as `keys list` shows it).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +138,17 @@ enum UsersCommand {
         /// Make the login a viewer of this org only [default: company admin].
         #[arg(long)]
         org: Option<String>,
+    },
+    /// List dashboard logins.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a login and end its sessions at once.
+    Remove {
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -158,6 +189,19 @@ pub fn main() -> ExitCode {
         Command::Users {
             command: UsersCommand::Add { username, org },
         } => add_user(&config, &username, org.as_deref()),
+        Command::Users {
+            command: UsersCommand::List { json },
+        } => crate::admin::list_users(&config, json),
+        Command::Users {
+            command: UsersCommand::Remove { username },
+        } => crate::admin::remove_user(&config, &username),
+        Command::Keys {
+            command: KeysCommand::List { json },
+        } => crate::admin::list_keys(&config, json),
+        Command::Keys {
+            command: KeysCommand::Revoke { id },
+        } => crate::admin::revoke_key(&config, &id),
+        Command::Erase { user, org } => crate::admin::erase(&config, &user, org.as_deref()),
         Command::Import { files, org } => import(&config, &files, org.as_deref()),
         Command::Keys {
             command: KeysCommand::Create { kind, org },
@@ -185,7 +229,7 @@ fn init_tracing() {
         .try_init();
 }
 
-fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
+pub(crate) fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
     org.map(|o| {
         OrgSlug::parse(o)
             .with_context(|| format!("`--org {o}` is not an org slug ([a-z0-9][a-z0-9_-]{{0,63}})"))

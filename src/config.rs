@@ -16,6 +16,8 @@ pub struct Config {
     pub company: Company,
     pub metrics: Settings,
     pub ingest: Limits,
+    pub retention: Retention,
+    pub server: ServerSettings,
     /// Where the embedded store keeps its files (`--data`).
     pub data: PathBuf,
     /// The store URL (`--store`); `None` is the SQLite file under `data`.
@@ -114,6 +116,26 @@ impl Default for Limits {
     }
 }
 
+/// `[retention]`: how long raw events are kept (absent: for ever).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Raw events older than this many whole months are deleted.
+    pub raw_events_months: Option<u32>,
+}
+
+/// `[server]`: how the server sits in the network.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Addresses or CIDR ranges of reverse proxies whose
+    /// `X-Forwarded-For`/`-Proto` headers are believed.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// The longest retention accepted (100 years): larger values are typos.
+pub const MAX_RETENTION_MONTHS: u32 = 1200;
+
 /// The file's shape; every section and key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -124,6 +146,8 @@ struct File {
     company: Company,
     metrics: Settings,
     ingest: Limits,
+    retention: Retention,
+    server: ServerSettings,
 }
 
 /// Values given as flags or environment variables (already merged by clap).
@@ -172,6 +196,8 @@ impl Config {
             company: file.company,
             metrics: file.metrics,
             ingest: file.ingest,
+            retention: file.retention,
+            server: file.server,
         };
         config
             .check()
@@ -235,6 +261,24 @@ impl Config {
         for (key, value) in positive {
             if value == 0 {
                 return Err((key, "must be greater than 0".into()));
+            }
+        }
+        if let Some(months) = self.retention.raw_events_months
+            && !(1..=MAX_RETENTION_MONTHS).contains(&months)
+        {
+            return Err((
+                "retention.raw_events_months",
+                format!(
+                    "must be between 1 and {MAX_RETENTION_MONTHS} (whole months of raw events to keep)"
+                ),
+            ));
+        }
+        for proxy in &self.server.trusted_proxies {
+            if crate::net::Cidr::parse(proxy).is_none() {
+                return Err((
+                    "server.trusted_proxies",
+                    format!("`{proxy}` is not an IP address or CIDR range (e.g. 10.0.0.0/8)"),
+                ));
             }
         }
         Ok(())

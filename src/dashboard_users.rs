@@ -91,6 +91,7 @@ pub fn add(
         password_hash: hash_password(password)?,
         org,
         created_at: Micros::now(),
+        last_login_at: None,
     })
 }
 

@@ -4,9 +4,15 @@
 //! finds the stored record; the secret (256 random bits) is compared by its
 //! hash in constant time. A fast hash is the right tool for a secret of
 //! this entropy: there is nothing to guess that a slow KDF would protect.
+//!
+//! A process keeps the records it verified for [`RECHECK`] at most, then
+//! reads them again: a key revoked by `uptake keys revoke` (in any process
+//! sharing the store) is refused within that time. The re-read is also
+//! when the key's last use is recorded, at most once per [`RECORD_USE`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -35,6 +41,8 @@ pub fn generate(kind: KeyKind, org: Option<OrgSlug>) -> (String, StoredKey) {
         org,
         secret_sha256: Sha256::digest(secret_hex.as_bytes()).into(),
         created_at: Micros::now(),
+        last_used_at: None,
+        revoked_at: None,
     };
     (text, stored)
 }
@@ -60,10 +68,17 @@ fn parse(text: &str) -> Option<(KeyKind, &str, &str)> {
 
 /// Checks presented keys against the store, remembering the records it has
 /// seen so that a request costs no query once its key is known.
+/// How long a verified key record is trusted before it is read again
+/// (the contract allows 5 s for a revocation to take effect).
+pub const RECHECK: Duration = Duration::from_secs(4);
+/// How often a key's last use is written to the store.
+const RECORD_USE: i64 = 60_000_000;
+
 #[derive(Clone)]
 pub struct Keys {
     store: Arc<dyn Store>,
-    known: Arc<RwLock<HashMap<String, StoredKey>>>,
+    /// Key records by key id, with the instant each was read.
+    known: Arc<RwLock<HashMap<String, (StoredKey, Instant)>>>,
 }
 
 impl Keys {
@@ -88,21 +103,41 @@ impl Keys {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(key_id)
-            .cloned();
+            .filter(|(_, read)| read.elapsed() < RECHECK)
+            .map(|(record, _)| record.clone());
+        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let record = match cached {
             Some(record) => record,
-            None => match self.store.find_key(key_id)? {
-                Some(record) => {
-                    let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
-                    known.insert(key_id.to_owned(), record.clone());
-                    record
+            None => {
+                let Some(mut record) = self.store.find_key(key_id)? else {
+                    self.known
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(key_id);
+                    return Ok(None);
+                };
+                let now = Micros::now();
+                let genuine = bool::from(presented.ct_eq(&record.secret_sha256));
+                if genuine
+                    && record.revoked_at.is_none()
+                    && record
+                        .last_used_at
+                        .is_none_or(|t| now.0 - t.0 >= RECORD_USE)
+                {
+                    // Best effort: a failed write must not refuse the key.
+                    if let Err(e) = self.store.touch_key(key_id, now) {
+                        tracing::warn!(error = %e, "could not record a key's last use");
+                    } else {
+                        record.last_used_at = Some(now);
+                    }
                 }
-                None => return Ok(None),
-            },
+                let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+                known.insert(key_id.to_owned(), (record.clone(), Instant::now()));
+                record
+            }
         };
-        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let matches = bool::from(presented.ct_eq(&record.secret_sha256));
-        Ok((matches && record.kind == kind).then_some(record))
+        Ok((matches && record.kind == kind && record.revoked_at.is_none()).then_some(record))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Uptake: a usage and adoption dashboard for internal developer portals.
 //! See `docs/ARCHITECTURE.md` for the map.
 
+pub mod admin;
 pub mod bench;
 pub mod calendar;
 pub mod chart;
@@ -16,6 +17,8 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod migrate;
+pub mod net;
+pub mod retention;
 pub mod rollup;
 pub mod server;
 pub mod store;

@@ -225,6 +225,10 @@ pub fn run(
     let writer = runtime.block_on(async {
         let (ingestor, writer) =
             Ingestor::start(store.clone(), config.ingest.queue_batches, Commits::LIVE)?;
+        if let Some(months) = config.retention.raw_events_months {
+            let cal = crate::calendar::Calendar::new(&config.company.timezone)?;
+            crate::retention::start(store.clone(), cal, months);
+        }
         let state = AppState::new(store, ingestor, config, Arc::new(Micros::now))?;
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await

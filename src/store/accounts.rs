@@ -27,6 +27,8 @@ fn key_of(r: &dyn Row) -> anyhow::Result<StoredKey> {
             .ok()
             .context("stored key hash is not 32 bytes")?,
         created_at: Micros(r.int(4)?),
+        last_used_at: r.opt_int(5)?.map(Micros),
+        revoked_at: r.opt_int(6)?.map(Micros),
     })
 }
 
@@ -36,11 +38,14 @@ fn user_of(r: &dyn Row) -> anyhow::Result<DashboardUser> {
         password_hash: r.text(1)?,
         org: org_of(r.opt_text(2)?, "login")?,
         created_at: Micros(r.int(3)?),
+        last_login_at: r.opt_int(4)?.map(Micros),
     })
 }
 
-const KEY_COLUMNS: &str = "SELECT key_id, kind, org, secret_sha256, created_at FROM api_keys";
-const USER_COLUMNS: &str = "SELECT username, password_hash, org, created_at FROM dashboard_users";
+const KEY_COLUMNS: &str =
+    "SELECT key_id, kind, org, secret_sha256, created_at, last_used_at, revoked_at FROM api_keys";
+const USER_COLUMNS: &str =
+    "SELECT username, password_hash, org, created_at, last_login_at FROM dashboard_users";
 
 pub fn insert_key(db: &dyn Db, key: &StoredKey) -> anyhow::Result<()> {
     db.exec(
@@ -90,6 +95,49 @@ pub fn upsert_user(db: &dyn Db, user: &DashboardUser) -> anyhow::Result<()> {
         ],
     )
     .context("failed to store the dashboard login")?;
+    // A new password or org ends the sessions opened with the old ones.
+    end_sessions(db, &user.username)
+}
+
+/// Ends every session of `username` at once.
+pub fn end_sessions(db: &dyn Db, username: &str) -> anyhow::Result<()> {
+    db.exec(
+        "DELETE FROM dashboard_sessions WHERE username = ?1",
+        args![username],
+    )?;
+    Ok(())
+}
+
+pub fn remove_user(db: &dyn Db, username: &str) -> anyhow::Result<bool> {
+    end_sessions(db, username)?;
+    let removed = db.exec(
+        "DELETE FROM dashboard_users WHERE username = ?1",
+        args![username],
+    )?;
+    Ok(removed > 0)
+}
+
+pub fn record_login(db: &dyn Db, username: &str, at: Micros) -> anyhow::Result<()> {
+    db.exec(
+        "UPDATE dashboard_users SET last_login_at = ?2 WHERE username = ?1",
+        args![username, at.0],
+    )?;
+    Ok(())
+}
+
+pub fn revoke_key(db: &dyn Db, key_id: &str, at: Micros) -> anyhow::Result<bool> {
+    let found = db.exec(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE key_id = ?1",
+        args![key_id, at.0],
+    )?;
+    Ok(found > 0)
+}
+
+pub fn touch_key(db: &dyn Db, key_id: &str, at: Micros) -> anyhow::Result<()> {
+    db.exec(
+        "UPDATE api_keys SET last_used_at = ?2 WHERE key_id = ?1",
+        args![key_id, at.0],
+    )?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
 use super::BatchCounts;
+use super::erase::Erasures;
 use super::sql::{Arg, ColType, Db, Dialect, Row, exec_rows, first};
 use crate::args;
 use crate::event::columns::{Columns, from_columns, to_columns};
@@ -72,16 +73,36 @@ pub fn trigger_ids(strings: &mut Interner<'_>) -> anyhow::Result<[i64; 2]> {
 pub fn insert_new<'e>(
     db: &dyn Db,
     strings: &mut Interner<'_>,
+    erased: &Erasures,
     batches: &[&'e Batch],
 ) -> anyhow::Result<(Vec<NewEvent<'e>>, Vec<BatchCounts>)> {
     let events: Vec<&Event> = batches.iter().flat_map(|b| b.events.iter()).collect();
     let keys = batches.iter().flat_map(|b| b.keys.iter());
     let columns: Vec<Columns<&str>> = events.iter().map(|e| to_columns(&e.body)).collect();
+    // An erased person's event from before the erasure counts as a
+    // duplicate: it was stored once, and is gone on purpose. None of its
+    // strings is interned.
+    let refused: Vec<bool> = events
+        .iter()
+        .zip(&columns)
+        .map(|(event, c)| {
+            c.user
+                .is_some_and(|user| erased.refuses(event.org.as_str(), user, event.time))
+        })
+        .collect();
     strings.prefetch(
         events
             .iter()
-            .map(|e| e.org.as_str())
-            .chain(columns.iter().flat_map(|c| c.strings().copied()))
+            .zip(&refused)
+            .filter(|(_, refused)| !**refused)
+            .map(|(e, _)| e.org.as_str())
+            .chain(
+                columns
+                    .iter()
+                    .zip(&refused)
+                    .filter(|(_, refused)| !**refused)
+                    .flat_map(|(c, _)| c.strings().copied()),
+            )
             .chain(TRIGGER_NAMES),
     )?;
     // The key of each event; the first of equal keys in these batches is
@@ -89,6 +110,9 @@ pub fn insert_new<'e>(
     let mut seen: FxHashSet<(i64, EventKey)> = FxHashSet::default();
     let mut candidates: Vec<(usize, i64, EventKey)> = Vec::with_capacity(events.len());
     for (i, (event, key)) in events.iter().zip(keys).enumerate() {
+        if refused[i] {
+            continue;
+        }
         let org = strings.id(event.org.as_str())?;
         let key = *key;
         if seen.insert((org, key)) {

@@ -70,6 +70,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_day_grain.sql"),
         postgres: include_str!("../../migrations/postgres/0010_day_grain.sql"),
     },
+    Migration {
+        version: 11,
+        name: "people_data",
+        sqlite: include_str!("../../migrations/sqlite/0011_people_data.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_people_data.sql"),
+    },
 ];
 
 /// The newest schema this binary knows.

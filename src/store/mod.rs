@@ -9,6 +9,7 @@
 
 mod accounts;
 mod cache;
+mod erase;
 pub mod events;
 mod migrations;
 mod parts;
@@ -36,6 +37,10 @@ pub struct StoredKey {
     pub org: Option<OrgSlug>,
     pub secret_sha256: [u8; 32],
     pub created_at: crate::time::Micros,
+    /// Recorded at most once a minute.
+    pub last_used_at: Option<crate::time::Micros>,
+    /// A revoked key is refused.
+    pub revoked_at: Option<crate::time::Micros>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +75,7 @@ pub struct DashboardUser {
     pub password_hash: String,
     pub org: Option<OrgSlug>,
     pub created_at: crate::time::Micros,
+    pub last_login_at: Option<crate::time::Micros>,
 }
 
 /// A dashboard session, found by the SHA-256 of its token.
@@ -142,6 +148,29 @@ pub trait Store: Send + Sync {
         expired: crate::time::Micros,
     ) -> anyhow::Result<Option<StoredSession>>;
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()>;
+    /// Revokes the key `key_id` as of `at`; `false` when no key has that
+    /// id. Revoking again keeps the first instant.
+    fn revoke_key(&self, key_id: &str, at: crate::time::Micros) -> anyhow::Result<bool>;
+    /// Records that the key was used at `at`.
+    fn touch_key(&self, key_id: &str, at: crate::time::Micros) -> anyhow::Result<()>;
+    /// Removes a dashboard login and ends its sessions; `false` when there
+    /// is no such login.
+    fn remove_user(&self, username: &str) -> anyhow::Result<bool>;
+    /// Records a successful dashboard login at `at`.
+    fn record_login(&self, username: &str, at: crate::time::Micros) -> anyhow::Result<()>;
+    /// Erases a person (`uptake erase`): their events in `org` (or every
+    /// org), everything derived from them, and the strings only they
+    /// used; later arrivals of their events dated at or before `at` are
+    /// duplicates. Returns the number of events deleted.
+    fn erase_user(
+        &self,
+        user: &str,
+        org: Option<&OrgSlug>,
+        at: crate::time::Micros,
+    ) -> anyhow::Result<u64>;
+    /// Deletes the raw events dated before `horizon` (retention); the
+    /// rollups keep what they counted. Returns how many were deleted.
+    fn delete_events_before(&self, horizon: crate::time::Micros) -> anyhow::Result<u64>;
     /// Every API key and login (for `migrate-store`).
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>>;
     fn users(&self) -> anyhow::Result<Vec<DashboardUser>>;

@@ -19,6 +19,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::accounts;
 use super::cache::ReadCache;
+use super::erase::{self, Erasures};
 use super::events::{self, Interner};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::report::ReportFacts;
@@ -28,7 +29,7 @@ use super::{
     Batch, BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError,
 };
 use crate::args;
-use crate::event::Event;
+use crate::event::{Event, OrgSlug};
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
 use crate::time::Micros;
@@ -216,6 +217,18 @@ impl PostgresStore {
     }
 
     /// Runs `f` on a pooled connection, giving it back afterwards.
+    /// Runs `f` in a transaction holding the write lock, as writers do.
+    fn in_write<T>(&self, f: impl FnOnce(&dyn Db) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.with(|db| {
+            db.client().batch_execute("BEGIN")?;
+            let result = (|| {
+                db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
+                f(db)
+            })();
+            finish(db, result)
+        })
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Pg<Client>) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let db = self.acquire()?;
         let result = f(&db);
@@ -300,6 +313,8 @@ impl Store for PostgresStore {
             settings: self.settings()?.clone(),
             cache: self.cache.clone(),
             open: None,
+            epoch: None,
+            erased: Erasures::default(),
         }))
     }
 
@@ -334,6 +349,30 @@ impl Store for PostgresStore {
 
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {
         self.with(|db| accounts::delete_session(db, token_sha256))
+    }
+
+    fn revoke_key(&self, key_id: &str, at: Micros) -> anyhow::Result<bool> {
+        self.with(|db| accounts::revoke_key(db, key_id, at))
+    }
+
+    fn touch_key(&self, key_id: &str, at: Micros) -> anyhow::Result<()> {
+        self.with(|db| accounts::touch_key(db, key_id, at))
+    }
+
+    fn remove_user(&self, username: &str) -> anyhow::Result<bool> {
+        self.in_write(|db| accounts::remove_user(db, username))
+    }
+
+    fn record_login(&self, username: &str, at: Micros) -> anyhow::Result<()> {
+        self.with(|db| accounts::record_login(db, username, at))
+    }
+
+    fn erase_user(&self, user: &str, org: Option<&OrgSlug>, at: Micros) -> anyhow::Result<u64> {
+        self.in_write(|db| erase::erase_user(db, user, org.map(OrgSlug::as_str), at))
+    }
+
+    fn delete_events_before(&self, horizon: Micros) -> anyhow::Result<u64> {
+        erase::delete_events_before(&mut |slice| self.in_write(|db| slice(db)), horizon)
     }
 
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {
@@ -462,6 +501,10 @@ struct PostgresWriter {
     cache: Arc<ReadCache>,
     /// While a transaction is open: what its new events add to the rollups.
     open: Option<Rollups>,
+    /// The epoch `strings` and `erased` were read at.
+    epoch: Option<i64>,
+    /// The people erased, whose late events are not stored.
+    erased: Erasures,
 }
 
 impl EventWriter for PostgresWriter {
@@ -506,11 +549,19 @@ impl PostgresWriter {
                 self.strings.clear();
             }
             db.client().batch_execute("BEGIN")?;
+            // A rebuild or an erasure raised the epoch: string ids may be
+            // gone, and there may be new people to refuse.
+            let (epoch, _) = write::versions::epoch_and_writes(db)?;
+            if self.epoch != Some(epoch) {
+                self.strings.clear();
+                self.erased = Erasures::load(db)?;
+                self.epoch = Some(epoch);
+            }
             let triggers = events::trigger_ids(&mut Interner::new(db, &mut self.strings))?;
             self.open = Some(Rollups::new(triggers));
         }
         let mut strings = Interner::new(db, &mut self.strings);
-        let (new, counts) = events::insert_new(db, &mut strings, batches)?;
+        let (new, counts) = events::insert_new(db, &mut strings, &self.erased, batches)?;
         let rollups = self.open.as_mut().context("no open transaction")?;
         for event in &new {
             rollups.add(&self.settings, event)?;
@@ -528,6 +579,12 @@ impl PostgresWriter {
             .context("the connection of the open transaction is gone")?;
         db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
         write::check_settings(db, &self.settings)?;
+        // An erasure committed after this transaction began may cover its
+        // events: refuse them all (the client resends; they are then
+        // checked against it).
+        if Some(write::versions::epoch_and_writes(db)?.0) != self.epoch {
+            bail!("people were erased while these events were being stored; send them again");
+        }
         let changes = rollups.write(db, &self.settings)?;
         // If the connection drops during COMMIT the outcome is unknown; the
         // client is told to retry, and idempotency by (org, id) makes the

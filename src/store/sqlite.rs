@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::accounts;
 use super::cache::ReadCache;
+use super::erase::{self, Erasures};
 use super::events::{self, Interner};
 use super::migrations::{MIGRATIONS, latest_version};
 use super::report::ReportFacts;
@@ -22,7 +23,7 @@ use super::write::{self, Rollups};
 use super::{
     Batch, BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError,
 };
-use crate::event::Event;
+use crate::event::{Event, OrgSlug};
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
 use crate::time::Micros;
@@ -91,6 +92,15 @@ impl SqliteStore {
         self.settings
             .get()
             .context("the store's rollup settings were not set (Store::prepare_rollups)")
+    }
+
+    /// Runs `f` in a write transaction of the store's own connection.
+    fn in_write<T>(&self, f: impl FnOnce(&dyn Db) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = f(&*tx)?;
+        tx.commit()?;
+        Ok(value)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -167,6 +177,8 @@ impl Store for SqliteStore {
             settings: self.settings()?.clone(),
             cache: self.cache.clone(),
             open: None,
+            epoch: None,
+            erased: Erasures::default(),
         }))
     }
 
@@ -201,6 +213,30 @@ impl Store for SqliteStore {
 
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {
         accounts::delete_session(&*self.conn(), token_sha256)
+    }
+
+    fn revoke_key(&self, key_id: &str, at: Micros) -> anyhow::Result<bool> {
+        accounts::revoke_key(&*self.conn(), key_id, at)
+    }
+
+    fn touch_key(&self, key_id: &str, at: Micros) -> anyhow::Result<()> {
+        accounts::touch_key(&*self.conn(), key_id, at)
+    }
+
+    fn remove_user(&self, username: &str) -> anyhow::Result<bool> {
+        self.in_write(|db| accounts::remove_user(db, username))
+    }
+
+    fn record_login(&self, username: &str, at: Micros) -> anyhow::Result<()> {
+        accounts::record_login(&*self.conn(), username, at)
+    }
+
+    fn erase_user(&self, user: &str, org: Option<&OrgSlug>, at: Micros) -> anyhow::Result<u64> {
+        self.in_write(|db| erase::erase_user(db, user, org.map(OrgSlug::as_str), at))
+    }
+
+    fn delete_events_before(&self, horizon: Micros) -> anyhow::Result<u64> {
+        erase::delete_events_before(&mut |slice| self.in_write(|db| slice(db)), horizon)
     }
 
     fn keys(&self) -> anyhow::Result<Vec<StoredKey>> {
@@ -321,6 +357,10 @@ struct SqliteWriter {
     cache: Arc<ReadCache>,
     /// While a transaction is open: what its new events add to the rollups.
     open: Option<Rollups>,
+    /// The epoch `strings` and `erased` were read at.
+    epoch: Option<i64>,
+    /// The people erased, whose late events are not stored.
+    erased: Erasures,
 }
 
 impl EventWriter for SqliteWriter {
@@ -354,12 +394,20 @@ impl SqliteWriter {
             // `BEGIN IMMEDIATE` takes SQLite's one write lock at once.
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             write::check_settings(&self.conn, &self.settings)?;
+            // A rebuild or an erasure raised the epoch: string ids may be
+            // gone, and there may be new people to refuse.
+            let (epoch, _) = write::versions::epoch_and_writes(&self.conn)?;
+            if self.epoch != Some(epoch) {
+                self.strings.clear();
+                self.erased = Erasures::load(&self.conn)?;
+                self.epoch = Some(epoch);
+            }
             let triggers = events::trigger_ids(&mut Interner::new(&self.conn, &mut self.strings))?;
             self.open = Some(Rollups::new(triggers));
         }
         let db: &dyn Db = &self.conn;
         let mut strings = Interner::new(db, &mut self.strings);
-        let (new, counts) = events::insert_new(db, &mut strings, batches)?;
+        let (new, counts) = events::insert_new(db, &mut strings, &self.erased, batches)?;
         let rollups = self.open.as_mut().context("no open transaction")?;
         for event in &new {
             rollups.add(&self.settings, event)?;

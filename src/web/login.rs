@@ -40,12 +40,13 @@ fn cookie_header(headers: &HeaderMap) -> &str {
 
 /// `Secure` when the browser reached us over TLS (through a proxy that
 /// says so): a cookie marked so would not come back over plain HTTP.
-fn secure_attr(headers: &HeaderMap) -> &'static str {
-    let tls = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    if tls { "; Secure" } else { "" }
+/// `; Secure` when the client reached a trusted proxy over HTTPS.
+fn secure_attr(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> &'static str {
+    if state.proxies.https(peer.ip(), headers) {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -107,18 +108,11 @@ fn login_page(csrf: &str, next: &str, message: Option<&str>) -> Markup {
 }
 
 /// The form, with a fresh CSRF token in a cookie beside it.
-fn login_response(
-    status: StatusCode,
-    headers: &HeaderMap,
-    next: &str,
-    message: Option<&str>,
-) -> Response {
+fn login_response(status: StatusCode, secure: &str, next: &str, message: Option<&str>) -> Response {
     let csrf = new_token();
     let page = login_page(&csrf, next, message);
-    let cookie = format!(
-        "{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict{}",
-        secure_attr(headers)
-    );
+    let cookie =
+        format!("{LOGIN_CSRF_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict{secure}");
     let mut response = (status, page).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -127,8 +121,14 @@ fn login_response(
     response
 }
 
-pub async fn login_form(headers: HeaderMap, Query(q): Query<LoginPageQuery>) -> Response {
-    login_response(StatusCode::OK, &headers, safe_next(q.next.as_deref()), None)
+pub async fn login_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<LoginPageQuery>,
+) -> Response {
+    let secure = secure_attr(&state, peer, &headers);
+    login_response(StatusCode::OK, secure, safe_next(q.next.as_deref()), None)
 }
 
 #[derive(Deserialize)]
@@ -146,29 +146,25 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let secure = secure_attr(&state, peer, &headers);
     let next = safe_next(form.next.as_deref()).to_owned();
     let expected = cookie(cookie_header(&headers), LOGIN_CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
         return login_response(
             StatusCode::FORBIDDEN,
-            &headers,
+            secure,
             &next,
             Some("The login form expired. Please try again."),
         );
     }
-    let address = peer.ip().to_string();
+    let address = state.proxies.client(peer.ip(), &headers).to_string();
     if let Some(wait) = state.sessions.throttled(&form.username, &address) {
         let minutes = wait.as_secs().div_ceil(60);
         let message = format!(
             "Too many failed logins. Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
         );
-        return login_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            &headers,
-            &next,
-            Some(&message),
-        );
+        return login_response(StatusCode::TOO_MANY_REQUESTS, secure, &next, Some(&message));
     }
     let store = state.store.clone();
     let (username, password) = (form.username.clone(), form.password);
@@ -182,7 +178,7 @@ pub async fn login(
             tracing::error!(error = %format!("{e:#}"), "login check failed");
             return login_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &headers,
+                secure,
                 &next,
                 Some("The login could not be checked; see the server log."),
             );
@@ -193,19 +189,25 @@ pub async fn login(
         state.sessions.record_failure(&form.username, &address);
         return login_response(
             StatusCode::UNAUTHORIZED,
-            &headers,
+            secure,
             &next,
             Some("Wrong username or password."),
         );
     };
     state.sessions.clear_failures(&user.username);
     let sessions = state.sessions.clone();
-    let token = match super::blocking(move || sessions.create(&user)).await {
+    let store = state.store.clone();
+    let token = match super::blocking(move || {
+        let token = sessions.create(&user)?;
+        store.record_login(&user.username, crate::time::Micros::now())?;
+        anyhow::Ok(token)
+    })
+    .await
+    {
         Ok(Ok(token)) => token,
         Ok(Err(e)) => return ApiError::internal(&e).into_response(),
         Err(e) => return e.into_response(),
     };
-    let secure = secure_attr(&headers);
     let mut response = Redirect::to(&next).into_response();
     for cookie in [
         format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"),
@@ -226,6 +228,7 @@ pub struct LogoutForm {
 
 pub async fn logout(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Response {
@@ -259,7 +262,7 @@ pub async fn logout(
     let mut response = Redirect::to("/login").into_response();
     let cookie = format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        secure_attr(&headers)
+        secure_attr(&state, peer, &headers)
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);

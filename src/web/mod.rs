@@ -11,6 +11,7 @@ mod login;
 mod openapi;
 mod pages;
 mod panels;
+pub mod proxy;
 mod session;
 mod widgets;
 
@@ -50,6 +51,11 @@ pub struct AppState {
     pub company: Arc<str>,
     pub calendar_name: Arc<str>,
     pub sessions: Arc<session::Sessions>,
+    /// Whose forwarded headers are believed.
+    pub proxies: Arc<proxy::Proxies>,
+    /// `[retention] raw_events_months`: reports before its horizon are
+    /// refused.
+    pub retention: Option<u32>,
 }
 
 impl AppState {
@@ -73,6 +79,8 @@ impl AppState {
             company: config.company.name.as_str().into(),
             calendar_name: config.company.timezone.as_str().into(),
             sessions,
+            proxies: Arc::new(proxy::Proxies::new(&config.server.trusted_proxies)),
+            retention: config.retention.raw_events_months,
         })
     }
 }

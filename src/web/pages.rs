@@ -122,8 +122,7 @@ fn viewer_report(
     mut query: ReportQuery,
 ) -> Result<Report, ApiError> {
     scope_orgs(&mut query, viewer.org.as_ref())?;
-    Report::resolve(&query, (state.clock)(), &state.calendar)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))
+    super::widgets::resolve_report(state, &query)
 }
 
 /// What one tab shows, computed off the async threads.

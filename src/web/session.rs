@@ -184,6 +184,7 @@ mod tests {
             password_hash: String::new(),
             org: org.map(|o| OrgSlug::parse(o).unwrap()),
             created_at: crate::time::Micros(0),
+            last_login_at: None,
         }
     }
 

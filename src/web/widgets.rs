@@ -217,8 +217,7 @@ pub async fn widget(
     let key = authenticate(&state, &headers, KeyKind::Read).await?;
     let mut query = parse_query(raw.as_deref())?;
     scope_orgs(&mut query, key.org.as_ref())?;
-    let report = Report::resolve(&query, (state.clock)(), &state.calendar)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+    let report = resolve_report(&state, &query)?;
     enum Encoded {
         Json(Vec<u8>),
         Csv(String),
@@ -259,4 +258,27 @@ pub(crate) fn csv_response(widget: &metrics::Widget, csv: String) -> Response {
             .insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+/// The report `query` asks for at the server's clock; `400` for a bad
+/// parameter, and `400 before_retention` for an `as_of` whose raw events
+/// are deleted (`[retention]`).
+pub fn resolve_report(state: &AppState, query: &ReportQuery) -> Result<Report, ApiError> {
+    let now = (state.clock)();
+    let report = Report::resolve(query, now, &state.calendar)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+    if let Some(months) = state.retention {
+        let horizon = crate::retention::horizon(&state.calendar, now, months);
+        if report.as_of < horizon {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "before_retention",
+                format!(
+                    "as_of {} lies before the retention horizon {horizon}: raw events older than {months} months are deleted ([retention] raw_events_months); ask for an as_of at or after {horizon}",
+                    report.as_of
+                ),
+            ));
+        }
+    }
+    Ok(report)
 }

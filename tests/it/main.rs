@@ -8,6 +8,7 @@ mod cli;
 mod dashboard;
 mod durability;
 mod ingest;
+mod people;
 mod postgres;
 mod rollups;
 mod widget_cases;
