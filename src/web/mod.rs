@@ -1,6 +1,7 @@
 //! Everything HTTP: the router, the handlers and the error type. The
 //! layers below (`ingest`, `store`, `event`) know nothing of HTTP.
 
+mod admin;
 mod assets;
 mod auth;
 mod body;
@@ -112,6 +113,9 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/export/{name}", get(pages::export))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
+        .route("/admin", get(admin::page))
+        .route("/admin/keys/revoke", post(admin::revoke_key))
+        .route("/admin/users/remove", post(admin::remove_user))
         .route("/assets/{name}", get(assets::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

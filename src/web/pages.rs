@@ -324,6 +324,9 @@ fn shell(
                     span.company { (state.company) }
                     span.spacer {}
                     span.who title=(role) { (viewer.username) " · " (role) }
+                    @if viewer.org.is_none() {
+                        a.admin href="/admin" { "Keys and logins" }
+                    }
                     form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(viewer.csrf);
                         button type="submit" { "Log out" }

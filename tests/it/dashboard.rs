@@ -55,7 +55,7 @@ impl<'s> Browser<'s> {
         }
     }
 
-    fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> Response {
+    pub fn request(&mut self, method: &str, path: &str, form: Option<&str>) -> Response {
         let cookie = self.cookie_header();
         let mut headers = vec![("cookie", cookie.as_str())];
         if form.is_some() {
@@ -75,7 +75,7 @@ impl<'s> Browser<'s> {
     }
 
     /// The value of hidden input `name` in `html`.
-    fn hidden(html: &str, name: &str) -> String {
+    pub fn hidden(html: &str, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = html
             .find(&marker)

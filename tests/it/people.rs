@@ -443,3 +443,88 @@ fn retention_deletes_raw_events_and_keeps_the_numbers(engine: Engine) {
     }
 }
 on_both_engines!(retention_deletes_raw_events_and_keeps_the_numbers);
+
+/// The admin page lists keys and logins for company admins only, and its
+/// revoke and remove buttons work (with the session's CSRF token only).
+fn the_admin_page_revokes_keys_and_removes_logins(engine: Engine) {
+    let dir = engine_dir(engine);
+    add_user(dir.path(), "admin", None);
+    add_user(dir.path(), "eu", Some("acme-eu"));
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let id = key.split('_').nth(2).unwrap().to_owned();
+    let server = Server::start(dir.path());
+    assert_eq!(server.post_ndjson(&key, &ingest_line("a1")).status, 200);
+
+    let mut eu = Browser::new(&server);
+    assert_eq!(eu.login("eu", PASSWORD).status, 303);
+    assert_eq!(eu.get("/admin").status, 403);
+    let eu_page = eu.get("/dashboard/entities").text();
+    assert!(!eu_page.contains("href=\"/admin\""));
+
+    let mut admin = Browser::new(&server);
+    assert_eq!(admin.login("admin", PASSWORD).status, 303);
+    assert!(
+        admin
+            .get("/dashboard/entities")
+            .text()
+            .contains("href=\"/admin\"")
+    );
+    let page = admin.get("/admin");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains(&id) && html.contains("acme-eu") && html.contains("eu"));
+    assert!(!html.contains(&key), "the page never shows a secret");
+    let csrf = Browser::hidden(&html, "csrf");
+
+    // A forged form is refused; a viewer's is too.
+    let forged = format!("csrf=forged&id={id}");
+    assert_eq!(
+        admin
+            .request("POST", "/admin/keys/revoke", Some(&forged))
+            .status,
+        403
+    );
+    let eu_csrf = Browser::hidden(&eu_page, "csrf");
+    let as_eu = format!("csrf={eu_csrf}&id={id}");
+    assert_eq!(
+        eu.request("POST", "/admin/keys/revoke", Some(&as_eu))
+            .status,
+        403
+    );
+    assert_eq!(server.post_ndjson(&key, &ingest_line("a2")).status, 200);
+
+    let form = format!("csrf={csrf}&id={id}");
+    assert_eq!(
+        admin
+            .request("POST", "/admin/keys/revoke", Some(&form))
+            .status,
+        303
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.post_ndjson(&key, &ingest_line("a3")).status != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the key still worked 5 s after its revocation"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let form = format!("csrf={csrf}&username=eu");
+    assert_eq!(
+        admin
+            .request("POST", "/admin/users/remove", Some(&form))
+            .status,
+        303
+    );
+    assert_eq!(eu.get("/dashboard/entities").status, 303);
+    let own = format!("csrf={csrf}&username=admin");
+    assert_eq!(
+        admin
+            .request("POST", "/admin/users/remove", Some(&own))
+            .status,
+        400
+    );
+    let html = admin.get("/admin").text();
+    assert!(!html.contains(">eu<"), "the removed login is still listed");
+}
+on_both_engines!(the_admin_page_revokes_keys_and_removes_logins);
