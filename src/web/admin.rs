@@ -19,15 +19,14 @@ use crate::store::{DashboardUser, StoredKey};
 use crate::time::Micros;
 
 /// `403` for a viewer of one org: keys and logins span the company.
-fn company_admin(viewer: &Viewer) -> Result<(), Response> {
-    match viewer.org {
-        None => Ok(()),
-        Some(_) => Err((
+fn refuse_unless_admin(viewer: &Viewer) -> Option<Response> {
+    viewer.org.as_ref().map(|_| {
+        (
             StatusCode::FORBIDDEN,
             "Only a company admin (a login without an org) manages keys and logins.",
         )
-            .into_response()),
-    }
+            .into_response()
+    })
 }
 
 fn when(t: Option<Micros>, none: &str) -> String {
@@ -35,7 +34,7 @@ fn when(t: Option<Micros>, none: &str) -> String {
 }
 
 pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
-    if let Err(refused) = company_admin(&viewer) {
+    if let Some(refused) = refuse_unless_admin(&viewer) {
         return refused;
     }
     let store = state.store.clone();
@@ -147,16 +146,22 @@ pub struct RemoveForm {
     username: String,
 }
 
-/// The form's CSRF token must be the session's.
-fn check_csrf(viewer: &Viewer, csrf: &str) -> Result<(), Response> {
+/// `403` unless the form is a company admin's, with the session's CSRF
+/// token.
+fn refuse_form(viewer: &Viewer, csrf: &str) -> Option<Response> {
+    if let Some(refused) = refuse_unless_admin(viewer) {
+        return Some(refused);
+    }
     if bool::from(viewer.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
-        Ok(())
+        None
     } else {
-        Err((
-            StatusCode::FORBIDDEN,
-            "The form expired; reload the page and try again.",
+        Some(
+            (
+                StatusCode::FORBIDDEN,
+                "The form expired; reload the page and try again.",
+            )
+                .into_response(),
         )
-            .into_response())
     }
 }
 
@@ -165,7 +170,7 @@ pub async fn revoke_key(
     viewer: Viewer,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    if let Err(refused) = company_admin(&viewer).and_then(|()| check_csrf(&viewer, &form.csrf)) {
+    if let Some(refused) = refuse_form(&viewer, &form.csrf) {
         return refused;
     }
     let store = state.store.clone();
@@ -186,7 +191,7 @@ pub async fn remove_user(
     viewer: Viewer,
     Form(form): Form<RemoveForm>,
 ) -> Response {
-    if let Err(refused) = company_admin(&viewer).and_then(|()| check_csrf(&viewer, &form.csrf)) {
+    if let Some(refused) = refuse_form(&viewer, &form.csrf) {
         return refused;
     }
     if form.username == viewer.username {
