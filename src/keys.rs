@@ -8,7 +8,7 @@
 //! A process keeps the records it verified for [`RECHECK`] at most, then
 //! reads them again: a key revoked by `uptake keys revoke` (in any process
 //! sharing the store) is refused within that time. The re-read is also
-//! when the key's last use is recorded, at most once per [`RECORD_USE`].
+//! when the key's last use is recorded, at most once a minute.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
