@@ -263,6 +263,90 @@ impl Config {
                 return Err((key, "must be greater than 0".into()));
             }
         }
+        // Upper bounds: values past them are typos, and some would overflow
+        // a timer or an allocation instead of failing here.
+        let at_most = [
+            (
+                "metrics.activation_min_logins",
+                u64::from(m.activation_min_logins),
+                100_000,
+            ),
+            (
+                "metrics.activation_min_weeks",
+                u64::from(m.activation_min_weeks),
+                5_200,
+            ),
+            (
+                "metrics.inactive_after_months",
+                u64::from(m.inactive_after_months),
+                1_200,
+            ),
+            (
+                "metrics.latest_logins_days",
+                u64::from(m.latest_logins_days),
+                36_500,
+            ),
+            ("metrics.top_actions", u64::from(m.top_actions), 10_000),
+            ("metrics.engaged_teams", u64::from(m.engaged_teams), 10_000),
+            ("metrics.popular_pages", u64::from(m.popular_pages), 10_000),
+            (
+                "ingest.max_body_bytes",
+                self.ingest.max_body_bytes as u64,
+                1 << 30,
+            ),
+            (
+                "ingest.max_events_per_request",
+                self.ingest.max_events_per_request as u64,
+                1_000_000,
+            ),
+            (
+                "ingest.max_id_bytes",
+                self.ingest.max_id_bytes as u64,
+                1 << 20,
+            ),
+            (
+                "ingest.max_string_bytes",
+                self.ingest.max_string_bytes as u64,
+                1 << 20,
+            ),
+            ("ingest.max_teams", self.ingest.max_teams as u64, 100_000),
+            (
+                "ingest.max_counts",
+                self.ingest.max_counts as u64,
+                1_000_000,
+            ),
+            ("ingest.max_depth", self.ingest.max_depth as u64, 1_000),
+            (
+                "ingest.max_future_hours",
+                self.ingest.max_future_hours,
+                8_760,
+            ),
+            (
+                "ingest.header_timeout_secs",
+                self.ingest.header_timeout_secs,
+                3_600,
+            ),
+            (
+                "ingest.body_chunk_timeout_secs",
+                self.ingest.body_chunk_timeout_secs,
+                3_600,
+            ),
+            (
+                "ingest.max_concurrent_requests",
+                self.ingest.max_concurrent_requests as u64,
+                10_000,
+            ),
+            (
+                "ingest.queue_batches",
+                self.ingest.queue_batches as u64,
+                100_000,
+            ),
+        ];
+        for (key, value, max) in at_most {
+            if value > max {
+                return Err((key, format!("{value} is too large (at most {max})")));
+            }
+        }
         if let Some(months) = self.retention.raw_events_months
             && !(1..=MAX_RETENTION_MONTHS).contains(&months)
         {

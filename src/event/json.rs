@@ -113,23 +113,44 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut members: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+        // Small objects (every event) are checked by a scan; past that, a
+        // set keeps the check linear however many keys an object has.
+        let mut seen: Option<std::collections::HashSet<Cow<'de, str>>> = None;
         // Keys come through `Json` itself because `Cow<str>` would always
         // allocate; JSON keys are always strings.
         while let Some(key) = map.next_key::<Json<'de>>()? {
             let Json::Str(key) = key else {
                 return Err(de::Error::custom("object keys must be strings"));
             };
-            if members.iter().any(|(k, _)| *k == key) {
+            if members.len() >= MAX_OBJECT_KEYS {
+                return Err(de::Error::custom(format_args!(
+                    "an object has more than {MAX_OBJECT_KEYS} keys"
+                )));
+            }
+            let repeated = match &mut seen {
+                Some(set) => !set.insert(key.clone()),
+                None => members.iter().any(|(k, _)| *k == key),
+            };
+            if repeated {
                 return Err(de::Error::custom(format_args!(
                     "the key `{key}` is repeated"
                 )));
             }
             let value = map.next_value()?;
             members.push((key, value));
+            if seen.is_none() && members.len() == SCAN_KEYS {
+                seen = Some(members.iter().map(|(k, _)| k.clone()).collect());
+            }
         }
         Ok(Json::Object(members))
     }
 }
+
+/// The most keys one object may have: an event has a dozen fields, and
+/// `counts` entries have two.
+pub const MAX_OBJECT_KEYS: usize = 1_000;
+/// Objects up to this many keys check repeats by a scan.
+const SCAN_KEYS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -172,5 +193,26 @@ mod tests {
             let err = Json::parse(input.as_bytes()).unwrap_err();
             assert_ne!(err.classify(), serde_json::error::Category::Data, "{input}");
         }
+    }
+
+    #[test]
+    fn many_keys_are_checked_in_linear_time_and_bounded() {
+        let object = |n: usize, last: &str| {
+            let mut s = String::from("{");
+            for i in 0..n {
+                s.push_str(&format!("\"k{i}\":0,"));
+            }
+            s.push_str(&format!("\"{last}\":1}}"));
+            s
+        };
+        let err = Json::parse(object(900, "k899").as_bytes()).unwrap_err();
+        assert!(format!("{err}").contains("`k899` is repeated"), "{err}");
+        assert!(Json::parse(object(998, "last").as_bytes()).is_ok());
+        let err = Json::parse(object(MAX_OBJECT_KEYS, "last").as_bytes()).unwrap_err();
+        assert!(format!("{err}").contains("more than 1000 keys"), "{err}");
+        // 100,000 distinct keys end quickly at the bound, not after a
+        // quadratic scan.
+        let err = Json::parse(object(100_000, "last").as_bytes()).unwrap_err();
+        assert!(format!("{err}").contains("more than 1000 keys"), "{err}");
     }
 }

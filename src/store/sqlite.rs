@@ -51,6 +51,15 @@ impl SqliteStore {
                 format!("failed to create the data directory {}", dir.display())
             })?;
         }
+        // SQLite takes an empty file for an empty database and would start
+        // a new store in it; an empty store file is a truncated one.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            bail!(
+                "the store file {} is empty (0 bytes), which Uptake never writes: it was truncated; \
+                 restore it from a backup, or remove it to start a new, empty store",
+                path.display()
+            );
+        }
         let mut conn = connect(path)?;
         migrate(&mut conn, path)?;
         Ok(SqliteStore {

@@ -26,7 +26,16 @@ use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, new_toke
 /// dashboard page. Only local paths, so the form cannot redirect away.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with("/dashboard/") && !n.contains("//") && !n.contains('\\') => n,
+        // Visible ASCII only: anything else cannot go into a `Location`
+        // header (a browser sends paths percent-encoded anyway).
+        Some(n)
+            if n.starts_with("/dashboard/")
+                && !n.contains("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| (0x21..0x7f).contains(&b)) =>
+        {
+            n
+        }
         _ => "/dashboard/users",
     }
 }
@@ -286,5 +295,9 @@ mod tests {
             "/dashboard/users"
         );
         assert_eq!(safe_next(None), "/dashboard/users");
+        // Nothing a `Location` header cannot hold.
+        for bad in ["/dashboard/users\r\nSet-Cookie: x=1", "/dashboard/\u{7f}", "/dashboard/é"] {
+            assert_eq!(safe_next(Some(bad)), "/dashboard/users", "{bad:?}");
+        }
     }
 }

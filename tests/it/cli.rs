@@ -145,6 +145,31 @@ fn an_invalid_config_stops_with_one_line_and_exit_2() {
             "[metrics]\ntop_actions = \"six\"\n",
             "`metrics.top_actions`: invalid type",
         ),
+        // Values out of range are config errors, not panics later.
+        (
+            "[ingest]\nheader_timeout_secs = 18446744073709551615\n",
+            "`ingest.header_timeout_secs`: 18446744073709551615 is too large",
+        ),
+        (
+            "[ingest]\nmax_concurrent_requests = 9223372036854775807\n",
+            "`ingest.max_concurrent_requests`: 9223372036854775807 is too large",
+        ),
+        (
+            "[ingest]\nqueue_batches = 9223372036854775806\n",
+            "`ingest.queue_batches`: 9223372036854775806 is too large",
+        ),
+        (
+            "[metrics]\ninactive_after_months = 4294967295\n",
+            "`metrics.inactive_after_months`: 4294967295 is too large",
+        ),
+        (
+            "[retention]\nraw_events_months = 0\n",
+            "`retention.raw_events_months`: must be between 1 and 1200",
+        ),
+        (
+            "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+            "`server.trusted_proxies`: `10.0.0.0/33` is not an IP address",
+        ),
     ] {
         std::fs::write(&config, text).unwrap();
         let output = uptake(
@@ -248,3 +273,17 @@ fn backup_while_the_server_ingests_is_a_working_store(engine: Engine) {
 }
 
 on_both_engines!(backup_while_the_server_ingests_is_a_working_store);
+
+#[test]
+fn an_empty_store_file_is_refused_not_started_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("uptake.db"), b"").unwrap();
+    let output = uptake(dir.path(), &["keys", "list"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("is empty (0 bytes)"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(dir.path().join("uptake.db")).unwrap().len(),
+        0
+    );
+}
