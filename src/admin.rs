@@ -36,7 +36,7 @@ pub fn list_keys(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let keys = store.keys()?;
     let lines: Vec<KeyLine<'_>> = keys.iter().map(key_line).collect();
     if json {
-        println!("{}", serde_json::to_string(&lines)?);
+        outln!("{}", serde_json::to_string(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
     let rows = lines.iter().map(|k| {
@@ -61,7 +61,7 @@ pub fn revoke_key(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
     if !store.revoke_key(id, Micros::now())? {
         anyhow::bail!("no key has the id `{id}`; `uptake keys list` shows the ids");
     }
-    eprintln!(
+    errln!(
         "key `{id}` revoked: every Uptake process on this store refuses it within {} s",
         crate::keys::RECHECK.as_secs() + 1
     );
@@ -90,7 +90,7 @@ pub fn list_users(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let users = store.users()?;
     let lines: Vec<UserLine<'_>> = users.iter().map(user_line).collect();
     if json {
-        println!("{}", serde_json::to_string(&lines)?);
+        outln!("{}", serde_json::to_string(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
     let rows = lines.iter().map(|u| {
@@ -110,7 +110,7 @@ pub fn remove_user(config: &Config, username: &str) -> anyhow::Result<ExitCode> 
     if !store.remove_user(username)? {
         anyhow::bail!("there is no login `{username}`; `uptake users list` shows them");
     }
-    eprintln!("login `{username}` removed, and its sessions ended");
+    errln!("login `{username}` removed, and its sessions ended");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -118,7 +118,7 @@ pub fn erase(config: &Config, user: &str, org: Option<&str>) -> anyhow::Result<E
     let org = crate::cli::parse_org(org)?;
     let store = crate::server::open_store(config)?;
     let events = store.erase_user(user, org.as_ref(), Micros::now())?;
-    println!("{}", serde_json::json!({ "events": events }));
+    outln!("{}", serde_json::json!({ "events": events }));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -138,8 +138,8 @@ fn print_table<const N: usize>(header: [&str; N], rows: Vec<[String; N]>) {
             .collect();
         padded.join("  ").trim_end().to_owned()
     };
-    println!("{}", line(header.to_vec()));
+    outln!("{}", line(header.to_vec()));
     for row in &rows {
-        println!("{}", line(row.iter().map(String::as_str).collect()));
+        outln!("{}", line(row.iter().map(String::as_str).collect()));
     }
 }

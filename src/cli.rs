@@ -175,7 +175,7 @@ pub fn main() -> ExitCode {
     let config = match Config::load(&overrides) {
         Ok(config) => config,
         Err(ConfigError(message)) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return ExitCode::from(2);
         }
     };
@@ -211,7 +211,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -223,9 +223,13 @@ fn init_tracing() {
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn,postgres=warn")
         });
+    // A log line that cannot be written (stderr on a full disk) is
+    // dropped: reporting that failure would itself go to stderr, which
+    // `eprintln!` does by panicking.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -240,7 +244,7 @@ pub(crate) fn parse_org(org: Option<&str>) -> anyhow::Result<Option<OrgSlug>> {
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let store = crate::server::open_store_with_rollups(config)?;
     crate::server::run(config, store, |addr| {
-        println!("listening on http://{addr}");
+        outln!("listening on http://{addr}");
     })
 }
 
@@ -254,7 +258,7 @@ fn import(config: &Config, files: &[PathBuf], org: Option<&str>) -> anyhow::Resu
         now: Micros::now(),
     };
     let outcome = crate::import::run(&import, store)?;
-    println!("{}", serde_json::to_string(&outcome.summary)?);
+    outln!("{}", serde_json::to_string(&outcome.summary)?);
     match outcome.error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => Err(e),
@@ -270,7 +274,7 @@ fn create_key(config: &Config, kind: KindArg, org: Option<&str>) -> anyhow::Resu
     let store = crate::server::open_store(config)?;
     let (text, stored) = crate::keys::generate(kind, org);
     store.insert_key(&stored)?;
-    println!("{text}");
+    outln!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -280,8 +284,8 @@ fn add_user(config: &Config, username: &str, org: Option<&str>) -> anyhow::Resul
     let store = crate::server::open_store(config)?;
     crate::dashboard_users::add(store.as_ref(), username, &password, org.clone())?;
     match org {
-        None => eprintln!("login `{username}` saved: a company admin, who sees every org"),
-        Some(org) => eprintln!("login `{username}` saved: a viewer of org `{org}` only"),
+        None => errln!("login `{username}` saved: a company admin, who sees every org"),
+        Some(org) => errln!("login `{username}` saved: a viewer of org `{org}` only"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -325,8 +329,8 @@ fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<ExitCode> {
             config,
             crate::migrate::Verify::EveryEventRead,
         )?;
-        eprintln!("{report}");
+        errln!("{report}");
     }
-    println!("backup written to {}", to.display());
+    outln!("backup written to {}", to.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -102,7 +102,7 @@ pub fn run(config: &Config, data_given: bool, events: u64) -> anyhow::Result<Exi
         }
         out.flush()?;
     }
-    eprintln!("importing {events} demo events into {}", dir.path.display());
+    errln!("importing {events} demo events into {}", dir.path.display());
     let store = crate::server::open_store_with_rollups(&config)?;
     let import = crate::import::Import {
         files: std::slice::from_ref(&file),
@@ -125,9 +125,9 @@ pub fn run(config: &Config, data_given: bool, events: u64) -> anyhow::Result<Exi
         Some(OrgSlug::parse(VIEWER_ORG).context("the demo org is a slug")?),
     )?;
     crate::server::run(&config, store, |addr| {
-        println!("url: http://{addr}/");
-        println!("username: {ADMIN}");
-        println!("password: {secret}");
-        println!("(also `{VIEWER}` with the same password: a viewer of {VIEWER_ORG} only)");
+        outln!("url: http://{addr}/");
+        outln!("username: {ADMIN}");
+        outln!("password: {secret}");
+        outln!("(also `{VIEWER}` with the same password: a viewer of {VIEWER_ORG} only)");
     })
 }

@@ -1,6 +1,9 @@
 //! Uptake: a usage and adoption dashboard for internal developer portals.
 //! See `docs/ARCHITECTURE.md` for the map.
 
+#[macro_use]
+pub mod output;
+
 pub mod admin;
 pub mod bench;
 pub mod calendar;

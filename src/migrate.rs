@@ -24,7 +24,7 @@ pub fn run(config: &Config, from: &str, to: &str) -> anyhow::Result<ExitCode> {
     let target = store::open(&Location::parse(Some(to), &config.data)?)
         .context("cannot open the target store (--to)")?;
     let report = copy(source.as_ref(), target.as_ref(), config, Verify::SameCounts)?;
-    println!("{report}");
+    outln!("{report}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -76,7 +76,7 @@ pub fn copy(
         batch.clear();
         let done = total.accepted + total.duplicates;
         if done % 100_000 < BATCH as u64 {
-            eprintln!("migrate-store: {done} events copied");
+            errln!("migrate-store: {done} events copied");
         }
         Ok(())
     };

@@ -222,6 +222,10 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // The store's last reference is dropped here, outside the runtime:
+    // PostgreSQL's blocking client closes its connections with a runtime
+    // of its own, which cannot start on a thread driving async tasks.
+    let kept = store.clone();
     let writer = runtime.block_on(async {
         let (ingestor, writer) =
             Ingestor::start(store.clone(), config.ingest.queue_batches, Commits::LIVE)?;
@@ -243,6 +247,7 @@ pub fn run(
     // open; ending the runtime drops them, then the writer drains and stops.
     runtime.shutdown_timeout(Duration::from_secs(1));
     writer.join();
+    drop(kept);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

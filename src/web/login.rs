@@ -296,7 +296,11 @@ mod tests {
         );
         assert_eq!(safe_next(None), "/dashboard/users");
         // Nothing a `Location` header cannot hold.
-        for bad in ["/dashboard/users\r\nSet-Cookie: x=1", "/dashboard/\u{7f}", "/dashboard/é"] {
+        for bad in [
+            "/dashboard/users\r\nSet-Cookie: x=1",
+            "/dashboard/\u{7f}",
+            "/dashboard/é",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/dashboard/users", "{bad:?}");
         }
     }

@@ -283,7 +283,54 @@ fn an_empty_store_file_is_refused_not_started_afresh() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("is empty (0 bytes)"), "{stderr}");
     assert_eq!(
-        std::fs::metadata(dir.path().join("uptake.db")).unwrap().len(),
+        std::fs::metadata(dir.path().join("uptake.db"))
+            .unwrap()
+            .len(),
         0
     );
+}
+
+#[test]
+fn output_to_a_closed_pipe_or_a_full_disk_is_not_a_crash() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        create_key(dir.path(), "read", None);
+    }
+    // `uptake keys list | head -0`: the reader is gone before the output.
+    let mut child = Command::new(BIN)
+        .args(["keys", "list", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A server whose stderr is a full disk still stops with exit 0.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("UPTAKE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    uptake::bench::read_listen_address(&mut child).expect("the server starts");
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -94,9 +94,8 @@ fn acknowledged_events_survive_kill_9_at_random_moments(engine: Engine) {
 
 on_both_engines!(acknowledged_events_survive_kill_9_at_random_moments);
 
-#[test]
-fn sigterm_finishes_in_flight_requests_and_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
+fn sigterm_finishes_in_flight_requests_and_exits_0(engine: Engine) {
+    let dir = engine_dir(engine);
     let key = create_key(dir.path(), "ingest", None);
     let mut server = Server::start(dir.path());
     let addr = server.addr;
@@ -118,6 +117,7 @@ fn sigterm_finishes_in_flight_requests_and_exits_0() {
     assert!(!acked.is_empty());
     assert!(acked.iter().all(|id| stored.contains(id)));
 }
+on_both_engines!(sigterm_finishes_in_flight_requests_and_exits_0);
 
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct SmallDisk {
