@@ -22,6 +22,9 @@ use super::error::ApiError;
 use super::layout::no_store;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, cookie, new_token};
 
+/// How long a login waits for a free password check before `503`.
+const PASSWORD_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where to go after logging in, when the login page was reached from a
 /// dashboard page. Only local paths, so the form cannot redirect away.
 fn safe_next(next: Option<&str>) -> &str {
@@ -167,14 +170,42 @@ pub async fn login(
         );
     }
     let address = state.proxies.client(peer.ip(), &headers).to_string();
-    if let Some(wait) = state.sessions.throttled(&form.username, &address) {
-        let minutes = wait.as_secs().div_ceil(60);
-        let message = format!(
-            "Too many failed logins. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        );
-        return login_response(StatusCode::TOO_MANY_REQUESTS, secure, &next, Some(&message));
+    if let Err(wait) = state.sessions.begin_attempt(&form.username, &address) {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let message = if seconds < 120 {
+            format!("Too many failed logins. Try again in {seconds} seconds.")
+        } else {
+            format!(
+                "Too many failed logins. Try again in {} minutes.",
+                seconds.div_ceil(60)
+            )
+        };
+        let mut response =
+            login_response(StatusCode::TOO_MANY_REQUESTS, secure, &next, Some(&message));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
     }
+    // Password checks are memory-hard: a bounded number run at once, and
+    // a login that cannot start one within a few seconds is told to retry.
+    let Ok(Ok(_permit)) = tokio::time::timeout(
+        PASSWORD_CHECK_WAIT,
+        state.password_checks.clone().acquire_owned(),
+    )
+    .await
+    else {
+        let mut response = login_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            secure,
+            &next,
+            Some("Too many logins at once. Try again in a few seconds."),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+        return response;
+    };
     let store = state.store.clone();
     let (username, password) = (form.username.clone(), form.password);
     let checked = super::blocking(move || {
@@ -195,7 +226,7 @@ pub async fn login(
         Err(e) => return e.into_response(),
     };
     let Some(user) = user else {
-        state.sessions.record_failure(&form.username, &address);
+        // The failure was counted when the attempt began.
         return login_response(
             StatusCode::UNAUTHORIZED,
             secure,
@@ -203,7 +234,7 @@ pub async fn login(
             Some("Wrong username or password."),
         );
     };
-    state.sessions.clear_failures(&user.username);
+    state.sessions.succeeded(&user.username, &address);
     let sessions = state.sessions.clone();
     let store = state.store.clone();
     let token = match super::blocking(move || {

@@ -52,6 +52,8 @@ pub struct AppState {
     pub company: Arc<str>,
     pub calendar_name: Arc<str>,
     pub sessions: Arc<session::Sessions>,
+    /// Bounds the password checks (Argon2id, memory-hard) run at once.
+    pub password_checks: Arc<Semaphore>,
     /// Whose forwarded headers are believed.
     pub proxies: Arc<proxy::Proxies>,
     /// `[retention] raw_events_months`: reports before its horizon are
@@ -81,6 +83,9 @@ impl AppState {
             calendar_name: config.company.timezone.as_str().into(),
             sessions,
             proxies: Arc::new(proxy::Proxies::new(&config.server.trusted_proxies)),
+            password_checks: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            )),
             retention: config.retention.raw_events_months,
         })
     }

@@ -24,11 +24,51 @@ pub const LOGIN_CSRF_COOKIE: &str = "uptake_login_csrf";
 
 /// A session ends after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Failed logins for one username, or from one address, within
-/// [`FAILURE_WINDOW`] before further attempts are refused.
-pub const MAX_FAILURES_PER_USER: u32 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: u32 = 20;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed logins slow further attempts down with delays that double, per
+/// username and address together, per address, and per username; none is
+/// a lock that the right password cannot pass once its delay is over.
+/// The first few failures of each are free (typos).
+pub const PAIR_DELAYS: Delays = Delays {
+    free: 3,
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(15 * 60),
+};
+pub const ADDRESS_DELAYS: Delays = Delays {
+    free: 20,
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(15 * 60),
+};
+/// Across addresses the delay stays short, so that guesses from many
+/// addresses cannot keep the person out for long; an address the person
+/// logged in from before skips it.
+pub const USER_DELAYS: Delays = Delays {
+    free: 10,
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
+/// Failures older than this are forgotten.
+pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+/// How long a successful login makes its address known for its username.
+pub const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How the delay grows with failures.
+#[derive(Clone, Copy, Debug)]
+pub struct Delays {
+    pub free: u32,
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Delays {
+    /// The wait after the `failures`-th failure.
+    pub fn after(&self, failures: u32) -> Duration {
+        if failures <= self.free {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - self.free - 1).min(30);
+        self.first.saturating_mul(1 << doublings).min(self.max)
+    }
+}
 
 /// Whoever a request's session belongs to.
 #[derive(Clone, Debug)]
@@ -42,12 +82,21 @@ pub struct Viewer {
 
 struct Failures {
     count: u32,
-    since: Instant,
+    /// The next attempt may start then.
+    next: Instant,
+    last: Instant,
+}
+
+#[derive(Default)]
+struct Throttle {
+    failures: HashMap<String, Failures>,
+    /// `user|address` pairs that logged in, and when.
+    known: HashMap<String, Instant>,
 }
 
 pub struct Sessions {
     store: Arc<dyn Store>,
-    failures: Mutex<HashMap<String, Failures>>,
+    throttle: Mutex<Throttle>,
     idle: Duration,
 }
 
@@ -66,7 +115,7 @@ impl Sessions {
     pub fn new(store: Arc<dyn Store>, idle: Duration) -> Sessions {
         Sessions {
             store,
-            failures: Mutex::new(HashMap::new()),
+            throttle: Mutex::default(),
             idle,
         }
     }
@@ -114,48 +163,78 @@ impl Sessions {
         self.store.delete_session(&digest(token))
     }
 
-    /// How long `username` from `address` must wait before trying again,
-    /// when either has failed too often lately.
-    pub fn throttled(&self, username: &str, address: &str) -> Option<Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Starts a login attempt of `username` from `address`: counted as a
+    /// failure before the password is checked (so concurrent guesses all
+    /// count), unless a delay is still running, whose remaining time is
+    /// returned. [`Sessions::succeeded`] takes the count back.
+    pub fn begin_attempt(&self, username: &str, address: &str) -> Result<(), Duration> {
+        let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let wait = |key: String, max: u32| {
-            failures.get(&key).and_then(|f| {
-                let elapsed = now.duration_since(f.since);
-                (f.count >= max && elapsed < FAILURE_WINDOW).then(|| FAILURE_WINDOW - elapsed)
-            })
-        };
-        let by_user = wait(user_key(username), MAX_FAILURES_PER_USER);
-        let by_address = wait(address_key(address), MAX_FAILURES_PER_ADDRESS);
-        by_user.max(by_address)
-    }
-
-    pub fn record_failure(&self, username: &str, address: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        // Old entries go, so the map stays as small as the recent attacks.
-        if failures.len() > 10_000 {
-            failures.retain(|_, f| now.duration_since(f.since) < FAILURE_WINDOW);
+        // Old entries go, so the maps stay as small as the recent attacks.
+        if throttle.failures.len() > 10_000 {
+            throttle
+                .failures
+                .retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
         }
-        for key in [user_key(username), address_key(address)] {
-            let entry = failures.entry(key).or_insert(Failures {
+        if throttle.known.len() > 10_000 {
+            throttle
+                .known
+                .retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
+        }
+        let pair = pair_key(username, address);
+        let known = throttle
+            .known
+            .get(&pair)
+            .is_some_and(|at| now.duration_since(*at) < KNOWN_FOR);
+        let mut keys = vec![(pair, PAIR_DELAYS), (address_key(address), ADDRESS_DELAYS)];
+        if !known {
+            keys.push((user_key(username), USER_DELAYS));
+        }
+        let mut wait = Duration::ZERO;
+        for (key, _) in &keys {
+            if let Some(f) = throttle.failures.get(key)
+                && now.duration_since(f.last) < FORGET_AFTER
+            {
+                wait = wait.max(f.next.saturating_duration_since(now));
+            }
+        }
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        for (key, delays) in keys {
+            let entry = throttle.failures.entry(key).or_insert(Failures {
                 count: 0,
-                since: now,
+                next: now,
+                last: now,
             });
-            if now.duration_since(entry.since) >= FAILURE_WINDOW {
-                *entry = Failures {
-                    count: 0,
-                    since: now,
-                };
+            if now.duration_since(entry.last) >= FORGET_AFTER {
+                entry.count = 0;
             }
             entry.count += 1;
+            entry.last = now;
+            entry.next = now + delays.after(entry.count);
         }
+        Ok(())
     }
 
-    pub fn clear_failures(&self, username: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&user_key(username));
+    /// The attempt begun for `username` from `address` had the right
+    /// password: their failures are forgotten, and the address is known.
+    pub fn succeeded(&self, username: &str, address: &str) {
+        let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let pair = pair_key(username, address);
+        throttle.failures.remove(&pair);
+        throttle.failures.remove(&user_key(username));
+        if let Some(f) = throttle.failures.get_mut(&address_key(address)) {
+            f.count = f.count.saturating_sub(1);
+            f.next = now;
+        }
+        throttle.known.insert(pair, now);
     }
+}
+
+fn pair_key(username: &str, address: &str) -> String {
+    format!("pair:{}|{address}", username.to_ascii_lowercase())
 }
 
 fn user_key(username: &str) -> String {
@@ -219,21 +298,35 @@ mod tests {
     }
 
     #[test]
-    fn failed_logins_are_throttled_per_user_and_per_address() {
+    fn failed_logins_slow_down_and_the_right_password_still_gets_in() {
         let dir = tempfile::tempdir().unwrap();
         let sessions = Sessions::new(store(&dir), IDLE_TIMEOUT);
-        for _ in 0..MAX_FAILURES_PER_USER {
-            assert!(sessions.throttled("Ana", "10.0.0.1").is_none());
-            sessions.record_failure("Ana", "10.0.0.1");
+        // Free failures, then a delay from that address.
+        for _ in 0..PAIR_DELAYS.free {
+            assert!(sessions.begin_attempt("Ana", "10.0.0.1").is_ok());
         }
-        assert!(sessions.throttled("ana", "10.0.0.2").is_some());
-        assert!(sessions.throttled("bob", "10.0.0.1").is_none());
-        sessions.clear_failures("ana");
-        assert!(sessions.throttled("ana", "10.0.0.2").is_none());
-        for i in 0..MAX_FAILURES_PER_ADDRESS {
-            sessions.record_failure(&format!("u{i}"), "10.0.0.3");
+        assert!(sessions.begin_attempt("ana", "10.0.0.1").is_ok());
+        let wait = sessions.begin_attempt("ana", "10.0.0.1").unwrap_err();
+        assert!(wait <= PAIR_DELAYS.first, "{wait:?}");
+        // Another address is not held up by it, nor another user.
+        assert!(sessions.begin_attempt("ana", "10.0.0.2").is_ok());
+        assert!(sessions.begin_attempt("bob", "10.0.0.1").is_ok());
+        sessions.succeeded("ana", "10.0.0.2");
+        // Many addresses guessing one username slow it down, but not for
+        // the address that logged in before.
+        for i in 0..USER_DELAYS.free + 1 {
+            let _ = sessions.begin_attempt("ana", &format!("10.1.0.{i}"));
         }
-        assert!(sessions.throttled("carol", "10.0.0.3").is_some());
+        assert!(sessions.begin_attempt("ana", "10.1.1.1").is_err());
+        assert!(sessions.begin_attempt("ana", "10.0.0.2").is_ok());
+        // Delays double up to their bound.
+        assert_eq!(PAIR_DELAYS.after(PAIR_DELAYS.free), Duration::ZERO);
+        assert_eq!(
+            PAIR_DELAYS.after(PAIR_DELAYS.free + 3),
+            Duration::from_secs(4)
+        );
+        assert_eq!(PAIR_DELAYS.after(u32::MAX), PAIR_DELAYS.max);
+        assert_eq!(USER_DELAYS.after(1_000), USER_DELAYS.max);
     }
 
     #[test]
