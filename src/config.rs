@@ -90,6 +90,11 @@ pub struct Limits {
     pub header_timeout_secs: u64,
     /// Longest wait between two chunks of a request body before `408`.
     pub body_chunk_timeout_secs: u64,
+    /// Longest time to receive a whole request body, on every route.
+    pub body_timeout_secs: u64,
+    /// Connections one client address may hold open at once (trusted
+    /// proxies are exempt: many clients share their address).
+    pub max_connections_per_address: usize,
     /// Ingest requests whose bodies are read and parsed at the same time;
     /// further ones wait, which bounds memory by the limits.
     pub max_concurrent_requests: usize,
@@ -110,6 +115,8 @@ impl Default for Limits {
             max_future_hours: 24,
             header_timeout_secs: 10,
             body_chunk_timeout_secs: 30,
+            body_timeout_secs: 60,
+            max_connections_per_address: 64,
             max_concurrent_requests: 8,
             queue_batches: 64,
         }
@@ -252,6 +259,11 @@ impl Config {
                 "ingest.body_chunk_timeout_secs",
                 self.ingest.body_chunk_timeout_secs,
             ),
+            ("ingest.body_timeout_secs", self.ingest.body_timeout_secs),
+            (
+                "ingest.max_connections_per_address",
+                self.ingest.max_connections_per_address as u64,
+            ),
             (
                 "ingest.max_concurrent_requests",
                 self.ingest.max_concurrent_requests as u64,
@@ -330,6 +342,16 @@ impl Config {
                 "ingest.body_chunk_timeout_secs",
                 self.ingest.body_chunk_timeout_secs,
                 3_600,
+            ),
+            (
+                "ingest.body_timeout_secs",
+                self.ingest.body_timeout_secs,
+                3_600,
+            ),
+            (
+                "ingest.max_connections_per_address",
+                self.ingest.max_connections_per_address as u64,
+                100_000,
             ),
             (
                 "ingest.max_concurrent_requests",

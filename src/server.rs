@@ -42,14 +42,69 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits for
 /// in-flight connections (up to a grace period).
+/// What bounds each connection and the connections of one client.
+#[derive(Clone)]
+pub struct ConnectionLimits {
+    /// Time to send a request's headers (408 after it).
+    pub header_timeout: Duration,
+    /// Time to send a request's whole body, on every route.
+    pub body_timeout: Duration,
+    /// Connections one address may hold open; trusted proxies are exempt.
+    pub per_address: usize,
+    pub proxies: crate::web::proxy::Proxies,
+}
+
+/// Connections open, in all and per address; a [`Slot`] gives its count
+/// back when its connection ends.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    by_address: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+struct Slot {
+    open: Arc<std::sync::Mutex<Open>>,
+    address: std::net::IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.total -= 1;
+        if let Some(n) = open.by_address.get_mut(&self.address) {
+            *n -= 1;
+            if *n == 0 {
+                open.by_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// The most connections served at once: each takes two descriptors (the
+/// spare one answers 408), and the process keeps some for the store, the
+/// writer and logs.
+fn max_connections() -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
+        })
+        .unwrap_or(1024);
+    (soft.saturating_sub(128) / 2).clamp(32, 50_000)
+}
+
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let open = Arc::new(std::sync::Mutex::new(Open::default()));
+    let max_total = max_connections();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -63,7 +118,26 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        serve_connection(stream, peer, app.clone(), header_timeout, &graceful);
+        // Over a bound the connection is closed at once, before it costs
+        // a task or a second descriptor: the descriptors left keep
+        // `/healthz` and other clients answered.
+        let slot = {
+            let mut counts = open.lock().unwrap_or_else(|p| p.into_inner());
+            let address = peer.ip();
+            let mine = counts.by_address.get(&address).copied().unwrap_or(0);
+            let per_address_ok = mine < limits.per_address || limits.proxies.trusts(address);
+            if counts.total >= max_total || !per_address_ok {
+                tracing::debug!(%peer, "connection refused: too many open");
+                continue;
+            }
+            counts.total += 1;
+            *counts.by_address.entry(address).or_default() += 1;
+            Slot {
+                open: open.clone(),
+                address,
+            }
+        };
+        serve_connection(stream, peer, app.clone(), &limits, slot, &graceful);
     }
     drop(listener);
     tracing::info!("stopped accepting; finishing in-flight requests");
@@ -80,7 +154,8 @@ fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
-    header_timeout: Duration,
+    limits: &ConnectionLimits,
+    slot: Slot,
     graceful: &GracefulShutdown,
 ) {
     let _ = stream.set_nodelay(true);
@@ -108,9 +183,17 @@ fn serve_connection(
     });
     let marker = read_at_last_request.clone();
     let counter = read.clone();
+    // A little past the ingest body timeout, so that ingest answers its
+    // own 408 first; other routes fail their body read here.
+    let body_deadline = limits.body_timeout + Duration::from_secs(5);
     let service = TowerToHyperService::new(app.map_request(move |req: Request<Incoming>| {
         marker.store(counter.load(Ordering::Relaxed), Ordering::Relaxed);
-        let mut req = req.map(axum::body::Body::new);
+        let mut req = req.map(|body| {
+            axum::body::Body::new(crate::web::deadline::DeadlineBody::new(
+                axum::body::Body::new(body),
+                body_deadline,
+            ))
+        });
         // The peer's address, for handlers that throttle by client.
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(peer));
@@ -118,10 +201,11 @@ fn serve_connection(
     }));
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(limits.header_timeout)
         .serve_connection(io, service);
     let conn = graceful.watch(conn);
     tokio::spawn(async move {
+        let _slot = slot;
         if let Err(e) = conn.await {
             let partial_request =
                 read.load(Ordering::Relaxed) > read_at_last_request.load(Ordering::Relaxed);
@@ -219,8 +303,11 @@ pub fn run(
     store: Arc<dyn store::Store>,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<ExitCode> {
+    // Blocking threads run reports, decoding and key checks, each bounded
+    // on its own; this bounds their sum, so a burst cannot start hundreds.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(64)
         .build()?;
     // The store's last reference is dropped here, outside the runtime:
     // PostgreSQL's blocking client closes its connections with a runtime
@@ -239,8 +326,13 @@ pub fn run(
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         ready(listener.local_addr()?);
         std::io::stdout().flush()?;
-        let header_timeout = Duration::from_secs(config.ingest.header_timeout_secs);
-        serve(listener, router(state), header_timeout, shutdown_signal()).await?;
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(config.ingest.header_timeout_secs),
+            body_timeout: Duration::from_secs(config.ingest.body_timeout_secs),
+            per_address: config.ingest.max_connections_per_address,
+            proxies: crate::web::proxy::Proxies::new(&config.server.trusted_proxies),
+        };
+        serve(listener, router(state), limits, shutdown_signal()).await?;
         anyhow::Ok(writer)
     })?;
     // Connections that outlived the grace period hold the writer's queue

@@ -41,6 +41,10 @@ const WRITE_LOCK: i64 = 0x7570_7461_6b65; // "uptake"
 const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 60_000;
 /// Connections kept for readers.
 const POOL_SIZE: usize = 8;
+/// The most connections a process opens besides its writers'.
+const MAX_CONNECTIONS: usize = 16;
+/// How long a caller waits for a connection when all are busy.
+const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 
 /// How to reach the database: what every connection is made from.
 #[derive(Clone)]
@@ -78,6 +82,11 @@ pub struct PostgresStore {
     settings: OnceLock<RollupSettings>,
     /// Idle connections, each with its prepared statements.
     pool: Mutex<Vec<Pg<Client>>>,
+    /// Connections open outside the writers (idle or in use), bounded by
+    /// [`MAX_CONNECTIONS`] so that a burst of requests cannot exhaust the
+    /// server's `max_connections`; `freed` wakes a caller waiting for one.
+    open: Mutex<usize>,
+    freed: std::sync::Condvar,
     /// What readers keep between reports (see `cache`).
     cache: Arc<ReadCache>,
 }
@@ -184,6 +193,8 @@ impl PostgresStore {
             },
             settings: OnceLock::new(),
             pool: Mutex::new(Vec::new()),
+            open: Mutex::new(1),
+            freed: std::sync::Condvar::new(),
             cache: Arc::new(ReadCache::default()),
         };
         let db = Pg::new(store.server.connect()?);
@@ -195,24 +206,60 @@ impl PostgresStore {
     /// A pooled connection (keeping the statements it prepared before), or
     /// a new one.
     fn acquire(&self) -> anyhow::Result<Pg<Client>> {
+        let deadline = std::time::Instant::now() + CONNECTION_WAIT;
         loop {
             let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match pooled {
                 // A connection the server closed (restart) is dropped.
-                Some(db) if db.client().is_closed() => continue,
+                Some(db) if db.client().is_closed() => self.closed(),
                 Some(db) => return Ok(db),
-                None => return Ok(Pg::new(self.server.connect()?)),
+                None => {
+                    let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+                    if *open < MAX_CONNECTIONS {
+                        *open += 1;
+                        drop(open);
+                        return self
+                            .server
+                            .connect()
+                            .map(Pg::new)
+                            .inspect_err(|_| self.closed());
+                    }
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        bail!(
+                            "all {MAX_CONNECTIONS} connections to PostgreSQL stayed busy for {} s; retry",
+                            CONNECTION_WAIT.as_secs()
+                        );
+                    }
+                    let _ = self
+                        .freed
+                        .wait_timeout(open, left.min(Duration::from_millis(100)));
+                }
             }
         }
     }
 
+    /// One connection fewer is open.
+    fn closed(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        *open = open.saturating_sub(1);
+        self.freed.notify_one();
+    }
+
     fn release(&self, db: Pg<Client>) {
         if db.client().is_closed() {
+            self.closed();
             return;
         }
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < POOL_SIZE {
             pool.push(db);
+            drop(pool);
+            self.freed.notify_one();
+        } else {
+            drop(pool);
+            drop(db);
+            self.closed();
         }
     }
 
@@ -479,6 +526,9 @@ impl Drop for Snapshot<'_> {
             let ended = db.client().batch_execute("ROLLBACK").is_ok();
             if ended {
                 self.store.release(db);
+            } else {
+                drop(db);
+                self.store.closed();
             }
         }
     }

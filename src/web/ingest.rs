@@ -57,6 +57,17 @@ pub async fn post_events(
     };
     let limits = state.limits.clone();
 
+    let (raw, _bytes) = read_limited(
+        body,
+        limits.max_body_bytes,
+        Duration::from_secs(limits.body_chunk_timeout_secs),
+        Duration::from_secs(limits.body_timeout_secs),
+        &state.body_budget,
+    )
+    .await?;
+    // Inflating and decoding hold up to `max_body_bytes` more each: a
+    // bounded number of requests do it at once. The body has arrived, so
+    // a slow client never holds one of these.
     let _permit =
         match tokio::time::timeout(PERMIT_WAIT, state.ingest_permits.clone().acquire_owned()).await
         {
@@ -68,12 +79,6 @@ pub async fn post_events(
                 ));
             }
         };
-    let raw = read_limited(
-        body,
-        limits.max_body_bytes,
-        Duration::from_secs(limits.body_chunk_timeout_secs),
-    )
-    .await?;
 
     // Decompressing and parsing are CPU work: keep them off the async threads.
     let now = (state.clock)();

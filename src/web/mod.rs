@@ -5,6 +5,7 @@ mod admin;
 mod assets;
 mod auth;
 mod body;
+pub mod deadline;
 mod error;
 mod ingest;
 mod layout;
@@ -52,6 +53,11 @@ pub struct AppState {
     pub company: Arc<str>,
     pub calendar_name: Arc<str>,
     pub sessions: Arc<session::Sessions>,
+    /// Bytes of request bodies held in memory at once, in all
+    /// (`body::read_limited`).
+    pub body_budget: Arc<Semaphore>,
+    /// Bounds the reports computed at once (`widgets::report_turn`).
+    pub report_permits: Arc<Semaphore>,
     /// Bounds the password checks (Argon2id, memory-hard) run at once.
     pub password_checks: Arc<Semaphore>,
     /// Whose forwarded headers are believed.
@@ -83,6 +89,13 @@ impl AppState {
             calendar_name: config.company.timezone.as_str().into(),
             sessions,
             proxies: Arc::new(proxy::Proxies::new(&config.server.trusted_proxies)),
+            body_budget: Arc::new(Semaphore::new(
+                config
+                    .ingest
+                    .max_concurrent_requests
+                    .saturating_mul(config.ingest.max_body_bytes),
+            )),
+            report_permits: Arc::new(Semaphore::new(widgets::max_concurrent_reports())),
             password_checks: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             )),

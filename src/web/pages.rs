@@ -233,6 +233,7 @@ async fn tab_data(
     widgets: &[&'static Widget],
     company_wide: bool,
 ) -> Result<TabData, ApiError> {
+    let _turn = super::widgets::report_turn(state).await?;
     let (work_state, report, widgets) = (state.clone(), report.clone(), widgets.to_vec());
     let everything = Report {
         orgs: if company_wide {
@@ -430,6 +431,7 @@ pub async fn export(
         })?;
     let query = parse_query(raw.as_deref())?;
     let report = viewer_report(&state, &viewer, query)?;
+    let _turn = super::widgets::report_turn(&state).await?;
     let csv = super::blocking(move || -> anyhow::Result<String> {
         let table = compute(&state, &report, &[widget])?.remove(0);
         Ok(crate::export::to_csv(widget, &table))

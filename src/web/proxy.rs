@@ -19,7 +19,7 @@ impl Proxies {
         Proxies(list.iter().filter_map(|p| Cidr::parse(p)).collect())
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|c| c.contains(ip))
     }
 

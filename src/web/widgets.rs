@@ -17,6 +17,30 @@ use crate::metrics::{self, Area, Chart, Ctx, Report, ReportQuery};
 use crate::store::KeyKind;
 
 /// The tables of `widgets` for `report`, read from one view of the store.
+/// Reports computed at once, per process: each holds a read connection
+/// and memory in proportion to the company, so a burst of dashboards
+/// waits here instead of exhausting memory, threads and connections.
+pub fn max_concurrent_reports() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
+/// How long a report waits for its turn before `503`.
+const REPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A turn to compute a report, or `503` with `Retry-After` when none frees
+/// up in time.
+pub(crate) async fn report_turn(
+    state: &AppState,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    match tokio::time::timeout(REPORT_WAIT, state.report_permits.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::unavailable(
+            "too many reports are being computed; retry shortly",
+            2,
+        )),
+    }
+}
+
 pub(crate) fn compute(
     state: &AppState,
     report: &Report,
@@ -218,6 +242,7 @@ pub async fn widget(
     let mut query = parse_query(raw.as_deref())?;
     scope_orgs(&mut query, key.org.as_ref())?;
     let report = resolve_report(&state, &query)?;
+    let _turn = report_turn(&state).await?;
     enum Encoded {
         Json(Vec<u8>),
         Csv(String),

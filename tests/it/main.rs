@@ -3,6 +3,7 @@
 #[macro_use]
 mod support;
 
+mod abuse;
 mod browser;
 mod cli;
 mod dashboard;
