@@ -138,6 +138,8 @@ pub struct ServerSettings {
     /// Addresses or CIDR ranges of reverse proxies whose
     /// `X-Forwarded-For`/`-Proto` headers are believed.
     pub trusted_proxies: Vec<String>,
+    /// Addresses or CIDR ranges that may read `GET /metrics` without a key.
+    pub metrics_from: Vec<String>,
 }
 
 /// The longest retention accepted (100 years): larger values are typos.
@@ -379,12 +381,17 @@ impl Config {
                 ),
             ));
         }
-        for proxy in &self.server.trusted_proxies {
-            if crate::net::Cidr::parse(proxy).is_none() {
-                return Err((
-                    "server.trusted_proxies",
-                    format!("`{proxy}` is not an IP address or CIDR range (e.g. 10.0.0.0/8)"),
-                ));
+        for (key, list) in [
+            ("server.trusted_proxies", &self.server.trusted_proxies),
+            ("server.metrics_from", &self.server.metrics_from),
+        ] {
+            for entry in list {
+                if crate::net::Cidr::parse(entry).is_none() {
+                    return Err((
+                        key,
+                        format!("`{entry}` is not an IP address or CIDR range (e.g. 10.0.0.0/8)"),
+                    ));
+                }
             }
         }
         Ok(())

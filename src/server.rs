@@ -52,6 +52,8 @@ pub struct ConnectionLimits {
     /// Connections one address may hold open; trusted proxies are exempt.
     pub per_address: usize,
     pub proxies: crate::web::proxy::Proxies,
+    /// Counts open connections for `/metrics`.
+    pub telemetry: Arc<crate::web::prometheus::Telemetry>,
 }
 
 /// Connections open, in all and per address; a [`Slot`] gives its count
@@ -65,10 +67,12 @@ struct Open {
 struct Slot {
     open: Arc<std::sync::Mutex<Open>>,
     address: std::net::IpAddr,
+    telemetry: Arc<crate::web::prometheus::Telemetry>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.telemetry.connection_closed();
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.total -= 1;
         if let Some(n) = open.by_address.get_mut(&self.address) {
@@ -132,9 +136,11 @@ pub async fn serve(
             }
             counts.total += 1;
             *counts.by_address.entry(address).or_default() += 1;
+            limits.telemetry.connection_opened();
             Slot {
                 open: open.clone(),
                 address,
+                telemetry: limits.telemetry.clone(),
             }
         };
         serve_connection(stream, peer, app.clone(), &limits, slot, &graceful);
@@ -331,6 +337,7 @@ pub fn run(
             body_timeout: Duration::from_secs(config.ingest.body_timeout_secs),
             per_address: config.ingest.max_connections_per_address,
             proxies: crate::web::proxy::Proxies::new(&config.server.trusted_proxies),
+            telemetry: state.telemetry.clone(),
         };
         serve(listener, router(state), limits, shutdown_signal()).await?;
         anyhow::Ok(writer)

@@ -222,6 +222,11 @@ impl Ingestor {
 
     /// Queues a batch without waiting; a full queue is refused at once
     /// (the HTTP handler answers `503` with `Retry-After`).
+    /// Batches waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     pub fn try_submit(
         &self,
         events: Vec<Event>,

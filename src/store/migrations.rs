@@ -2,6 +2,12 @@
 //! start. A migration is never edited once released: changes are new
 //! migrations. Every engine gets the same numbers.
 
+use anyhow::bail;
+use sha2::{Digest, Sha256};
+
+use super::sql::Db;
+use crate::args;
+
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
@@ -76,7 +82,57 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_people_data.sql"),
         postgres: include_str!("../../migrations/postgres/0011_people_data.sql"),
     },
+    Migration {
+        version: 12,
+        name: "migration_checksums",
+        sqlite: include_str!("../../migrations/sqlite/0012_migration_checksums.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_migration_checksums.sql"),
+    },
 ];
+
+/// Checks, inside the migrating transaction, that every applied migration
+/// is the one this binary holds (by the SHA-256 of its text for `engine`),
+/// recording the checksums not recorded yet.
+pub fn verify_checksums(db: &dyn Db, postgres: bool) -> anyhow::Result<()> {
+    let mut applied = Vec::new();
+    db.each(
+        "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
+        args![],
+        &mut |r| {
+            applied.push((r.int(0)?, r.text(1)?, r.opt_text(2)?));
+            Ok(())
+        },
+    )?;
+    for (version, name, recorded) in applied {
+        let Some(known) = MIGRATIONS.iter().find(|m| m.version == version) else {
+            continue;
+        };
+        let text = if postgres {
+            known.postgres
+        } else {
+            known.sqlite
+        };
+        let checksum: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        match recorded {
+            None => {
+                db.exec(
+                    "UPDATE schema_migrations SET checksum = ?2 WHERE version = ?1",
+                    args![version, checksum.as_str()],
+                )?;
+            }
+            Some(recorded) if recorded != checksum => bail!(
+                "migration {version} ({name}) in this binary differs from the one applied to this store: \
+                 migrations are never edited once released; build from the original migration file, \
+                 or add a new migration for the change"
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
 
 /// The newest schema this binary knows.
 pub fn latest_version() -> i64 {

@@ -263,7 +263,6 @@ impl PostgresStore {
         }
     }
 
-    /// Runs `f` on a pooled connection, giving it back afterwards.
     /// Runs `f` in a transaction holding the write lock, as writers do.
     fn in_write<T>(&self, f: impl FnOnce(&dyn Db) -> anyhow::Result<T>) -> anyhow::Result<T> {
         self.with(|db| {
@@ -276,6 +275,7 @@ impl PostgresStore {
         })
     }
 
+    /// Runs `f` on a pooled connection, giving it back afterwards.
     fn with<T>(&self, f: impl FnOnce(&Pg<Client>) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let db = self.acquire()?;
         let result = f(&db);
@@ -326,7 +326,7 @@ fn migrate(db: &Pg<Client>, name: &str) -> anyhow::Result<()> {
                 args![m.version, m.name, Micros::now().0],
             )?;
         }
-        Ok(())
+        super::migrations::verify_checksums(db, true)
     })();
     finish(db, result)
 }

@@ -174,6 +174,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<()> {
             params![m.version, m.name, Micros::now().0],
         )?;
     }
+    super::migrations::verify_checksums(&*tx, false)?;
     tx.commit()?;
     Ok(())
 }

@@ -108,9 +108,11 @@ pub async fn post_events(
         rejected: decoded.rejected,
         ..Summary::default()
     };
+    state.telemetry.ingested(0, 0, &summary.rejected);
     if decoded.events.is_empty() {
         return Ok(Json(summary));
     }
+    let queued_at = std::time::Instant::now();
     let answer = state
         .ingestor
         .try_submit(decoded.events)
@@ -125,6 +127,10 @@ pub async fn post_events(
         })?;
     match answer.await {
         Ok(Ok(counts)) => {
+            state.telemetry.wrote(queued_at.elapsed());
+            state
+                .telemetry
+                .ingested(counts.accepted, counts.duplicates, &[]);
             summary.add(counts);
             Ok(Json(summary))
         }

@@ -13,6 +13,7 @@ mod login;
 mod openapi;
 mod pages;
 mod panels;
+pub mod prometheus;
 pub mod proxy;
 mod session;
 mod widgets;
@@ -53,6 +54,10 @@ pub struct AppState {
     pub company: Arc<str>,
     pub calendar_name: Arc<str>,
     pub sessions: Arc<session::Sessions>,
+    /// What `/metrics` reports.
+    pub telemetry: Arc<prometheus::Telemetry>,
+    /// Addresses that may read `/metrics` without a key.
+    pub metrics_from: Arc<Vec<crate::net::Cidr>>,
     /// Bytes of request bodies held in memory at once, in all
     /// (`body::read_limited`).
     pub body_budget: Arc<Semaphore>,
@@ -89,6 +94,15 @@ impl AppState {
             calendar_name: config.company.timezone.as_str().into(),
             sessions,
             proxies: Arc::new(proxy::Proxies::new(&config.server.trusted_proxies)),
+            telemetry: Arc::default(),
+            metrics_from: Arc::new(
+                config
+                    .server
+                    .metrics_from
+                    .iter()
+                    .filter_map(|c| crate::net::Cidr::parse(c))
+                    .collect(),
+            ),
             body_budget: Arc::new(Semaphore::new(
                 config
                     .ingest
@@ -121,6 +135,7 @@ const PERMIT_WAIT: Duration = Duration::from_secs(10);
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus::metrics))
         .route("/api/v1/events", post(ingest::post_events))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/widgets", get(widgets::catalogue))

@@ -55,7 +55,12 @@ pub(crate) fn compute(
     };
     widgets
         .iter()
-        .map(|w| (w.compute)(&cx).with_context(|| format!("failed to compute {}", w.id)))
+        .map(|w| {
+            let started = std::time::Instant::now();
+            let table = (w.compute)(&cx).with_context(|| format!("failed to compute {}", w.id));
+            state.telemetry.computed(w.id, started.elapsed());
+            table
+        })
         .collect()
 }
 

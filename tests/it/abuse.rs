@@ -254,3 +254,71 @@ fn a_crowd_of_clients_leaves_health_and_ingest_answering() {
     assert!(fds < 900, "{fds} descriptors");
     assert!(rss < 1024 * 1024, "{} MiB", rss / 1024);
 }
+
+#[test]
+fn metrics_are_for_company_wide_keys_and_configured_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&uptake(
+        dir.path(),
+        &["import", fixture("events.ndjson").to_str().unwrap()],
+        None,
+    ));
+    let ingest = create_key(dir.path(), "ingest", None);
+    let read = create_key(dir.path(), "read", None);
+    let eu_read = create_key(dir.path(), "read", Some("acme-eu"));
+    let server = Server::start_with(dir.path(), Some(&fixture_config()));
+    let body = "{\"id\":\"m1\",\"type\":\"login\",\"org\":\"acme-eu\",\"time\":\"2026-10-01T10:00:00Z\",\"user\":\"ann\"}\n{\"id\":\"m1\",\"type\":\"login\",\"org\":\"acme-eu\",\"time\":\"2026-10-01T10:00:00Z\",\"user\":\"ann\"}\n{\"type\":\"login\"}";
+    assert_eq!(server.post_ndjson(&ingest, body).status, 200);
+    let auth = format!("Bearer {read}");
+    assert_eq!(
+        server
+            .client()
+            .request(
+                "GET",
+                "/api/v1/widgets/actions.top",
+                &[("authorization", &auth)],
+                b""
+            )
+            .unwrap()
+            .status,
+        200
+    );
+    let get = |key: Option<&str>| {
+        let auth = key.map(|k| format!("Bearer {k}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        server
+            .client()
+            .request("GET", "/metrics", &headers, b"")
+            .unwrap()
+    };
+    assert_eq!(get(None).status, 401);
+    assert_eq!(get(Some(&ingest)).status, 401);
+    assert_eq!(get(Some(&eu_read)).status, 403);
+    let page = get(Some(&read));
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    for line in [
+        "uptake_events_accepted_total 1",
+        "uptake_events_duplicate_total 1",
+        "uptake_events_rejected_total{code=\"missing_field\"} 1",
+        "uptake_write_seconds_count 1",
+        "uptake_report_seconds_count{widget=\"actions.top\"} 1",
+        "uptake_write_queue_batches 0",
+    ] {
+        assert!(text.contains(line), "no `{line}` in:\n{text}");
+    }
+    assert!(text.contains("uptake_open_connections "), "{text}");
+    drop(server);
+
+    // From a configured address, no key is needed.
+    let server = Server::start_with(
+        dir.path(),
+        Some("[server]\nmetrics_from = [\"127.0.0.0/8\"]\n"),
+    );
+    let page = server
+        .client()
+        .request("GET", "/metrics", &[], b"")
+        .unwrap();
+    assert_eq!(page.status, 200);
+}

@@ -334,3 +334,32 @@ fn output_to_a_closed_pipe_or_a_full_disk_is_not_a_crash() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_store_whose_migration_was_edited_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    create_key(dir.path(), "read", None);
+    let conn = rusqlite::Connection::open(dir.path().join("uptake.db")).unwrap();
+    let recorded: String = conn
+        .query_row(
+            "SELECT checksum FROM schema_migrations WHERE version = 3",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded.len(), 64);
+    // As if the binary's migration 3 had been edited since it was applied.
+    conn.execute(
+        "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 3",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let output = uptake(dir.path(), &["keys", "list"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("migration 3 (dashboard_users)") && stderr.contains("never edited"),
+        "{stderr}"
+    );
+}
