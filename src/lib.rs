@@ -23,6 +23,7 @@ pub mod migrate;
 pub mod net;
 pub mod retention;
 pub mod rollup;
+pub mod sdk;
 pub mod server;
 pub mod store;
 pub mod time;

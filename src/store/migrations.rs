@@ -88,6 +88,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0012_migration_checksums.sql"),
         postgres: include_str!("../../migrations/postgres/0012_migration_checksums.sql"),
     },
+    Migration {
+        version: 13,
+        name: "sdk_ignored",
+        sqlite: include_str!("../../migrations/sqlite/0013_sdk_ignored.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_sdk_ignored.sql"),
+    },
 ];
 
 /// Checks, inside the migrating transaction, that every applied migration

@@ -78,6 +78,18 @@ pub struct DashboardUser {
     pub last_login_at: Option<crate::time::Micros>,
 }
 
+/// SDK messages of one name that mapped to no event, in one org
+/// (`""` when unknown), source and local month.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IgnoredCount {
+    pub org: String,
+    pub source: String,
+    pub name: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub n: u64,
+}
+
 /// A dashboard session, found by the SHA-256 of its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredSession {
@@ -168,6 +180,10 @@ pub trait Store: Send + Sync {
         org: Option<&OrgSlug>,
         at: crate::time::Micros,
     ) -> anyhow::Result<u64>;
+    /// Adds to the counts of SDK messages that mapped to no event.
+    fn count_ignored(&self, counts: &[IgnoredCount]) -> anyhow::Result<()>;
+    /// Every count of ignored SDK messages, by org, source, name and month.
+    fn ignored(&self) -> anyhow::Result<Vec<IgnoredCount>>;
     /// Deletes the raw events dated before `horizon` (retention); the
     /// rollups keep what they counted. Returns how many were deleted.
     fn delete_events_before(&self, horizon: crate::time::Micros) -> anyhow::Result<u64>;

@@ -418,6 +418,14 @@ impl Store for PostgresStore {
         self.in_write(|db| erase::erase_user(db, user, org.map(OrgSlug::as_str), at))
     }
 
+    fn count_ignored(&self, counts: &[super::IgnoredCount]) -> anyhow::Result<()> {
+        self.in_write(|db| accounts::count_ignored(db, counts))
+    }
+
+    fn ignored(&self) -> anyhow::Result<Vec<super::IgnoredCount>> {
+        self.with(|db| accounts::ignored(db))
+    }
+
     fn delete_events_before(&self, horizon: Micros) -> anyhow::Result<u64> {
         erase::delete_events_before(&mut |slice| self.in_write(|db| slice(db)), horizon)
     }

@@ -245,6 +245,14 @@ impl Store for SqliteStore {
         self.in_write(|db| erase::erase_user(db, user, org.map(OrgSlug::as_str), at))
     }
 
+    fn count_ignored(&self, counts: &[super::IgnoredCount]) -> anyhow::Result<()> {
+        self.in_write(|db| accounts::count_ignored(db, counts))
+    }
+
+    fn ignored(&self) -> anyhow::Result<Vec<super::IgnoredCount>> {
+        accounts::ignored(&*self.conn())
+    }
+
     fn delete_events_before(&self, horizon: Micros) -> anyhow::Result<u64> {
         erase::delete_events_before(&mut |slice| self.in_write(|db| slice(db)), horizon)
     }

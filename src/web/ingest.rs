@@ -112,27 +112,40 @@ pub async fn post_events(
     if decoded.events.is_empty() {
         return Ok(Json(summary));
     }
+    let counts = store_events(&state, decoded.events, StatusCode::SERVICE_UNAVAILABLE).await?;
+    summary.add(counts);
+    Ok(Json(summary))
+}
+
+/// Hands validated events to the writer and waits for their durable
+/// commit. A full queue answers `queue_full` (`503`, or `429` for SDKs
+/// whose clients retry only that) with `Retry-After`.
+pub(super) async fn store_events(
+    state: &AppState,
+    events: Vec<crate::event::Event>,
+    queue_full: StatusCode,
+) -> Result<crate::store::BatchCounts, ApiError> {
+    if events.is_empty() {
+        return Ok(crate::store::BatchCounts::default());
+    }
     let queued_at = std::time::Instant::now();
-    let answer = state
-        .ingestor
-        .try_submit(decoded.events)
-        .map_err(|e| match e {
-            SubmitError::QueueFull => {
-                ApiError::unavailable("the write queue is full; retry shortly", 1)
-            }
-            SubmitError::Closed => ApiError::unavailable(
-                "the server is shutting down; retry on another instance or later",
-                5,
-            ),
-        })?;
+    let answer = state.ingestor.try_submit(events).map_err(|e| match e {
+        SubmitError::QueueFull => ApiError {
+            status: queue_full,
+            ..ApiError::unavailable("the write queue is full; retry shortly", 1)
+        },
+        SubmitError::Closed => ApiError::unavailable(
+            "the server is shutting down; retry on another instance or later",
+            5,
+        ),
+    })?;
     match answer.await {
         Ok(Ok(counts)) => {
             state.telemetry.wrote(queued_at.elapsed());
             state
                 .telemetry
                 .ingested(counts.accepted, counts.duplicates, &[]);
-            summary.add(counts);
-            Ok(Json(summary))
+            Ok(counts)
         }
         Ok(Err(reason)) => {
             tracing::warn!(%reason, "ingest batch refused: store unavailable");

@@ -15,6 +15,7 @@ mod pages;
 mod panels;
 pub mod prometheus;
 pub mod proxy;
+pub mod sdk;
 mod session;
 mod widgets;
 
@@ -136,6 +137,22 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus::metrics))
+        .route("/api/v1/sources/ignored", get(sdk::ignored))
+        .route("/v1/batch", sdk::segment_route("batch"))
+        .route("/v1/track", sdk::segment_route("track"))
+        .route("/v1/page", sdk::segment_route("page"))
+        .route("/v1/screen", sdk::segment_route("screen"))
+        .route("/v1/identify", sdk::segment_route("identify"))
+        .route("/v1/group", sdk::segment_route("group"))
+        .route("/v1/alias", sdk::segment_route("alias"))
+        .route("/batch/", post(sdk::posthog))
+        .route("/batch", post(sdk::posthog))
+        .route("/capture/", post(sdk::posthog))
+        .route("/capture", post(sdk::posthog))
+        .route("/e/", post(sdk::posthog))
+        .route("/e", post(sdk::posthog))
+        .route("/i/v0/e/", post(sdk::posthog))
+        .route("/i/v0/e", post(sdk::posthog))
         .route("/api/v1/events", post(ingest::post_events))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/widgets", get(widgets::catalogue))

@@ -12,5 +12,6 @@ mod ingest;
 mod people;
 mod postgres;
 mod rollups;
+mod sdk;
 mod widget_cases;
 mod widgets;

@@ -1,0 +1,289 @@
+//! The Segment and PostHog wire formats over HTTP: pointing an existing SDK
+//! at Uptake (its host, and an Uptake ingest key as its write key or API
+//! key) is the whole integration. Messages are mapped by `crate::sdk` and
+//! then validated and stored exactly like `POST /api/v1/events`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::body::{gunzip, read_limited};
+use super::error::ApiError;
+use crate::event::framing::Format;
+use crate::event::validate::Context;
+use crate::ingest::decode_request;
+use crate::sdk::{Mapped, Source};
+use crate::store::{IgnoredCount, KeyKind, StoredKey};
+
+/// Segment's own limits: a batch and one message.
+const SEGMENT_BATCH_BYTES: usize = 500 * 1024;
+const SEGMENT_MESSAGE_BYTES: usize = 32 * 1024;
+
+fn bad(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", detail)
+}
+
+/// Reads the body (bounded as ingest bodies are), inflating gzip when the
+/// header, the `compression` parameter or the magic bytes say so.
+async fn read_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let limits = state.limits.clone();
+    let (raw, _bytes) = read_limited(
+        body,
+        limit.min(limits.max_body_bytes),
+        Duration::from_secs(limits.body_chunk_timeout_secs),
+        Duration::from_secs(limits.body_timeout_secs),
+        &state.body_budget,
+    )
+    .await?;
+    let by_header = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let by_query = query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "compression" && v == "gzip-js")
+    });
+    let plain = if by_header || by_query || raw.starts_with(&[0x1f, 0x8b]) {
+        gunzip(&raw, limits.max_body_bytes)?
+    } else {
+        raw
+    };
+    serde_json::from_slice(&plain).map_err(|e| bad(format!("the body is not JSON: {e}")))
+}
+
+/// The ingest key of `text`, or `401`.
+async fn ingest_key(state: &AppState, text: Option<String>) -> Result<StoredKey, ApiError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Err(ApiError::unauthorized());
+    };
+    let keys = state.keys.clone();
+    super::blocking(move || keys.verify(&text, KeyKind::Ingest))
+        .await?
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// Validates and stores what mapped (events refused by the contract are
+/// counted by code in `/metrics`), and counts what mapped to nothing.
+async fn store_mapped(
+    state: &AppState,
+    key: &StoredKey,
+    source: Source,
+    mapped: Vec<Mapped>,
+    queue_full: StatusCode,
+) -> Result<(), ApiError> {
+    let mut ndjson = Vec::new();
+    let mut ignored: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for m in mapped {
+        match m {
+            Mapped::Event(value) => {
+                serde_json::to_writer(&mut ndjson, &value).map_err(|e| bad(e.to_string()))?;
+                ndjson.push(b'\n');
+            }
+            Mapped::Ignored { name, org, time } => {
+                let org = key
+                    .org
+                    .as_ref()
+                    .map(|o| o.as_str().to_owned())
+                    .or(org)
+                    .unwrap_or_default();
+                let month = state.calendar.day_of(time).month().to_string();
+                *ignored.entry((org, name, month)).or_default() += 1;
+            }
+        }
+    }
+    if !ignored.is_empty() {
+        let counts: Vec<IgnoredCount> = ignored
+            .into_iter()
+            .map(|((org, name, month), n)| IgnoredCount {
+                org,
+                source: source.name().into(),
+                name,
+                month,
+                n,
+            })
+            .collect();
+        let store = state.store.clone();
+        super::blocking(move || store.count_ignored(&counts))
+            .await?
+            .map_err(|e| ApiError::internal(&e))?;
+    }
+    let (limits, bound, now) = (state.limits.clone(), key.org.clone(), (state.clock)());
+    let decoded = super::blocking(move || {
+        let cx = Context {
+            bound_org: bound.as_ref(),
+            now,
+            limits: &limits,
+        };
+        decode_request(&ndjson, Format::Ndjson, &cx).map_err(|e| bad(e.to_string()))
+    })
+    .await??;
+    state.telemetry.ingested(0, 0, &decoded.rejected);
+    for r in &decoded.rejected {
+        tracing::debug!(source = source.name(), error = ?r.rejection.error, detail = %r.rejection.detail, "SDK message refused");
+    }
+    super::ingest::store_events(state, decoded.events, queue_full).await?;
+    Ok(())
+}
+
+/// The route of one Segment call (`batch`, `track`, `page`, …).
+pub fn segment_route(call: &'static str) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::post(
+        move |State(state): State<AppState>,
+              headers: HeaderMap,
+              RawQuery(query): RawQuery,
+              body: Body| async move { segment(state, headers, query, body, call).await },
+    )
+}
+
+/// Segment's tracking API: `/v1/batch` and the single calls. The key is
+/// the Basic user name (with or without the colon) or `writeKey`.
+pub async fn segment(
+    state: AppState,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Body,
+    call: &'static str,
+) -> Result<Json<Value>, ApiError> {
+    let value = read_json(
+        &state,
+        &headers,
+        query.as_deref(),
+        body,
+        SEGMENT_BATCH_BYTES,
+    )
+    .await?;
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(|user| user.split(':').next().unwrap_or("").to_owned());
+    let key_text = basic.or_else(|| {
+        value
+            .get("writeKey")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let key = ingest_key(&state, key_text).await?;
+    let sent_at = value
+        .get("sentAt")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let messages: Vec<&Value> = match (call, value.get("batch")) {
+        ("batch", Some(Value::Array(batch))) => batch.iter().collect(),
+        ("batch", _) => return Err(bad("`batch` must be an array of messages")),
+        (_, _) => vec![&value],
+    };
+    let now = (state.clock)();
+    let mut mapped = Vec::with_capacity(messages.len());
+    for message in messages {
+        if serde_json::to_vec(message).map_or(0, |v| v.len()) > SEGMENT_MESSAGE_BYTES {
+            return Err(bad(
+                "a message is over 32 KB, Segment's limit for one message",
+            ));
+        }
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|_| call == "batch")
+            .unwrap_or(call);
+        mapped.push(crate::sdk::segment(message, kind, sent_at.as_deref(), now));
+    }
+    store_mapped(
+        &state,
+        &key,
+        Source::Segment,
+        mapped,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await?;
+    Ok(Json(json!({ "success": true })))
+}
+
+/// PostHog's capture API: `/batch/`, `/capture/`, `/e/`, `/i/v0/e/`. The
+/// key is `api_key` (or `token` in an event's properties).
+pub async fn posthog(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let value = read_json(&state, &headers, query.as_deref(), body, usize::MAX).await?;
+    let events: Vec<&Value> = match &value {
+        Value::Array(list) => list.iter().collect(),
+        Value::Object(o) => match o.get("batch") {
+            Some(Value::Array(list)) => list.iter().collect(),
+            _ => vec![&value],
+        },
+        _ => {
+            return Err(bad(
+                "the body must be an event, a list of events or a batch",
+            ));
+        }
+    };
+    let key_text = value
+        .get("api_key")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            events.iter().find_map(|e| {
+                e.get("api_key")
+                    .or_else(|| e.get("properties").and_then(|p| p.get("token")))
+                    .and_then(Value::as_str)
+            })
+        })
+        .map(str::to_owned);
+    let key = ingest_key(&state, key_text).await?;
+    let sent_at = value
+        .get("sent_at")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let now = (state.clock)();
+    let mapped = events
+        .into_iter()
+        .map(|e| crate::sdk::posthog(e, sent_at.as_deref(), now))
+        .collect();
+    store_mapped(
+        &state,
+        &key,
+        Source::PostHog,
+        mapped,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await?;
+    Ok(Json(json!({ "status": 1 })))
+}
+
+/// `GET /api/v1/sources/ignored`: what the SDKs sent that mapped to no
+/// event, for a company-wide read key.
+pub async fn ignored(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let key = super::auth::authenticate(&state, &headers, KeyKind::Read).await?;
+    let store = state.store.clone();
+    let mut counts = super::blocking(move || store.ignored())
+        .await?
+        .map_err(|e| ApiError::internal(&e))?;
+    if let Some(org) = &key.org {
+        counts.retain(|c| c.org == org.as_str());
+    }
+    Ok(Json(json!({ "ignored": counts })))
+}

@@ -1,0 +1,282 @@
+//! The Segment and PostHog wire formats: the real Node clients from npm
+//! against a real server, and every auth form and limit by hand.
+
+use std::io::Write as _;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn stored(dir: &std::path::Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    open_store(dir)
+        .for_each_event(&mut |e| {
+            let columns = uptake::event::columns::to_columns(&e.body);
+            out.push((
+                e.org.as_str().to_owned(),
+                e.body.kind().name().to_owned(),
+                columns.user.unwrap_or("").to_owned(),
+            ));
+            Ok(())
+        })
+        .unwrap();
+    out.sort();
+    out
+}
+
+/// The real clients send logins, page views, an action run, identifies
+/// and events Uptake does not use: the first are stored in the key's org,
+/// the last counted as ignored.
+fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
+    let dir = engine_dir(engine);
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let read = create_key(dir.path(), "read", None);
+    let server = Server::start(dir.path());
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/sdk-clients");
+    assert!(
+        clients
+            .join("node_modules/@segment/analytics-node")
+            .exists(),
+        "run `npm ci` in integrations/sdk-clients (./scripts/test does)"
+    );
+    let output = Command::new("node")
+        .arg("send.mjs")
+        .arg(format!("http://{}", server.addr))
+        .arg(&key)
+        .current_dir(&clients)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut want: Vec<(String, String, String)> = [
+        ("login", "seg-ann"),
+        ("page_view", "seg-ann"),
+        ("action_run", "seg-ann"),
+        ("member_upserted", "seg-ann"),
+        ("login", "ph-bob"),
+        ("page_view", "ph-bob"),
+        ("mcp_call", "ph-bob"),
+        ("member_upserted", "ph-bob"),
+    ]
+    .iter()
+    .map(|(t, u)| ("acme-eu".to_owned(), t.to_string(), u.to_string()))
+    .collect();
+    want.sort();
+    assert_eq!(stored(dir.path()), want);
+
+    let auth = format!("Bearer {read}");
+    let ignored = server
+        .client()
+        .request(
+            "GET",
+            "/api/v1/sources/ignored",
+            &[("authorization", &auth)],
+            b"",
+        )
+        .unwrap()
+        .json();
+    let names: Vec<(&str, &str, u64)> = ignored["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["source"].as_str().unwrap(),
+                c["name"].as_str().unwrap(),
+                c["n"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("posthog", "Opened Menu", 1),
+            ("segment", "Clicked Button", 1)
+        ]
+    );
+}
+on_both_engines!(the_real_segment_and_posthog_clients_feed_uptake);
+
+fn post(server: &Server, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+    let response = server
+        .client()
+        .request("POST", path, headers, body)
+        .unwrap();
+    let json = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    (response.status, json)
+}
+
+#[test]
+fn segment_auth_forms_limits_idempotency_and_clock_skew() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let server = Server::start(dir.path());
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let batch = |id: &str| {
+        json!({"batch": [{"type": "track", "event": "Signed In", "userId": "ann", "messageId": id,
+            "timestamp": "2026-10-01T12:00:00Z"}],
+            "sentAt": "2026-10-01T12:00:00Z"})
+        .to_string()
+    };
+    let json_type = ("content-type", "application/json");
+    // Basic with the colon, without it, and writeKey in the body.
+    let with_colon = format!("Basic {}", b64(&format!("{key}:")));
+    let without = format!("Basic {}", b64(&key));
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &with_colon)],
+            batch("a").as_bytes()
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &without)],
+            batch("b").as_bytes()
+        )
+        .0,
+        200
+    );
+    let body = json!({"writeKey": key, "type": "track", "event": "Signed In", "userId": "ann", "messageId": "c"});
+    let (status, answer) = post(
+        &server,
+        "/v1/track",
+        &[json_type],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!((status, answer), (200, json!({"success": true})));
+    // A wrong key, invalid JSON, an oversize message.
+    let wrong = format!("Basic {}", b64("uptake_ingest_0000000000000000_00:"));
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &wrong)],
+            batch("d").as_bytes()
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &without)],
+            b"{not json"
+        )
+        .0,
+        400
+    );
+    let big = json!({"batch": [{"type": "track", "event": "x", "userId": "ann", "messageId": "e",
+        "properties": {"blob": "x".repeat(33 * 1024)}}]});
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &without)],
+            big.to_string().as_bytes()
+        )
+        .0,
+        400
+    );
+    // The same message again (a client's retry) is stored once.
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &without)],
+            batch("a").as_bytes()
+        )
+        .0,
+        200
+    );
+    assert_eq!(stored_count(dir.path()), 3);
+    // A client whose clock runs 10 minutes behind: the time is moved by
+    // the difference between its sentAt and the server's clock.
+    let now = uptake::time::Micros::now();
+    let behind = uptake::time::Micros(now.0 - 600_000_000).to_string();
+    let skewed = json!({"batch": [{"type": "track", "event": "Signed In", "userId": "skew", "messageId": "f",
+        "timestamp": behind}], "sentAt": behind});
+    assert_eq!(
+        post(
+            &server,
+            "/v1/batch",
+            &[json_type, ("authorization", &without)],
+            skewed.to_string().as_bytes()
+        )
+        .0,
+        200
+    );
+    let mut time = None;
+    open_store(dir.path())
+        .for_each_event(&mut |e| {
+            if e.id == "f" {
+                time = Some(e.time);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let time = time.expect("the skewed event is stored");
+    assert!((time.0 - now.0).abs() < 60_000_000, "{time} vs {now}");
+}
+
+#[test]
+fn posthog_gzip_by_header_parameter_or_magic_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let server = Server::start(dir.path());
+    let body = |uuid: &str| {
+        json!({"api_key": key, "batch": [{"event": "Logged In", "distinct_id": "bob", "uuid": uuid,
+            "timestamp": "2026-10-01T12:00:00Z"}]})
+        .to_string()
+    };
+    let gzip = |text: String| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let plain = ("content-type", "application/json");
+    assert_eq!(
+        post(&server, "/batch/", &[plain], body("1").as_bytes()).0,
+        200
+    );
+    assert_eq!(
+        post(
+            &server,
+            "/batch/",
+            &[plain, ("content-encoding", "gzip")],
+            &gzip(body("2"))
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &server,
+            "/batch/?compression=gzip-js",
+            &[plain],
+            &gzip(body("3"))
+        )
+        .0,
+        200
+    );
+    assert_eq!(post(&server, "/e/", &[plain], &gzip(body("4"))).0, 200);
+    let (status, answer) = post(&server, "/capture/", &[plain], body("1").as_bytes());
+    assert_eq!((status, answer), (200, json!({"status": 1})));
+    assert_eq!(stored_count(dir.path()), 4);
+    let no_key = json!({"batch": [{"event": "Logged In", "distinct_id": "bob", "uuid": "5"}]});
+    assert_eq!(
+        post(&server, "/batch/", &[plain], no_key.to_string().as_bytes()).0,
+        401
+    );
+}
