@@ -18,6 +18,7 @@ pub struct Config {
     pub ingest: Limits,
     pub retention: Retention,
     pub server: ServerSettings,
+    pub sdk: SdkSettings,
     /// Where the embedded store keeps its files (`--data`).
     pub data: PathBuf,
     /// The store URL (`--store`); `None` is the SQLite file under `data`.
@@ -142,6 +143,21 @@ pub struct ServerSettings {
     pub metrics_from: Vec<String>,
 }
 
+/// `[sdk]`: how Segment and PostHog messages become Uptake events
+/// (`docs/INTEGRATIONS.md`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SdkSettings {
+    /// An `identify` (Segment) or `$identify` (PostHog) also counts as a
+    /// login.
+    pub identify_is_login: bool,
+    /// Web origins whose browsers may send to the SDK routes (CORS).
+    pub cors_origins: Vec<String>,
+    /// Rules for event names the default mapping does not know, tried
+    /// before it.
+    pub mapping: Vec<crate::sdk::MappingRule>,
+}
+
 /// The longest retention accepted (100 years): larger values are typos.
 pub const MAX_RETENTION_MONTHS: u32 = 1200;
 
@@ -157,6 +173,7 @@ struct File {
     ingest: Limits,
     retention: Retention,
     server: ServerSettings,
+    sdk: SdkSettings,
 }
 
 /// Values given as flags or environment variables (already merged by clap).
@@ -186,10 +203,29 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 impl Config {
     /// Loads the file named by `--config` (if any) under the overrides.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        let (file, origin) = match &overrides.config {
-            Some(path) => (read_file(path)?, path.display().to_string()),
-            None => (File::default(), "the defaults".to_string()),
+        let (file, origin, text) = match &overrides.config {
+            Some(path) => {
+                let (file, text) = read_file(path)?;
+                (file, path.display().to_string(), text)
+            }
+            None => (File::default(), "the defaults".to_string(), String::new()),
         };
+        for (i, rule) in file.sdk.mapping.iter().enumerate() {
+            if let Err(problem) = crate::sdk::check_rule(rule) {
+                // The line of the rule's `[[sdk.mapping]]` header.
+                let line = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| l.trim().starts_with("[[sdk.mapping]]"))
+                    .nth(i)
+                    .map_or(String::new(), |(n, _)| format!(":{}", n + 1));
+                return Err(ConfigError(format!(
+                    "{origin}{line}: `sdk.mapping` rule {} (event `{}`): {problem}",
+                    i + 1,
+                    rule.event
+                )));
+            }
+        }
         let config = Config {
             data: overrides
                 .data
@@ -207,6 +243,7 @@ impl Config {
             ingest: file.ingest,
             retention: file.retention,
             server: file.server,
+            sdk: file.sdk,
         };
         config
             .check()
@@ -398,18 +435,19 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<File, ConfigError> {
+fn read_file(path: &Path) -> Result<(File, String), ConfigError> {
     let name = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{name}: cannot read the config file: {e}")))?;
-    toml::from_str(&text).map_err(|e| {
+    let file = toml::from_str(&text).map_err(|e| {
         let Some(span) = e.span() else {
             return ConfigError(format!("{name}: {}", e.message()));
         };
         let line_no = text[..span.start].matches('\n').count() + 1;
         let key = key_at(&text, span.start);
         ConfigError(format!("{name}:{line_no}: `{key}`: {}", e.message().trim()))
-    })
+    })?;
+    Ok((file, text))
 }
 
 /// The dotted name of the key on the line holding `offset`, found from the

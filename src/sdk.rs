@@ -11,6 +11,127 @@ use serde_json::{Map, Value, json};
 
 use crate::time::Micros;
 
+/// `[[sdk.mapping]]`: a track/capture named `event` becomes an Uptake
+/// event of `type`, its fields read from the message by path.
+#[derive(Clone, Debug, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MappingRule {
+    /// `segment`, `posthog` or `any`.
+    #[serde(default = "any_source")]
+    pub source: String,
+    pub event: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Uptake field → a dotted path into the message
+    /// (`properties.service`), or a literal in single quotes (`'api'`).
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+fn any_source() -> String {
+    "any".into()
+}
+
+/// Whether `rule` can be applied: its source and type are known and each
+/// field is a path or a quoted literal. Said in words for the config
+/// error.
+pub fn check_rule(rule: &MappingRule) -> Result<(), String> {
+    if !matches!(rule.source.as_str(), "any" | "segment" | "posthog") {
+        return Err(format!(
+            "`source = \"{}\"`: use \"segment\", \"posthog\" or \"any\"",
+            rule.source
+        ));
+    }
+    if rule.event.is_empty() {
+        return Err("`event` is empty: name the track/capture event the rule maps".into());
+    }
+    if !TYPES.contains(&rule.kind.as_str()) {
+        return Err(format!(
+            "`type = \"{}\"` is not an Uptake event type (one of {})",
+            rule.kind,
+            TYPES.join(", ")
+        ));
+    }
+    for (field, source) in &rule.fields {
+        if matches!(field.as_str(), "id" | "type" | "time") {
+            return Err(format!(
+                "`fields.{field}`: the id, type and time come from the message itself"
+            ));
+        }
+        if literal(source).is_none() && !is_path(source) {
+            return Err(format!(
+                "`fields.{field} = \"{source}\"`: write a dotted path into the message \
+                 (properties.service) or a literal in single quotes ('api')"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn literal(source: &str) -> Option<&str> {
+    source.strip_prefix('\'').and_then(|s| s.strip_suffix('\''))
+}
+
+fn is_path(source: &str) -> bool {
+    !source.is_empty()
+        && source.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '-'))
+        })
+}
+
+/// The value `source` names in `message`: a literal, or the value at a
+/// dotted path (absent when any step is missing).
+fn value_at(message: &Value, source: &str) -> Option<Value> {
+    if let Some(text) = literal(source) {
+        return Some(json!(text));
+    }
+    let mut at = message;
+    for part in source.split('.') {
+        at = at.get(part)?;
+    }
+    (!at.is_null()).then(|| at.clone())
+}
+
+/// What the operator configured (`[sdk]`).
+#[derive(Clone, Debug, Default)]
+pub struct Mapping {
+    pub rules: Vec<MappingRule>,
+    pub identify_is_login: bool,
+}
+
+impl Mapping {
+    fn rule(&self, source: Source, event: &str) -> Option<&MappingRule> {
+        self.rules
+            .iter()
+            .find(|r| r.event == event && (r.source == "any" || r.source == source.name()))
+    }
+}
+
+/// The event a rule makes of a message; the message's user is the
+/// event's unless the rule says otherwise.
+fn by_rule(
+    rule: &MappingRule,
+    message: &Value,
+    id: &str,
+    time: Micros,
+    org: Option<&str>,
+    user: Option<&str>,
+) -> Value {
+    let mut out = event(id, &rule.kind, time, org);
+    if let Some(user) = user {
+        out.insert("user".into(), json!(user));
+    }
+    for (field, source) in &rule.fields {
+        if let Some(v) = value_at(message, source) {
+            out.insert(field.clone(), v);
+        }
+    }
+    Value::Object(out)
+}
+
 /// Where a message came from, as counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -114,8 +235,45 @@ fn path_of(url: &str) -> &str {
     }
 }
 
-/// One Segment message (`type` from the message or the route).
-pub fn segment(message: &Value, kind: &str, sent_at: Option<&str>, now: Micros) -> Mapped {
+/// One Segment message (`type` from the message or the route): usually
+/// one event, two for an identify that also counts as a login.
+pub fn segment(
+    message: &Value,
+    kind: &str,
+    sent_at: Option<&str>,
+    now: Micros,
+    mapping: &Mapping,
+) -> Vec<Mapped> {
+    let first = segment_one(message, kind, sent_at, now, mapping);
+    let user = text(message.get("userId"));
+    with_login(first, kind == "identify", user, mapping)
+}
+
+/// When identifies count as logins (`[sdk] identify_is_login`), a login
+/// beside what the identify became, with an id of its own.
+fn with_login(first: Mapped, identify: bool, user: Option<&str>, mapping: &Mapping) -> Vec<Mapped> {
+    let login = match (&first, user) {
+        (Mapped::Event(e), Some(user)) if identify && mapping.identify_is_login => {
+            let mut login = e.as_object().cloned().unwrap_or_default();
+            login.retain(|k, _| matches!(k.as_str(), "id" | "time" | "org"));
+            let id = format!("{}:login", e["id"].as_str().unwrap_or(""));
+            login.insert("id".into(), json!(id));
+            login.insert("type".into(), json!("login"));
+            login.insert("user".into(), json!(user));
+            Some(Mapped::Event(Value::Object(login)))
+        }
+        _ => None,
+    };
+    std::iter::once(first).chain(login).collect()
+}
+
+fn segment_one(
+    message: &Value,
+    kind: &str,
+    sent_at: Option<&str>,
+    now: Micros,
+    mapping: &Mapping,
+) -> Mapped {
     let get = |k: &str| message.get(k);
     let props = get("properties");
     let traits = get("traits").or_else(|| get("context").and_then(|c| c.get("traits")));
@@ -162,6 +320,9 @@ pub fn segment(message: &Value, kind: &str, sent_at: Option<&str>, now: Micros) 
             let Some(name) = text(get("event")) else {
                 return ignored("track");
             };
+            if let Some(rule) = mapping.rule(Source::Segment, name) {
+                return Mapped::Event(by_rule(rule, message, id, time, org, user));
+            }
             if SIGN_INS.contains(&name) {
                 let Some(user) = user else {
                     return ignored(name);
@@ -200,8 +361,21 @@ pub fn segment(message: &Value, kind: &str, sent_at: Option<&str>, now: Micros) 
     }
 }
 
-/// One PostHog event.
-pub fn posthog(message: &Value, sent_at: Option<&str>, now: Micros) -> Mapped {
+/// One PostHog event: usually one Uptake event, two for an identify that
+/// also counts as a login.
+pub fn posthog(
+    message: &Value,
+    sent_at: Option<&str>,
+    now: Micros,
+    mapping: &Mapping,
+) -> Vec<Mapped> {
+    let first = posthog_one(message, sent_at, now, mapping);
+    let identify = text(message.get("event")) == Some("$identify");
+    let user = text(message.get("distinct_id"));
+    with_login(first, identify, user, mapping)
+}
+
+fn posthog_one(message: &Value, sent_at: Option<&str>, now: Micros, mapping: &Mapping) -> Mapped {
     let get = |k: &str| message.get(k);
     let props = get("properties");
     let prop = |k: &str| text(props.and_then(|p| p.get(k)));
@@ -229,6 +403,9 @@ pub fn posthog(message: &Value, sent_at: Option<&str>, now: Micros) -> Mapped {
     };
     let user = text(get("distinct_id")).or_else(|| prop("distinct_id"));
     let org = org.as_deref();
+    if let Some(rule) = mapping.rule(Source::PostHog, &name) {
+        return Mapped::Event(by_rule(rule, message, id, time, org, user));
+    }
     match name.as_str() {
         "$pageview" | "$screen" => {
             let Some(user) = user else {
@@ -320,6 +497,11 @@ pub fn posthog(message: &Value, sent_at: Option<&str>, now: Micros) -> Mapped {
 mod tests {
     use super::*;
 
+    fn one(mut mapped: Vec<Mapped>) -> Mapped {
+        assert_eq!(mapped.len(), 1, "{mapped:?}");
+        mapped.remove(0)
+    }
+
     fn now() -> Micros {
         Micros::parse_rfc3339("2026-10-01T12:00:10Z").unwrap()
     }
@@ -329,7 +511,7 @@ mod tests {
         let page = json!({"messageId": "m1", "userId": "ann", "name": "Catalog",
             "properties": {"url": "https://portal.example/catalog?x=1", "org": "acme-eu"},
             "timestamp": "2026-10-01T12:00:00Z", "sentAt": "2026-10-01T12:00:05Z"});
-        let Mapped::Event(e) = segment(&page, "page", None, now()) else {
+        let Mapped::Event(e) = one(segment(&page, "page", None, now(), &Mapping::default())) else {
             panic!()
         };
         assert_eq!(e["type"], "page_view");
@@ -341,7 +523,7 @@ mod tests {
 
         let run = json!({"messageId": "m2", "userId": "ann", "event": "action_run",
             "properties": {"action": "deploy", "trigger": "ui", "$lib": "x"}});
-        let Mapped::Event(e) = segment(&run, "track", None, now()) else {
+        let Mapped::Event(e) = one(segment(&run, "track", None, now(), &Mapping::default())) else {
             panic!()
         };
         assert_eq!(e["action"], "deploy");
@@ -350,11 +532,11 @@ mod tests {
 
         let sign_in = json!({"messageId": "m3", "userId": "ann", "event": "Signed In"});
         assert!(
-            matches!(segment(&sign_in, "track", None, now()), Mapped::Event(e) if e["type"] == "login")
+            matches!(one(segment(&sign_in, "track", None, now(), &Mapping::default())), Mapped::Event(e) if e["type"] == "login")
         );
         let other = json!({"messageId": "m4", "userId": "ann", "event": "Clicked Button"});
         assert!(
-            matches!(segment(&other, "track", None, now()), Mapped::Ignored { name, .. } if name == "Clicked Button")
+            matches!(one(segment(&other, "track", None, now(), &Mapping::default())), Mapped::Ignored { name, .. } if name == "Clicked Button")
         );
     }
 
@@ -363,22 +545,88 @@ mod tests {
         let view = json!({"uuid": "u1", "event": "$pageview", "distinct_id": "bob",
             "properties": {"$current_url": "https://p.example/self-serve#top"}});
         assert!(
-            matches!(posthog(&view, None, now()), Mapped::Event(e) if e["page"] == "/self-serve")
+            matches!(one(posthog(&view, None, now(), &Mapping::default())), Mapped::Event(e) if e["page"] == "/self-serve")
         );
         let identify = json!({"uuid": "u2", "event": "$identify", "distinct_id": "bob",
             "$set": {"role": "admin", "teams": ["sre"], "email": "b@x"}});
-        let Mapped::Event(e) = posthog(&identify, None, now()) else {
+        let Mapped::Event(e) = one(posthog(&identify, None, now(), &Mapping::default())) else {
             panic!()
         };
         assert_eq!(e["type"], "member_upserted");
         assert_eq!(e["teams"], json!(["sre"]));
         let mcp =
             json!({"uuid": "u3", "event": "$mcp_tool_call", "properties": {"tool": "search"}});
-        assert!(matches!(posthog(&mcp, None, now()), Mapped::Event(e) if e["type"] == "mcp_call"));
+        assert!(
+            matches!(one(posthog(&mcp, None, now(), &Mapping::default())), Mapped::Event(e) if e["type"] == "mcp_call")
+        );
         let no_id = json!({"event": "$pageview", "distinct_id": "bob"});
         assert!(matches!(
-            posthog(&no_id, None, now()),
+            one(posthog(&no_id, None, now(), &Mapping::default())),
             Mapped::Ignored { .. }
         ));
+    }
+
+    #[test]
+    fn rules_map_named_events_and_identifies_can_be_logins() {
+        let rule: MappingRule = toml::from_str(
+            "event = \"Deployment Requested\"\ntype = \"action_run\"\n[fields]\naction = \"properties.service\"\ntrigger = \"'api'\"\n",
+        )
+        .unwrap();
+        assert!(check_rule(&rule).is_ok());
+        let mapping = Mapping {
+            rules: vec![rule.clone()],
+            identify_is_login: true,
+        };
+        let message = json!({"messageId": "m1", "userId": "ann", "event": "Deployment Requested",
+            "properties": {"service": "billing"}});
+        let Mapped::Event(e) = one(segment(&message, "track", None, now(), &mapping)) else {
+            panic!()
+        };
+        assert_eq!(
+            (&e["type"], &e["action"], &e["trigger"], &e["user"]),
+            (
+                &json!("action_run"),
+                &json!("billing"),
+                &json!("api"),
+                &json!("ann")
+            )
+        );
+        let identify = json!({"messageId": "m2", "userId": "ann", "traits": {"role": "member"}});
+        let both = segment(&identify, "identify", None, now(), &mapping);
+        assert_eq!(both.len(), 2);
+        assert!(
+            matches!(&both[1], Mapped::Event(e) if e["type"] == "login" && e["id"] == "m2:login")
+        );
+
+        for (bad, says) in [
+            (
+                MappingRule {
+                    kind: "deploy".into(),
+                    ..rule.clone()
+                },
+                "not an Uptake event type",
+            ),
+            (
+                MappingRule {
+                    source: "mixpanel".into(),
+                    ..rule.clone()
+                },
+                "use \"segment\"",
+            ),
+            (
+                MappingRule {
+                    event: String::new(),
+                    ..rule.clone()
+                },
+                "`event` is empty",
+            ),
+        ] {
+            assert!(check_rule(&bad).unwrap_err().contains(says), "{says}");
+        }
+        let mut bad_path = rule;
+        bad_path
+            .fields
+            .insert("user".into(), "properties..who".into());
+        assert!(check_rule(&bad_path).unwrap_err().contains("`fields.user"));
     }
 }

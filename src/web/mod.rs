@@ -55,6 +55,8 @@ pub struct AppState {
     pub company: Arc<str>,
     pub calendar_name: Arc<str>,
     pub sessions: Arc<session::Sessions>,
+    /// How SDK messages map to events (`[sdk]`).
+    pub sdk_mapping: Arc<crate::sdk::Mapping>,
     /// What `/metrics` reports.
     pub telemetry: Arc<prometheus::Telemetry>,
     /// Addresses that may read `/metrics` without a key.
@@ -95,6 +97,10 @@ impl AppState {
             calendar_name: config.company.timezone.as_str().into(),
             sessions,
             proxies: Arc::new(proxy::Proxies::new(&config.server.trusted_proxies)),
+            sdk_mapping: Arc::new(crate::sdk::Mapping {
+                rules: config.sdk.mapping.clone(),
+                identify_is_login: config.sdk.identify_is_login,
+            }),
             telemetry: Arc::default(),
             metrics_from: Arc::new(
                 config

@@ -205,7 +205,13 @@ pub async fn segment(
             .and_then(Value::as_str)
             .filter(|_| call == "batch")
             .unwrap_or(call);
-        mapped.push(crate::sdk::segment(message, kind, sent_at.as_deref(), now));
+        mapped.extend(crate::sdk::segment(
+            message,
+            kind,
+            sent_at.as_deref(),
+            now,
+            &state.sdk_mapping,
+        ));
     }
     store_mapped(
         &state,
@@ -258,7 +264,7 @@ pub async fn posthog(
     let now = (state.clock)();
     let mapped = events
         .into_iter()
-        .map(|e| crate::sdk::posthog(e, sent_at.as_deref(), now))
+        .flat_map(|e| crate::sdk::posthog(e, sent_at.as_deref(), now, &state.sdk_mapping))
         .collect();
     store_mapped(
         &state,

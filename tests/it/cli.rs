@@ -167,6 +167,10 @@ fn an_invalid_config_stops_with_one_line_and_exit_2() {
             "`retention.raw_events_months`: must be between 1 and 1200",
         ),
         (
+            "[sdk]\nidentify_is_login = true\n\n[[sdk.mapping]]\nevent = \"Deployed\"\ntype = \"deploy\"\n",
+            ":4: `sdk.mapping` rule 1 (event `Deployed`): `type = \"deploy\"` is not an Uptake event type",
+        ),
+        (
             "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
             "`server.trusted_proxies`: `10.0.0.0/33` is not an IP address",
         ),

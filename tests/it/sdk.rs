@@ -280,3 +280,48 @@ fn posthog_gzip_by_header_parameter_or_magic_bytes() {
         401
     );
 }
+
+/// A mapping rule applies to the events it names, and a changed rule
+/// takes effect at the next start.
+#[test]
+fn mapping_rules_apply_and_change_at_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let rules = |field: &str| {
+        format!(
+            "[[sdk.mapping]]\nsource = \"segment\"\nevent = \"Deployment Requested\"\ntype = \"action_run\"\n[sdk.mapping.fields]\naction = \"properties.{field}\"\ntrigger = \"'api'\"\n"
+        )
+    };
+    let send = |server: &Server, id: &str| {
+        let body = json!({"writeKey": key, "batch": [{"type": "track", "event": "Deployment Requested",
+            "userId": "ann", "messageId": id, "properties": {"service": "billing", "app": "shop"}}]});
+        post(
+            server,
+            "/v1/batch",
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .0
+    };
+    let actions = || {
+        let mut out = Vec::new();
+        open_store(dir.path())
+            .for_each_event(&mut |e| {
+                if let uptake::event::EventBody::ActionRun { action, .. } = &e.body {
+                    out.push(action.clone());
+                }
+                Ok(())
+            })
+            .unwrap();
+        out.sort();
+        out
+    };
+    let server = Server::start_with(dir.path(), Some(&rules("service")));
+    assert_eq!(send(&server, "r1"), 200);
+    drop(server);
+    assert_eq!(actions(), ["billing"]);
+    let server = Server::start_with(dir.path(), Some(&rules("app")));
+    assert_eq!(send(&server, "r2"), 200);
+    drop(server);
+    assert_eq!(actions(), ["billing", "shop"]);
+}
