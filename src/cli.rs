@@ -156,6 +156,8 @@ enum UsersCommand {
 enum KindArg {
     Ingest,
     Read,
+    /// Public: page views and logins from browser SDKs only.
+    Browser,
 }
 
 /// Parses the command line and runs it. Exit codes: 0 success, 1 failure,
@@ -270,6 +272,7 @@ fn create_key(config: &Config, kind: KindArg, org: Option<&str>) -> anyhow::Resu
     let kind = match kind {
         KindArg::Ingest => KeyKind::Ingest,
         KindArg::Read => KeyKind::Read,
+        KindArg::Browser => KeyKind::Browser,
     };
     let store = crate::server::open_store(config)?;
     let (text, stored) = crate::keys::generate(kind, org);

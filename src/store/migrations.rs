@@ -94,6 +94,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0013_sdk_ignored.sql"),
         postgres: include_str!("../../migrations/postgres/0013_sdk_ignored.sql"),
     },
+    Migration {
+        version: 14,
+        name: "browser_keys",
+        sqlite: include_str!("../../migrations/sqlite/0014_browser_keys.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_browser_keys.sql"),
+    },
 ];
 
 /// Checks, inside the migrating transaction, that every applied migration

@@ -47,6 +47,9 @@ pub struct StoredKey {
 pub enum KeyKind {
     Ingest,
     Read,
+    /// Public, for browser SDKs: page views and logins through the SDK
+    /// routes only.
+    Browser,
 }
 
 impl KeyKind {
@@ -54,6 +57,7 @@ impl KeyKind {
         match self {
             KeyKind::Ingest => "ingest",
             KeyKind::Read => "read",
+            KeyKind::Browser => "browser",
         }
     }
 
@@ -61,6 +65,7 @@ impl KeyKind {
         match name {
             "ingest" => Some(KeyKind::Ingest),
             "read" => Some(KeyKind::Read),
+            "browser" => Some(KeyKind::Browser),
             _ => None,
         }
     }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub company: Arc<str>,
     pub calendar_name: Arc<str>,
     pub sessions: Arc<session::Sessions>,
+    /// Origins whose browsers may post to the SDK routes.
+    pub cors_origins: Arc<Vec<String>>,
     /// How SDK messages map to events (`[sdk]`).
     pub sdk_mapping: Arc<crate::sdk::Mapping>,
     /// What `/metrics` reports.
@@ -97,6 +99,7 @@ impl AppState {
             calendar_name: config.company.timezone.as_str().into(),
             sessions,
             proxies: Arc::new(proxy::Proxies::new(&config.server.trusted_proxies)),
+            cors_origins: Arc::new(config.sdk.cors_origins.clone()),
             sdk_mapping: Arc::new(crate::sdk::Mapping {
                 rules: config.sdk.mapping.clone(),
                 identify_is_login: config.sdk.identify_is_login,
@@ -140,10 +143,8 @@ const PERMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The whole HTTP API, without a socket (tests can call it directly).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(prometheus::metrics))
-        .route("/api/v1/sources/ignored", get(sdk::ignored))
+    // The SDK routes answer browsers from configured origins (CORS).
+    let sdk_routes = Router::new()
         .route("/v1/batch", sdk::segment_route("batch"))
         .route("/v1/track", sdk::segment_route("track"))
         .route("/v1/page", sdk::segment_route("page"))
@@ -151,14 +152,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/identify", sdk::segment_route("identify"))
         .route("/v1/group", sdk::segment_route("group"))
         .route("/v1/alias", sdk::segment_route("alias"))
-        .route("/batch/", post(sdk::posthog))
-        .route("/batch", post(sdk::posthog))
-        .route("/capture/", post(sdk::posthog))
-        .route("/capture", post(sdk::posthog))
-        .route("/e/", post(sdk::posthog))
-        .route("/e", post(sdk::posthog))
-        .route("/i/v0/e/", post(sdk::posthog))
-        .route("/i/v0/e", post(sdk::posthog))
+        .route("/batch/", sdk::posthog_route())
+        .route("/batch", sdk::posthog_route())
+        .route("/capture/", sdk::posthog_route())
+        .route("/capture", sdk::posthog_route())
+        .route("/e/", sdk::posthog_route())
+        .route("/e", sdk::posthog_route())
+        .route("/i/v0/e/", sdk::posthog_route())
+        .route("/i/v0/e", sdk::posthog_route())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sdk::cors,
+        ));
+    Router::new()
+        .merge(sdk_routes)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus::metrics))
+        .route("/api/v1/sources/ignored", get(sdk::ignored))
         .route("/api/v1/events", post(ingest::post_events))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/widgets", get(widgets::catalogue))

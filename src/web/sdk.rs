@@ -9,7 +9,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -63,17 +64,25 @@ async fn read_json(
     serde_json::from_slice(&plain).map_err(|e| bad(format!("the body is not JSON: {e}")))
 }
 
-/// The ingest key of `text`, or `401`.
+/// The ingest or browser key of `text`, or `401`.
 async fn ingest_key(state: &AppState, text: Option<String>) -> Result<StoredKey, ApiError> {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return Err(ApiError::unauthorized());
     };
+    let kind = if text.starts_with("uptake_browser_") {
+        KeyKind::Browser
+    } else {
+        KeyKind::Ingest
+    };
     let keys = state.keys.clone();
-    super::blocking(move || keys.verify(&text, KeyKind::Ingest))
+    super::blocking(move || keys.verify(&text, kind))
         .await?
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(ApiError::unauthorized)
 }
+
+/// What a browser key may send: it is public, so anyone can send with it.
+const BROWSER_TYPES: &[&str] = &["page_view", "login"];
 
 /// Validates and stores what mapped (events refused by the contract are
 /// counted by code in `/metrics`), and counts what mapped to nothing.
@@ -86,8 +95,25 @@ async fn store_mapped(
 ) -> Result<(), ApiError> {
     let mut ndjson = Vec::new();
     let mut ignored: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let mut refused = Vec::new();
     for m in mapped {
         match m {
+            Mapped::Event(value)
+                if key.kind == KeyKind::Browser
+                    && !BROWSER_TYPES.contains(&value["type"].as_str().unwrap_or("")) =>
+            {
+                refused.push(crate::ingest::RejectedEvent {
+                    index: refused.len() as u64,
+                    rejection: crate::event::validate::Rejection {
+                        id: value["id"].as_str().map(str::to_owned),
+                        error: crate::event::validate::ErrorCode::InvalidField,
+                        detail: format!(
+                            "a browser key may send only page views and logins, not {}",
+                            value["type"]
+                        ),
+                    },
+                });
+            }
             Mapped::Event(value) => {
                 serde_json::to_writer(&mut ndjson, &value).map_err(|e| bad(e.to_string()))?;
                 ndjson.push(b'\n');
@@ -131,6 +157,10 @@ async fn store_mapped(
     })
     .await??;
     state.telemetry.ingested(0, 0, &decoded.rejected);
+    state.telemetry.ingested(0, 0, &refused);
+    for r in &refused {
+        tracing::debug!(source = source.name(), detail = %r.rejection.detail, "SDK message refused");
+    }
     for r in &decoded.rejected {
         tracing::debug!(source = source.name(), error = ?r.rejection.error, detail = %r.rejection.detail, "SDK message refused");
     }
@@ -146,6 +176,72 @@ pub fn segment_route(call: &'static str) -> axum::routing::MethodRouter<AppState
               RawQuery(query): RawQuery,
               body: Body| async move { segment(state, headers, query, body, call).await },
     )
+    .options(preflight)
+}
+
+/// A PostHog route.
+pub fn posthog_route() -> axum::routing::MethodRouter<AppState> {
+    axum::routing::post(posthog).options(preflight)
+}
+
+/// The request's `Origin` when `[sdk] cors_origins` lists it.
+fn allowed_origin<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    state
+        .cors_origins
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(origin))
+        .then_some(origin)
+}
+
+/// CORS preflight from a browser SDK: allowed for configured origins only.
+async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(origin) = allowed_origin(&state, &headers) else {
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not send events here; list it in [sdk] cors_origins",
+        )
+            .into_response();
+    };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    if let Ok(origin) = HeaderValue::from_str(origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, authorization, content-encoding"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+/// Lets the browser read an SDK route's answer when its origin is allowed.
+pub async fn cors(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin =
+        allowed_origin(&state, request.headers()).and_then(|o| HeaderValue::from_str(o).ok());
+    let mut response = next.run(request).await;
+    if let Some(origin) = origin {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
 }
 
 /// Segment's tracking API: `/v1/batch` and the single calls. The key is

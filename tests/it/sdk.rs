@@ -325,3 +325,73 @@ fn mapping_rules_apply_and_change_at_restart() {
     drop(server);
     assert_eq!(actions(), ["billing", "shop"]);
 }
+
+/// A browser key (public) sends page views and logins only, from origins
+/// listed for CORS, as `text/plain` the way browser SDKs post.
+#[test]
+fn browser_keys_and_cors() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "browser", Some("acme-eu"));
+    assert!(key.starts_with("uptake_browser_"));
+    let server = Server::start_with(
+        dir.path(),
+        Some("[sdk]\ncors_origins = [\"https://portal.example\"]\n"),
+    );
+    let preflight = |origin: &str| {
+        server
+            .client()
+            .request(
+                "OPTIONS",
+                "/v1/batch",
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "POST"),
+                    ("access-control-request-headers", "content-type"),
+                ],
+                b"",
+            )
+            .unwrap()
+    };
+    let allowed = preflight("https://portal.example");
+    assert_eq!(allowed.status, 204);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://portal.example")
+    );
+    let foreign = preflight("https://evil.example");
+    assert_eq!(foreign.status, 403);
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+
+    let body = json!({"writeKey": key, "batch": [
+        {"type": "page", "userId": "ann", "name": "Home", "properties": {"path": "/"}, "messageId": "p1"},
+        {"type": "track", "userId": "ann", "event": "Signed In", "messageId": "p2"},
+        {"type": "track", "userId": "ann", "event": "action_run", "messageId": "p3",
+         "properties": {"action": "deploy", "trigger": "ui"}}
+    ]});
+    let response = server
+        .client()
+        .request(
+            "POST",
+            "/v1/batch",
+            &[
+                ("content-type", "text/plain"),
+                ("origin", "https://portal.example"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some("https://portal.example")
+    );
+    let mut kinds: Vec<String> = stored(dir.path()).into_iter().map(|(_, t, _)| t).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["login", "page_view"], "the action run is refused");
+    // A browser key cannot use the events API at all.
+    let plain = server.post_ndjson(
+        &key,
+        r#"{"id":"x","type":"login","org":"acme-eu","time":"2026-10-01T10:00:00Z","user":"ann"}"#,
+    );
+    assert_eq!(plain.status, 401);
+}
