@@ -229,18 +229,19 @@ pub fn delete_session(db: &dyn Db, token_sha256: &[u8; 32]) -> anyhow::Result<()
     Ok(())
 }
 
-pub fn count_ignored(db: &dyn Db, counts: &[super::IgnoredCount]) -> anyhow::Result<()> {
+pub fn count_sdk_messages(db: &dyn Db, counts: &[super::SdkCount]) -> anyhow::Result<()> {
     for c in counts {
         let month = crate::calendar::Month::parse(&c.month)
             .with_context(|| format!("`{}` is not a month", c.month))?;
         db.exec(
-            "INSERT INTO sdk_ignored (org, source, name, month, n) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (org, source, name, month) DO UPDATE SET n = sdk_ignored.n + excluded.n",
+            "INSERT INTO sdk_messages (org, source, name, month, outcome, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (org, source, month, outcome, name) DO UPDATE SET n = sdk_messages.n + excluded.n",
             args![
                 c.org.as_str(),
                 c.source.as_str(),
                 c.name.as_str(),
                 month.year() * 12 + month.number() - 1,
+                c.outcome.as_str(),
                 c.n as i64
             ],
         )?;
@@ -248,20 +249,22 @@ pub fn count_ignored(db: &dyn Db, counts: &[super::IgnoredCount]) -> anyhow::Res
     Ok(())
 }
 
-pub fn ignored(db: &dyn Db) -> anyhow::Result<Vec<super::IgnoredCount>> {
+pub fn sdk_messages(db: &dyn Db) -> anyhow::Result<Vec<super::SdkCount>> {
     let mut out = Vec::new();
     db.each(
-        "SELECT org, source, name, month, n FROM sdk_ignored ORDER BY org, source, month, name",
+        "SELECT org, source, name, month, outcome, n FROM sdk_messages
+         ORDER BY org, source, month, outcome, name",
         args![],
         &mut |r| {
             let m = r.int(3)?;
-            out.push(super::IgnoredCount {
+            out.push(super::SdkCount {
                 org: r.text(0)?,
                 source: r.text(1)?,
                 name: r.text(2)?,
                 month: crate::calendar::Month::new(m.div_euclid(12), m.rem_euclid(12) + 1)
                     .to_string(),
-                n: r.int(4)? as u64,
+                outcome: r.text(4)?,
+                n: r.int(5)? as u64,
             });
             Ok(())
         },

@@ -90,9 +90,9 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 13,
-        name: "sdk_ignored",
-        sqlite: include_str!("../../migrations/sqlite/0013_sdk_ignored.sql"),
-        postgres: include_str!("../../migrations/postgres/0013_sdk_ignored.sql"),
+        name: "sdk_messages",
+        sqlite: include_str!("../../migrations/sqlite/0013_sdk_messages.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_sdk_messages.sql"),
     },
     Migration {
         version: 14,

@@ -83,15 +83,17 @@ pub struct DashboardUser {
     pub last_login_at: Option<crate::time::Micros>,
 }
 
-/// SDK messages of one name that mapped to no event, in one org
-/// (`""` when unknown), source and local month.
+/// SDK messages of one name and outcome in one org (`""` when unknown),
+/// source and local month (see migration 13).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct IgnoredCount {
+pub struct SdkCount {
     pub org: String,
     pub source: String,
     pub name: String,
     /// `YYYY-MM`.
     pub month: String,
+    /// `mapped`, `rejected`, `ignored`, `stored` or `duplicate`.
+    pub outcome: String,
     pub n: u64,
 }
 
@@ -185,10 +187,10 @@ pub trait Store: Send + Sync {
         org: Option<&OrgSlug>,
         at: crate::time::Micros,
     ) -> anyhow::Result<u64>;
-    /// Adds to the counts of SDK messages that mapped to no event.
-    fn count_ignored(&self, counts: &[IgnoredCount]) -> anyhow::Result<()>;
-    /// Every count of ignored SDK messages, by org, source, name and month.
-    fn ignored(&self) -> anyhow::Result<Vec<IgnoredCount>>;
+    /// Adds to the counts of what the SDKs sent.
+    fn count_sdk_messages(&self, counts: &[SdkCount]) -> anyhow::Result<()>;
+    /// Every count of what the SDKs sent.
+    fn sdk_messages(&self) -> anyhow::Result<Vec<SdkCount>>;
     /// Deletes the raw events dated before `horizon` (retention); the
     /// rollups keep what they counted. Returns how many were deleted.
     fn delete_events_before(&self, horizon: crate::time::Micros) -> anyhow::Result<u64>;

@@ -418,12 +418,12 @@ impl Store for PostgresStore {
         self.in_write(|db| erase::erase_user(db, user, org.map(OrgSlug::as_str), at))
     }
 
-    fn count_ignored(&self, counts: &[super::IgnoredCount]) -> anyhow::Result<()> {
-        self.in_write(|db| accounts::count_ignored(db, counts))
+    fn count_sdk_messages(&self, counts: &[super::SdkCount]) -> anyhow::Result<()> {
+        self.in_write(|db| accounts::count_sdk_messages(db, counts))
     }
 
-    fn ignored(&self) -> anyhow::Result<Vec<super::IgnoredCount>> {
-        self.with(|db| accounts::ignored(db))
+    fn sdk_messages(&self) -> anyhow::Result<Vec<super::SdkCount>> {
+        self.with(|db| accounts::sdk_messages(db))
     }
 
     fn delete_events_before(&self, horizon: Micros) -> anyhow::Result<u64> {

@@ -245,12 +245,12 @@ impl Store for SqliteStore {
         self.in_write(|db| erase::erase_user(db, user, org.map(OrgSlug::as_str), at))
     }
 
-    fn count_ignored(&self, counts: &[super::IgnoredCount]) -> anyhow::Result<()> {
-        self.in_write(|db| accounts::count_ignored(db, counts))
+    fn count_sdk_messages(&self, counts: &[super::SdkCount]) -> anyhow::Result<()> {
+        self.in_write(|db| accounts::count_sdk_messages(db, counts))
     }
 
-    fn ignored(&self) -> anyhow::Result<Vec<super::IgnoredCount>> {
-        accounts::ignored(&*self.conn())
+    fn sdk_messages(&self) -> anyhow::Result<Vec<super::SdkCount>> {
+        accounts::sdk_messages(&*self.conn())
     }
 
     fn delete_events_before(&self, horizon: Micros) -> anyhow::Result<u64> {

@@ -68,7 +68,7 @@ fn render(
                     span.who { (viewer.username) " · company admin" }
                 }
                 main {
-                    p { a href="/dashboard/users" { "← Back to the dashboard" } }
+                    p { a href="/dashboard/users" { "← Back to the dashboard" } " · " a href="/admin/sources" { "What the SDKs sent" } }
                     h1 { "Keys and logins" }
                     h2 { "API keys" }
                     p { "Create keys with " code { "uptake keys create" } ". A revoked key is refused by every Uptake process on this store within 5 seconds." }
@@ -213,4 +213,94 @@ pub async fn remove_user(
         Ok(Err(e)) => ApiError::internal(&e).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// `/admin/sources`: what each SDK source sent, month by month: mapped,
+/// stored, duplicates, rejected and ignored, with the event names most
+/// often ignored or rejected, so an admin sees which mapping rules to add.
+pub async fn sources(State(state): State<AppState>, viewer: Viewer) -> Response {
+    if let Some(refused) = refuse_unless_admin(&viewer) {
+        return refused;
+    }
+    let store = state.store.clone();
+    let counts = match super::blocking(move || store.sdk_messages()).await {
+        Ok(Ok(counts)) => counts,
+        Ok(Err(e)) => return ApiError::internal(&e).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    // (source, month) → outcome → messages; (source, outcome, name) → messages.
+    let mut months: std::collections::BTreeMap<
+        (String, String),
+        std::collections::BTreeMap<String, u64>,
+    > = Default::default();
+    let mut names: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
+    for c in &counts {
+        *months
+            .entry((c.source.clone(), c.month.clone()))
+            .or_default()
+            .entry(c.outcome.clone())
+            .or_default() += c.n;
+        if matches!(c.outcome.as_str(), "ignored" | "rejected") {
+            *names
+                .entry((c.source.clone(), c.outcome.clone(), c.name.clone()))
+                .or_default() += c.n;
+        }
+    }
+    let mut top: Vec<(&(String, String, String), &u64)> = names.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    top.truncate(20);
+    let outcomes = ["mapped", "stored", "duplicate", "rejected", "ignored"];
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head("SDK sources", false))
+            body {
+                header.top {
+                    a.brand href="/dashboard/users" { "Uptake" }
+                    span.company { (state.company) }
+                    span.spacer {}
+                    span.who { (viewer.username) " · company admin" }
+                }
+                main {
+                    p { a href="/admin" { "← Keys and logins" } }
+                    h1 { "What the SDKs sent" }
+                    p { "Segment and PostHog messages by month. " strong { "Mapped" } " became Uptake events; "
+                        strong { "stored" } " and " strong { "duplicate" } " say what the store kept; "
+                        strong { "rejected" } " failed the contract or the key; " strong { "ignored" }
+                        " mapped to no event (see docs/INTEGRATIONS.md for mapping rules)." }
+                    @if months.is_empty() {
+                        p { "Nothing has been sent through the Segment or PostHog routes yet." }
+                    } @else {
+                        div.table-box {
+                            table {
+                                thead { tr { th { "Source" } th { "Month" } @for o in outcomes { th { (o) } } } }
+                                tbody {
+                                    @for ((source, month), by) in &months {
+                                        tr {
+                                            td { (source) } td { (month) }
+                                            @for o in outcomes { td.num { (by.get(o).copied().unwrap_or(0)) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        h2 { "Most ignored and rejected" }
+                        div.table-box {
+                            table {
+                                thead { tr { th { "Source" } th { "Outcome" } th { "Event name or type" } th { "Messages" } } }
+                                tbody {
+                                    @for ((source, outcome, name), n) in &top {
+                                        tr { td { (source) } td { (outcome) } td { (name) } td.num { (n) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut response = page.into_response();
+    no_store(&mut response);
+    response
 }

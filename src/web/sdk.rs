@@ -21,7 +21,7 @@ use crate::event::framing::Format;
 use crate::event::validate::Context;
 use crate::ingest::decode_request;
 use crate::sdk::{Mapped, Source};
-use crate::store::{IgnoredCount, KeyKind, StoredKey};
+use crate::store::{KeyKind, SdkCount, StoredKey};
 
 /// Segment's own limits: a batch and one message.
 const SEGMENT_BATCH_BYTES: usize = 500 * 1024;
@@ -84,8 +84,9 @@ async fn ingest_key(state: &AppState, text: Option<String>) -> Result<StoredKey,
 /// What a browser key may send: it is public, so anyone can send with it.
 const BROWSER_TYPES: &[&str] = &["page_view", "login"];
 
-/// Validates and stores what mapped (events refused by the contract are
-/// counted by code in `/metrics`), and counts what mapped to nothing.
+/// Validates and stores what mapped, and counts every message by its
+/// outcome (`sdk_messages`): mapped, rejected (by the contract or the
+/// key), ignored (by name), and per request stored and duplicate.
 async fn store_mapped(
     state: &AppState,
     key: &StoredKey,
@@ -93,58 +94,53 @@ async fn store_mapped(
     mapped: Vec<Mapped>,
     queue_full: StatusCode,
 ) -> Result<(), ApiError> {
+    let key_org = key.org.as_ref().map(|o| o.as_str().to_owned());
+    let org_of = |org: Option<&str>| {
+        key_org
+            .clone()
+            .or_else(|| org.map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let month_of = |time: crate::time::Micros| state.calendar.day_of(time).month().to_string();
+    // (org, name, month, outcome) → messages
+    let mut counts: BTreeMap<(String, String, String, &'static str), u64> = BTreeMap::new();
     let mut ndjson = Vec::new();
-    let mut ignored: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    // The (org, type, month) of each line of `ndjson`, to count its outcome.
+    let mut lines = Vec::new();
     let mut refused = Vec::new();
     for m in mapped {
         match m {
-            Mapped::Event(value)
-                if key.kind == KeyKind::Browser
-                    && !BROWSER_TYPES.contains(&value["type"].as_str().unwrap_or("")) =>
-            {
-                refused.push(crate::ingest::RejectedEvent {
-                    index: refused.len() as u64,
-                    rejection: crate::event::validate::Rejection {
-                        id: value["id"].as_str().map(str::to_owned),
-                        error: crate::event::validate::ErrorCode::InvalidField,
-                        detail: format!(
-                            "a browser key may send only page views and logins, not {}",
-                            value["type"]
-                        ),
-                    },
-                });
-            }
             Mapped::Event(value) => {
+                let kind = value["type"].as_str().unwrap_or("").to_owned();
+                let time = value["time"]
+                    .as_str()
+                    .and_then(crate::time::Micros::parse_rfc3339)
+                    .unwrap_or_else(|| (state.clock)());
+                let at = (org_of(value["org"].as_str()), kind.clone(), month_of(time));
+                if key.kind == KeyKind::Browser && !BROWSER_TYPES.contains(&kind.as_str()) {
+                    refused.push(crate::ingest::RejectedEvent {
+                        index: refused.len() as u64,
+                        rejection: crate::event::validate::Rejection {
+                            id: value["id"].as_str().map(str::to_owned),
+                            error: crate::event::validate::ErrorCode::InvalidField,
+                            detail: format!(
+                                "a browser key may send only page views and logins, not {kind}"
+                            ),
+                        },
+                    });
+                    *counts.entry((at.0, at.1, at.2, "rejected")).or_default() += 1;
+                    continue;
+                }
                 serde_json::to_writer(&mut ndjson, &value).map_err(|e| bad(e.to_string()))?;
                 ndjson.push(b'\n');
+                lines.push(at);
             }
             Mapped::Ignored { name, org, time } => {
-                let org = key
-                    .org
-                    .as_ref()
-                    .map(|o| o.as_str().to_owned())
-                    .or(org)
-                    .unwrap_or_default();
-                let month = state.calendar.day_of(time).month().to_string();
-                *ignored.entry((org, name, month)).or_default() += 1;
+                *counts
+                    .entry((org_of(org.as_deref()), name, month_of(time), "ignored"))
+                    .or_default() += 1;
             }
         }
-    }
-    if !ignored.is_empty() {
-        let counts: Vec<IgnoredCount> = ignored
-            .into_iter()
-            .map(|((org, name, month), n)| IgnoredCount {
-                org,
-                source: source.name().into(),
-                name,
-                month,
-                n,
-            })
-            .collect();
-        let store = state.store.clone();
-        super::blocking(move || store.count_ignored(&counts))
-            .await?
-            .map_err(|e| ApiError::internal(&e))?;
     }
     let (limits, bound, now) = (state.limits.clone(), key.org.clone(), (state.clock)());
     let decoded = super::blocking(move || {
@@ -158,14 +154,46 @@ async fn store_mapped(
     .await??;
     state.telemetry.ingested(0, 0, &decoded.rejected);
     state.telemetry.ingested(0, 0, &refused);
-    for r in &refused {
-        tracing::debug!(source = source.name(), detail = %r.rejection.detail, "SDK message refused");
+    let rejected: std::collections::HashSet<u64> =
+        decoded.rejected.iter().map(|r| r.index).collect();
+    for (i, (org, kind, month)) in lines.into_iter().enumerate() {
+        let outcome = if rejected.contains(&(i as u64)) {
+            "rejected"
+        } else {
+            "mapped"
+        };
+        *counts.entry((org, kind, month, outcome)).or_default() += 1;
     }
-    for r in &decoded.rejected {
+    for r in decoded.rejected.iter().chain(&refused) {
         tracing::debug!(source = source.name(), error = ?r.rejection.error, detail = %r.rejection.detail, "SDK message refused");
     }
-    super::ingest::store_events(state, decoded.events, queue_full).await?;
-    Ok(())
+    let stored = super::ingest::store_events(state, decoded.events, queue_full).await;
+    if let Ok(batch) = &stored {
+        let (org, month) = (org_of(None), month_of(now));
+        for (outcome, n) in [("stored", batch.accepted), ("duplicate", batch.duplicates)] {
+            if n > 0 {
+                counts.insert((org.clone(), "*".into(), month.clone(), outcome), n);
+            }
+        }
+    }
+    if !counts.is_empty() {
+        let rows: Vec<SdkCount> = counts
+            .into_iter()
+            .map(|((org, name, month, outcome), n)| SdkCount {
+                org,
+                source: source.name().into(),
+                name,
+                month,
+                outcome: outcome.into(),
+                n,
+            })
+            .collect();
+        let store = state.store.clone();
+        super::blocking(move || store.count_sdk_messages(&rows))
+            .await?
+            .map_err(|e| ApiError::internal(&e))?;
+    }
+    stored.map(|_| ())
 }
 
 /// The route of one Segment call (`batch`, `track`, `page`, …).
@@ -373,19 +401,19 @@ pub async fn posthog(
     Ok(Json(json!({ "status": 1 })))
 }
 
-/// `GET /api/v1/sources/ignored`: what the SDKs sent that mapped to no
-/// event, for a company-wide read key.
-pub async fn ignored(
+/// `GET /api/v1/sources`: what the SDKs sent, by org, source, name, month
+/// and outcome; a key bound to an org sees that org's.
+pub async fn sources(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let key = super::auth::authenticate(&state, &headers, KeyKind::Read).await?;
     let store = state.store.clone();
-    let mut counts = super::blocking(move || store.ignored())
+    let mut counts = super::blocking(move || store.sdk_messages())
         .await?
         .map_err(|e| ApiError::internal(&e))?;
     if let Some(org) = &key.org {
         counts.retain(|c| c.org == org.as_str());
     }
-    Ok(Json(json!({ "ignored": counts })))
+    Ok(Json(json!({ "messages": counts })))
 }

@@ -32,6 +32,7 @@ fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
     let dir = engine_dir(engine);
     let key = create_key(dir.path(), "ingest", Some("acme-eu"));
     let read = create_key(dir.path(), "read", None);
+    crate::dashboard::add_user(dir.path(), "admin", None);
     let server = Server::start(dir.path());
     let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/sdk-clients");
     assert!(
@@ -69,35 +70,42 @@ fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
     assert_eq!(stored(dir.path()), want);
 
     let auth = format!("Bearer {read}");
-    let ignored = server
+    let sources = server
         .client()
-        .request(
-            "GET",
-            "/api/v1/sources/ignored",
-            &[("authorization", &auth)],
-            b"",
-        )
+        .request("GET", "/api/v1/sources", &[("authorization", &auth)], b"")
         .unwrap()
         .json();
-    let names: Vec<(&str, &str, u64)> = ignored["ignored"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["source"].as_str().unwrap(),
-                c["name"].as_str().unwrap(),
-                c["n"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        names,
-        [
-            ("posthog", "Opened Menu", 1),
-            ("segment", "Clicked Button", 1)
-        ]
-    );
+    let count = |source: &str, outcome: &str, name: &str| -> u64 {
+        sources["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["source"] == source
+                    && c["outcome"] == outcome
+                    && (name.is_empty() || c["name"] == name)
+            })
+            .map(|c| c["n"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(count("segment", "ignored", "Clicked Button"), 1);
+    assert_eq!(count("posthog", "ignored", "Opened Menu"), 1);
+    assert_eq!(count("segment", "ignored", ""), 1);
+    assert_eq!(count("posthog", "ignored", ""), 1);
+    assert_eq!(count("segment", "stored", ""), 4);
+    assert_eq!(count("posthog", "stored", ""), 4);
+    assert_eq!(count("segment", "mapped", "action_run"), 1);
+    assert_eq!(count("segment", "rejected", ""), 0);
+
+    // The same, for a company admin in the dashboard.
+    let mut admin = crate::dashboard::Browser::new(&server);
+    assert_eq!(admin.login("admin", crate::dashboard::PASSWORD).status, 303);
+    let page = admin.get("/admin/sources");
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for text in ["Clicked Button", "Opened Menu", "segment", "posthog"] {
+        assert!(html.contains(text), "no {text} on /admin/sources");
+    }
 }
 on_both_engines!(the_real_segment_and_posthog_clients_feed_uptake);
 
