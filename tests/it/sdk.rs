@@ -25,7 +25,8 @@ fn stored(dir: &std::path::Path) -> Vec<(String, String, String)> {
     out
 }
 
-/// The real clients send logins, page views, an action run, identifies
+/// The real clients (Node: Segment and PostHog; Python: Segment) send
+/// logins, page views, an action run, an AI invocation, identifies
 /// and events Uptake does not use: the first are stored in the key's org,
 /// the last counted as ignored.
 fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
@@ -53,7 +54,23 @@ fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let python = Command::new(clients.join(".venv/bin/python"))
+        .arg("send.py")
+        .arg(format!("http://{}", server.addr))
+        .arg(&key)
+        .current_dir(&clients)
+        .output()
+        .expect("run ./scripts/test, which installs segment-analytics-python in integrations/sdk-clients/.venv");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
     let mut want: Vec<(String, String, String)> = [
+        ("login", "py-cy"),
+        ("page_view", "py-cy"),
+        ("ai_invocation", "py-cy"),
+        ("member_upserted", "py-cy"),
         ("login", "seg-ann"),
         ("page_view", "seg-ann"),
         ("action_run", "seg-ann"),
@@ -90,9 +107,10 @@ fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
     };
     assert_eq!(count("segment", "ignored", "Clicked Button"), 1);
     assert_eq!(count("posthog", "ignored", "Opened Menu"), 1);
-    assert_eq!(count("segment", "ignored", ""), 1);
+    assert_eq!(count("segment", "ignored", "Exported Report"), 1);
+    assert_eq!(count("segment", "ignored", ""), 2);
     assert_eq!(count("posthog", "ignored", ""), 1);
-    assert_eq!(count("segment", "stored", ""), 4);
+    assert_eq!(count("segment", "stored", ""), 8);
     assert_eq!(count("posthog", "stored", ""), 4);
     assert_eq!(count("segment", "mapped", "action_run"), 1);
     assert_eq!(count("segment", "rejected", ""), 0);
