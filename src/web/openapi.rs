@@ -18,10 +18,10 @@ use crate::ingest::{RejectedEvent, Summary};
         title = "Uptake",
         description = "Usage and adoption dashboard for internal developer portals: event ingest and dashboard widgets."
     ),
-    paths(super::ingest::post_events, super::widgets::catalogue, super::widgets::widget, super::healthz),
+    paths(super::ingest::post_events, super::widgets::catalogue, super::widgets::widget, super::healthz, super::sdk::segment, super::sdk::posthog, super::sdk::sources),
     components(schemas(Summary, RejectedEvent, Rejection, ErrorCode, ErrorBody, WidgetAnswer, Catalogue, WidgetInfo, ColumnInfo)),
     modifiers(&Security),
-    tags((name = "ingest", description = "Sending events"), (name = "widgets", description = "Reading the dashboard's numbers"))
+    tags((name = "ingest", description = "Sending events"), (name = "widgets", description = "Reading the dashboard's numbers"), (name = "sdk", description = "Events from the Segment and PostHog SDKs (docs/INTEGRATIONS.md)"))
 )]
 struct ApiDoc;
 
@@ -52,6 +52,27 @@ pub fn document() -> serde_json::Value {
             param["schema"]["enum"] = serde_json::json!(ids);
         }
     }
+    // The SDK routes that take the same body as the documented one.
+    for (documented, aliases) in [
+        (
+            "/v1/batch",
+            &[
+                "/v1/track",
+                "/v1/page",
+                "/v1/screen",
+                "/v1/identify",
+                "/v1/group",
+                "/v1/alias",
+            ][..],
+        ),
+        ("/batch/", &["/capture/", "/e/", "/i/v0/e/"][..]),
+    ] {
+        if let Some(item) = doc["paths"].get(documented).cloned() {
+            for alias in aliases {
+                doc["paths"][*alias] = item.clone();
+            }
+        }
+    }
     doc
 }
 
@@ -72,6 +93,11 @@ mod tests {
             "/api/v1/widgets",
             "/api/v1/widgets/{name}",
             "/healthz",
+            "/v1/batch",
+            "/v1/identify",
+            "/batch/",
+            "/i/v0/e/",
+            "/api/v1/sources",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }

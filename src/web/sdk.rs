@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::body::{gunzip, read_limited};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::event::framing::Format;
 use crate::event::validate::Context;
 use crate::ingest::decode_request;
@@ -274,6 +274,20 @@ pub async fn cors(
 
 /// Segment's tracking API: `/v1/batch` and the single calls. The key is
 /// the Basic user name (with or without the colon) or `writeKey`.
+#[utoipa::path(
+    post,
+    path = "/v1/batch",
+    tag = "sdk",
+    description = "Segment's HTTP Tracking API (also `/v1/track`, `/v1/page`, `/v1/screen`, `/v1/identify`, `/v1/group`, `/v1/alias`, each taking one message). The key: `Authorization: Basic base64(KEY:)` or `writeKey` in the body. Messages map to Uptake events as docs/INTEGRATIONS.md says; `messageId` is the event id.",
+    request_body(content = serde_json::Value, description = "`{\"batch\": [messages], \"sentAt\": …}`, gzip allowed", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every mapped event is durably stored (`{\"success\": true}`)"),
+        (status = 400, description = "Not JSON, or over 500 KB a batch or 32 KB a message", body = ErrorBody),
+        (status = 401, description = "No valid ingest or browser key", body = ErrorBody),
+        (status = 429, description = "The write queue is full; retry after `Retry-After`", body = ErrorBody),
+        (status = 503, description = "The store cannot take writes; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn segment(
     state: AppState,
     headers: HeaderMap,
@@ -350,6 +364,20 @@ pub async fn segment(
 
 /// PostHog's capture API: `/batch/`, `/capture/`, `/e/`, `/i/v0/e/`. The
 /// key is `api_key` (or `token` in an event's properties).
+#[utoipa::path(
+    post,
+    path = "/batch/",
+    tag = "sdk",
+    description = "PostHog's capture API (also `/capture/`, `/e/`, `/i/v0/e/`). The key is `api_key` (or `properties.token`); gzip by header, `?compression=gzip-js` or magic bytes. `uuid` is the event id.",
+    request_body(content = serde_json::Value, description = "`{\"api_key\": …, \"batch\": [events], \"sent_at\": …}`, an event, or a list of events", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every mapped event is durably stored (`{\"status\": 1}`)"),
+        (status = 400, description = "Not JSON or not gzip", body = ErrorBody),
+        (status = 401, description = "No valid ingest or browser key", body = ErrorBody),
+        (status = 429, description = "The write queue is full; retry after `Retry-After`", body = ErrorBody),
+        (status = 503, description = "The store cannot take writes; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn posthog(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -403,6 +431,17 @@ pub async fn posthog(
 
 /// `GET /api/v1/sources`: what the SDKs sent, by org, source, name, month
 /// and outcome; a key bound to an org sees that org's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources",
+    tag = "sdk",
+    description = "What the Segment and PostHog routes received, per org, source, name, month and outcome (`mapped`, `rejected`, `ignored`; `stored` and `duplicate` under the name `*`).",
+    responses(
+        (status = 200, description = "`{\"messages\": [{org, source, name, month, outcome, n}]}`"),
+        (status = 401, description = "No valid read key", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn sources(
     State(state): State<AppState>,
     headers: HeaderMap,
