@@ -421,3 +421,123 @@ fn browser_keys_and_cors() {
     );
     assert_eq!(plain.status, 401);
 }
+
+/// Forwards HTTP/1.1 requests to `upstream`, but answers the first one
+/// with `429 Retry-After: 1` after Uptake stored it, as when an answer is
+/// lost or the server was overloaded: the client sends it again.
+fn lossy_proxy(upstream: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let first = first.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut writer = conn;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = request_line.split_whitespace();
+                    let (method, path) = (
+                        parts.next().unwrap_or("").to_owned(),
+                        parts.next().unwrap_or("").to_owned(),
+                    );
+                    let mut headers = Vec::new();
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        let line = line.trim_end().to_owned();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':') {
+                            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                            if k == "content-length" {
+                                length = v.parse().unwrap();
+                            }
+                            if !matches!(k.as_str(), "host" | "connection" | "content-length") {
+                                headers.push((k, v));
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let refs: Vec<(&str, &str)> = headers
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let response = uptake::bench::client::Client::connect(upstream)
+                        .unwrap()
+                        .request(&method, &path, &refs, &body)
+                        .unwrap();
+                    let lose =
+                        method == "POST" && first.swap(false, std::sync::atomic::Ordering::SeqCst);
+                    let reply = if lose {
+                        b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n".to_vec()
+                    } else {
+                        let mut out = format!(
+                            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            response.status,
+                            response.body.len()
+                        )
+                        .into_bytes();
+                        out.extend_from_slice(&response.body);
+                        out
+                    };
+                    if writer.write_all(&reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// The Node Segment client retries a batch answered `429`; the retry of
+/// a batch Uptake had already stored is stored once.
+#[test]
+fn a_batch_the_client_sends_again_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let read = create_key(dir.path(), "read", None);
+    let server = Server::start(dir.path());
+    let proxy = lossy_proxy(server.addr);
+    let clients = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/sdk-clients");
+    let output = Command::new("node")
+        .arg("send.mjs")
+        .arg(format!("http://{proxy}"))
+        .arg(&key)
+        .current_dir(&clients)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stored(dir.path()).len(), 8, "{:?}", stored(dir.path()));
+    let auth = format!("Bearer {read}");
+    let sources = server
+        .client()
+        .request("GET", "/api/v1/sources", &[("authorization", &auth)], b"")
+        .unwrap()
+        .json();
+    let duplicates: u64 = sources["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["source"] == "segment" && c["outcome"] == "duplicate")
+        .map(|c| c["n"].as_u64().unwrap())
+        .sum();
+    assert!(
+        duplicates >= 1,
+        "the client did not send the batch again: {sources}"
+    );
+}
