@@ -91,11 +91,23 @@ fn one_address_cannot_hold_every_connection() {
         dir.path(),
         Some("[ingest]\nmax_connections_per_address = 10\n"),
     );
+    let pid = server.child.id();
+    let before = usage(pid).2;
     let held: Vec<TcpStream> = (0..10)
         .map(|_| TcpStream::connect(server.addr).unwrap())
         .collect();
-    // The server accepts these one by one; give it a moment.
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the server has accepted them all (two descriptors each;
+    // `before` may still count the start-up health check's connection).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while usage(pid).2 < before + 18 {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not accept the connections: {} descriptors, {before} before",
+            usage(pid).2
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
     let mut extra = TcpStream::connect(server.addr).unwrap();
     extra
         .set_read_timeout(Some(Duration::from_secs(5)))
