@@ -115,6 +115,39 @@ fn the_real_segment_and_posthog_clients_feed_uptake(engine: Engine) {
     assert_eq!(count("segment", "mapped", "action_run"), 1);
     assert_eq!(count("segment", "rejected", ""), 0);
 
+    // The widgets show those events: the people logging in, the pages,
+    // the action, the MCP call and the AI invocation.
+    let widget = |id: &str| {
+        server
+            .client()
+            .request(
+                "GET",
+                &format!("/api/v1/widgets/{id}"),
+                &[("authorization", &auth)],
+                b"",
+            )
+            .unwrap()
+            .text()
+    };
+    let logins = widget("users.latest_logins");
+    for user in ["seg-ann", "ph-bob", "py-cy"] {
+        assert!(logins.contains(user), "{user} not in {logins}");
+    }
+    let pages = widget("users.popular_pages");
+    for page in ["/catalog", "/self-serve", "/settings"] {
+        assert!(pages.contains(page), "{page} not in {pages}");
+    }
+    assert!(widget("actions.top").contains("deploy"));
+    assert!(widget("ai.by_source").contains("slack"));
+    let mcp: Value = serde_json::from_str(&widget("ai.mcp_monthly")).unwrap();
+    let calls: i64 = mcp["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[1].as_i64().unwrap())
+        .sum();
+    assert_eq!(calls, 1, "{mcp}");
+
     // The same, for a company admin in the dashboard.
     let mut admin = crate::dashboard::Browser::new(&server);
     assert_eq!(admin.login("admin", crate::dashboard::PASSWORD).status, 303);
