@@ -574,3 +574,78 @@ fn a_batch_the_client_sends_again_is_stored_once() {
         "the client did not send the batch again: {sources}"
     );
 }
+
+/// With the write queue full, a Segment batch is answered `429` with
+/// `Retry-After` (the Node client retries only on 429); sent again once
+/// the queue drains, it is stored once.
+#[test]
+fn a_full_queue_answers_429_and_the_retry_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ingest", Some("acme-eu"));
+    let server = Server::start_with(dir.path(), Some("[ingest]\nqueue_batches = 1\n"));
+    // Hold SQLite's write lock, so the writer cannot take batches off the
+    // queue: one batch waits in the writer, one in the queue.
+    let lock = rusqlite::Connection::open(dir.path().join("uptake.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let fillers: Vec<_> = (0..2)
+        .map(|i| {
+            let (addr, key) = (server.addr, key.clone());
+            std::thread::spawn(move || {
+                let line = format!(
+                    r#"{{"id":"fill-{i}","type":"login","org":"acme-eu","time":"2026-10-01T10:00:00Z","user":"f"}}"#
+                );
+                let auth = format!("Bearer {key}");
+                uptake::bench::client::Client::connect(addr)
+                    .unwrap()
+                    .request(
+                        "POST",
+                        "/api/v1/events",
+                        &[("authorization", &auth), ("content-type", "application/x-ndjson")],
+                        line.as_bytes(),
+                    )
+                    .unwrap()
+                    .status
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let batch = json!({"writeKey": key, "batch": [{"type": "track", "event": "Signed In",
+        "userId": "ann", "messageId": "q1", "timestamp": "2026-10-01T12:00:00Z"}]})
+    .to_string();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        lock.execute_batch("ROLLBACK").unwrap();
+    });
+    let full = server
+        .client()
+        .request(
+            "POST",
+            "/v1/batch",
+            &[("content-type", "application/json")],
+            batch.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(full.status, 429, "{}", full.text());
+    assert!(full.header("retry-after").is_some());
+    release.join().unwrap();
+    for filler in fillers {
+        assert_eq!(filler.join().unwrap(), 200);
+    }
+    for _ in 0..2 {
+        let again = server
+            .client()
+            .request(
+                "POST",
+                "/v1/batch",
+                &[("content-type", "application/json")],
+                batch.as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(again.status, 200, "{}", again.text());
+    }
+    let logins_of_ann = stored(dir.path())
+        .into_iter()
+        .filter(|(_, t, u)| t == "login" && u == "ann")
+        .count();
+    assert_eq!(logins_of_ann, 1);
+}
