@@ -124,12 +124,16 @@ impl Keys {
                         .last_used_at
                         .is_none_or(|t| now.0 - t.0 >= RECORD_USE)
                 {
-                    // Best effort: a failed write must not refuse the key.
-                    if let Err(e) = self.store.touch_key(key_id, now) {
-                        tracing::warn!(error = %e, "could not record a key's last use");
-                    } else {
-                        record.last_used_at = Some(now);
-                    }
+                    // Off the request's path and best effort: the write may
+                    // wait for the store's write lock (a writer's open
+                    // transaction), and a failure must not refuse the key.
+                    let (store, id) = (self.store.clone(), key_id.to_owned());
+                    std::thread::spawn(move || {
+                        if let Err(e) = store.touch_key(&id, now) {
+                            tracing::warn!(error = %e, "could not record a key's last use");
+                        }
+                    });
+                    record.last_used_at = Some(now);
                 }
                 let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
                 known.insert(key_id.to_owned(), (record.clone(), Instant::now()));

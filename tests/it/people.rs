@@ -29,12 +29,21 @@ fn a_revoked_key_is_refused_by_every_process(engine: Engine) {
     let server = Server::start(dir.path());
     assert_eq!(server.post_ndjson(&key, &ingest_line("k1")).status, 200);
 
-    let listed: Value = serde_json::from_str(&stdout(&uptake(
-        dir.path(),
-        &["keys", "list", "--json"],
-        None,
-    )))
-    .unwrap();
+    // The last use is recorded beside the request, not in its path.
+    let list = || -> Value {
+        serde_json::from_str(&stdout(&uptake(
+            dir.path(),
+            &["keys", "list", "--json"],
+            None,
+        )))
+        .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut listed = list();
+    while listed[0]["last_used_at"].is_null() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        listed = list();
+    }
     let entry = &listed.as_array().unwrap()[0];
     assert_eq!(entry["id"], id.as_str());
     assert_eq!(entry["kind"], "ingest");
