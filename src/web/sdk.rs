@@ -302,7 +302,15 @@ pub async fn segment(
         body,
         SEGMENT_BATCH_BYTES,
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        // Segment answers an oversize batch with 400, which its clients know.
+        if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+            bad("the batch is over 500 KB, Segment's limit for one request")
+        } else {
+            e
+        }
+    })?;
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

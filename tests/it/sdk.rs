@@ -248,6 +248,15 @@ fn segment_auth_forms_limits_idempotency_and_clock_skew() {
         .0,
         400
     );
+    let huge_batch = json!({"batch": (0..40).map(|i| json!({"type": "track", "event": "x", "userId": "ann",
+        "messageId": format!("h{i}"), "properties": {"blob": "x".repeat(20 * 1024)}})).collect::<Vec<_>>()});
+    let (status, answer) = post(
+        &server,
+        "/v1/batch",
+        &[json_type, ("authorization", &without)],
+        huge_batch.to_string().as_bytes(),
+    );
+    assert_eq!(status, 400, "{answer}");
     // The same message again (a client's retry) is stored once.
     assert_eq!(
         post(
