@@ -163,9 +163,6 @@ pub fn users(db: &dyn Db) -> anyhow::Result<Vec<DashboardUser>> {
     Ok(out)
 }
 
-/// A session is marked seen at most this often (microseconds).
-const TOUCH_EVERY: i64 = 60_000_000;
-
 pub fn insert_session(db: &dyn Db, session: &StoredSession, expired: Micros) -> anyhow::Result<()> {
     db.exec(
         "DELETE FROM dashboard_sessions WHERE last_seen < ?1",
@@ -184,13 +181,8 @@ pub fn insert_session(db: &dyn Db, session: &StoredSession, expired: Micros) -> 
     Ok(())
 }
 
-pub fn touch_session(
-    db: &dyn Db,
-    token_sha256: &[u8; 32],
-    now: Micros,
-    expired: Micros,
-) -> anyhow::Result<Option<StoredSession>> {
-    let found = super::sql::first(
+pub fn find_session(db: &dyn Db, token_sha256: &[u8; 32]) -> anyhow::Result<Option<StoredSession>> {
+    super::sql::first(
         db,
         "SELECT username, org, csrf, last_seen FROM dashboard_sessions WHERE token_sha256 = ?1",
         args![token_sha256.as_slice()],
@@ -203,22 +195,15 @@ pub fn touch_session(
                 last_seen: Micros(r.int(3)?),
             })
         },
+    )
+}
+
+pub fn touch_session(db: &dyn Db, token_sha256: &[u8; 32], now: Micros) -> anyhow::Result<()> {
+    db.exec(
+        "UPDATE dashboard_sessions SET last_seen = ?1 WHERE token_sha256 = ?2",
+        args![now.0, token_sha256.as_slice()],
     )?;
-    let Some(mut session) = found else {
-        return Ok(None);
-    };
-    if session.last_seen < expired {
-        delete_session(db, token_sha256)?;
-        return Ok(None);
-    }
-    if now.0 - session.last_seen.0 >= TOUCH_EVERY {
-        db.exec(
-            "UPDATE dashboard_sessions SET last_seen = ?1 WHERE token_sha256 = ?2",
-            args![now.0, token_sha256.as_slice()],
-        )?;
-        session.last_seen = now;
-    }
-    Ok(Some(session))
+    Ok(())
 }
 
 pub fn delete_session(db: &dyn Db, token_sha256: &[u8; 32]) -> anyhow::Result<()> {

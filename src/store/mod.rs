@@ -158,14 +158,14 @@ pub trait Store: Send + Sync {
         session: &StoredSession,
         expired: crate::time::Micros,
     ) -> anyhow::Result<()>;
-    /// The session of a token hash unless idle since before `expired`;
-    /// marks it seen at `now` (at most once a minute, to spare writes).
+    /// The session of a token hash, however long idle (a read only).
+    fn find_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<Option<StoredSession>>;
+    /// Marks a session seen at `now`.
     fn touch_session(
         &self,
         token_sha256: &[u8; 32],
         now: crate::time::Micros,
-        expired: crate::time::Micros,
-    ) -> anyhow::Result<Option<StoredSession>>;
+    ) -> anyhow::Result<()>;
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()>;
     /// Revokes the key `key_id` as of `at`; `false` when no key has that
     /// id. Revoking again keeps the first instant.

@@ -385,13 +385,12 @@ impl Store for PostgresStore {
         self.with(|db| accounts::insert_session(db, session, expired))
     }
 
-    fn touch_session(
-        &self,
-        token_sha256: &[u8; 32],
-        now: Micros,
-        expired: Micros,
-    ) -> anyhow::Result<Option<StoredSession>> {
-        self.with(|db| accounts::touch_session(db, token_sha256, now, expired))
+    fn find_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<Option<StoredSession>> {
+        self.with(|db| accounts::find_session(db, token_sha256))
+    }
+
+    fn touch_session(&self, token_sha256: &[u8; 32], now: Micros) -> anyhow::Result<()> {
+        self.with(|db| accounts::touch_session(db, token_sha256, now))
     }
 
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {

@@ -212,13 +212,17 @@ impl Store for SqliteStore {
         accounts::insert_session(&*self.conn(), session, expired)
     }
 
-    fn touch_session(
-        &self,
-        token_sha256: &[u8; 32],
-        now: Micros,
-        expired: Micros,
-    ) -> anyhow::Result<Option<StoredSession>> {
-        accounts::touch_session(&*self.conn(), token_sha256, now, expired)
+    fn find_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<Option<StoredSession>> {
+        // Reads never wait for the write lock (WAL); a pooled connection,
+        // not the store's own, which may be waiting on a write.
+        let conn = self.acquire()?;
+        let found = accounts::find_session(&conn, token_sha256);
+        self.release(conn);
+        found
+    }
+
+    fn touch_session(&self, token_sha256: &[u8; 32], now: Micros) -> anyhow::Result<()> {
+        accounts::touch_session(&*self.conn(), token_sha256, now)
     }
 
     fn delete_session(&self, token_sha256: &[u8; 32]) -> anyhow::Result<()> {

@@ -22,6 +22,9 @@ pub const SESSION_COOKIE: &str = "uptake_session";
 /// The cookie holding the login form's CSRF token (double submit).
 pub const LOGIN_CSRF_COOKIE: &str = "uptake_login_csrf";
 
+/// A session is marked seen at most this often, to spare writes.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
 /// A session ends after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Failed logins slow further attempts down with delays that double, per
@@ -149,13 +152,34 @@ impl Sessions {
             return Ok(None);
         }
         let now = Micros::now();
-        let session = self
-            .store
-            .touch_session(&digest(token), now, self.expired(now))?;
-        Ok(session.map(|s| Viewer {
-            username: s.username,
-            org: s.org,
-            csrf: s.csrf,
+        let hash = digest(token);
+        let Some(session) = self.store.find_session(&hash)? else {
+            return Ok(None);
+        };
+        // The writes (forgetting an ended session, marking one seen) go
+        // beside the request: they may wait for the store's write lock,
+        // which a writer's open transaction holds.
+        if session.last_seen < self.expired(now) {
+            let store = self.store.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = store.delete_session(&hash) {
+                    tracing::warn!(error = %e, "could not forget an ended session");
+                }
+            });
+            return Ok(None);
+        }
+        if now.0 - session.last_seen.0 >= TOUCH_EVERY.as_micros() as i64 {
+            let store = self.store.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = store.touch_session(&hash, now) {
+                    tracing::warn!(error = %e, "could not mark a session seen");
+                }
+            });
+        }
+        Ok(Some(Viewer {
+            username: session.username,
+            org: session.org,
+            csrf: session.csrf,
         }))
     }
 
