@@ -111,12 +111,21 @@ fn a_removed_login_loses_its_session(engine: Engine) {
     assert_eq!(eu.login("eu", PASSWORD).status, 303);
     assert_eq!(eu.get("/dashboard/entities").status, 200);
 
-    let listed: Value = serde_json::from_str(&stdout(&uptake(
-        dir.path(),
-        &["users", "list", "--json"],
-        None,
-    )))
-    .unwrap();
+    // The last login is recorded beside the request.
+    let list = || -> Value {
+        serde_json::from_str(&stdout(&uptake(
+            dir.path(),
+            &["users", "list", "--json"],
+            None,
+        )))
+        .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut listed = list();
+    while listed[0]["last_login_at"].is_null() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        listed = list();
+    }
     let names: Vec<&str> = listed
         .as_array()
         .unwrap()
