@@ -5,6 +5,7 @@ mod admin;
 mod assets;
 mod auth;
 mod body;
+mod compress;
 pub mod deadline;
 mod error;
 mod ingest;
@@ -187,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(compress::gzip))
         .with_state(state)
 }
 

@@ -320,6 +320,7 @@ fn shell(
         html lang="en" {
             (head(tab.title, true))
             body {
+                a.skip href="#content" { "Skip to the numbers" }
                 header.top {
                     a.brand href="/dashboard/users" { "Uptake" }
                     span.company { (state.company) }
@@ -342,7 +343,7 @@ fn shell(
                         }
                     }
                 }
-                main {
+                main id="content" tabindex="-1" {
                     h1 { (tab.title) }
                     (filters(state, viewer, tab, query, report))
                     (content)

@@ -520,3 +520,49 @@ fn tables_sort_by_a_column_and_page_through_rows() {
         "the second page starts at row 26"
     );
 }
+
+#[test]
+fn pages_and_widgets_are_gzipped_for_clients_that_ask() {
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = fixture_server(tmp.path());
+    let key = create_key(tmp.path(), "read", None);
+    let auth = format!("Bearer {key}");
+    let path = format!("/api/v1/widgets/users.activated_log?as_of={AS_OF}");
+    let plain = server
+        .client()
+        .request("GET", &path, &[("authorization", &auth)], b"")
+        .unwrap();
+    assert_eq!(plain.header("content-encoding"), None);
+    let zipped = server
+        .client()
+        .request(
+            "GET",
+            &path,
+            &[("authorization", &auth), ("accept-encoding", "br, gzip")],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(
+        zipped.body.len() * 3 < plain.body.len(),
+        "{} vs {}",
+        zipped.body.len(),
+        plain.body.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain.body);
+
+    // A tab starts with a link past the navigation, to the numbers.
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("admin", PASSWORD).status, 303);
+    let page = browser.get("/dashboard/users").text();
+    assert!(
+        page.contains(r##"<a class="skip" href="#content">"##),
+        "no skip link"
+    );
+    assert!(page.contains(r#"<main id="content""#));
+}
