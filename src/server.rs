@@ -330,6 +330,10 @@ pub fn run(
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        // Before the address is printed: a supervisor may signal as soon
+        // as it sees it, and an uninstalled handler would let the signal
+        // kill the process instead of stopping it cleanly.
+        let shutdown = shutdown_signal()?;
         ready(listener.local_addr()?);
         std::io::stdout().flush()?;
         let limits = ConnectionLimits {
@@ -339,7 +343,7 @@ pub fn run(
             proxies: crate::web::proxy::Proxies::new(&config.server.trusted_proxies),
             telemetry: state.telemetry.clone(),
         };
-        serve(listener, router(state), limits, shutdown_signal()).await?;
+        serve(listener, router(state), limits, shutdown).await?;
         anyhow::Ok(writer)
     })?;
     // Connections that outlived the grace period hold the writer's queue
@@ -351,11 +355,16 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-    }
+/// Installs the SIGTERM and SIGINT handlers now, and returns what
+/// completes on either.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }
