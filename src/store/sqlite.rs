@@ -14,12 +14,12 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use super::accounts;
 use super::cache::ReadCache;
-use super::erase::{self, Erasures};
-use super::events::{self, Interner};
+use super::erase;
+use super::events;
 use super::migrations::{MIGRATIONS, latest_version};
 use super::report::ReportFacts;
 use super::sql::{Db, Lease};
-use super::write::{self, Rollups};
+use super::write::{self, WriterState};
 use super::{
     Batch, BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError,
 };
@@ -27,9 +27,6 @@ use crate::event::{Event, OrgSlug};
 use crate::metrics::{Facts, Report};
 use crate::rollup::RollupSettings;
 use crate::time::Micros;
-
-/// Interned strings kept in the writer's memory before the cache starts over.
-const MAX_CACHED_STRINGS: usize = 1_000_000;
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -183,12 +180,9 @@ impl Store for SqliteStore {
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
         Ok(Box::new(SqliteWriter {
             conn: connect(&self.path)?,
-            strings: Default::default(),
             settings: self.settings()?.clone(),
             cache: self.cache.clone(),
-            open: None,
-            epoch: None,
-            erased: Erasures::default(),
+            state: WriterState::default(),
         }))
     }
 
@@ -371,18 +365,11 @@ impl Lease for Pooled<'_> {
 
 struct SqliteWriter {
     conn: Connection,
-    /// Ids of interned strings that are committed (or in the current
-    /// transaction); cleared when a transaction fails.
-    strings: rustc_hash::FxHashMap<String, i64>,
     settings: RollupSettings,
     /// Where committed changes go, for this process's readers.
     cache: Arc<ReadCache>,
-    /// While a transaction is open: what its new events add to the rollups.
-    open: Option<Rollups>,
-    /// The epoch `strings` and `erased` were read at.
-    epoch: Option<i64>,
-    /// The people erased, whose late events are not stored.
-    erased: Erasures,
+    /// String ids, the people erased, and the open transaction's rollups.
+    state: WriterState,
 }
 
 impl EventWriter for SqliteWriter {
@@ -403,42 +390,22 @@ impl SqliteWriter {
         if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        self.open = None;
-        self.strings.clear();
+        self.state.abandon();
         WriteError(e)
     }
 
     fn try_write(&mut self, batches: &[&Batch]) -> anyhow::Result<Vec<BatchCounts>> {
-        if self.open.is_none() {
-            if self.strings.len() > MAX_CACHED_STRINGS {
-                self.strings.clear();
-            }
+        if !self.state.is_open() {
             // `BEGIN IMMEDIATE` takes SQLite's one write lock at once.
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             write::check_settings(&self.conn, &self.settings)?;
-            // A rebuild or an erasure raised the epoch: string ids may be
-            // gone, and there may be new people to refuse.
-            let (epoch, _) = write::versions::epoch_and_writes(&self.conn)?;
-            if self.epoch != Some(epoch) {
-                self.strings.clear();
-                self.erased = Erasures::load(&self.conn)?;
-                self.epoch = Some(epoch);
-            }
-            let triggers = events::trigger_ids(&mut Interner::new(&self.conn, &mut self.strings))?;
-            self.open = Some(Rollups::new(triggers));
+            self.state.begin(&self.conn)?;
         }
-        let db: &dyn Db = &self.conn;
-        let mut strings = Interner::new(db, &mut self.strings);
-        let (new, counts) = events::insert_new(db, &mut strings, &self.erased, batches)?;
-        let rollups = self.open.as_mut().context("no open transaction")?;
-        for event in &new {
-            rollups.add(&self.settings, event)?;
-        }
-        Ok(counts)
+        self.state.store(&self.conn, &self.settings, batches)
     }
 
     fn try_commit(&mut self) -> anyhow::Result<()> {
-        let Some(rollups) = self.open.take() else {
+        let Some(rollups) = self.state.take_open() else {
             return Ok(());
         };
         let changes = rollups.write(&self.conn, &self.settings)?;

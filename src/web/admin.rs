@@ -18,6 +18,18 @@ use super::session::Viewer;
 use crate::store::{DashboardUser, StoredKey};
 use crate::time::Micros;
 
+/// The header of the admin pages.
+fn admin_header(state: &AppState, viewer: &Viewer) -> Markup {
+    html! {
+        header.top {
+            a.brand href="/dashboard/users" { "Uptake" }
+            span.company { (state.company) }
+            span.spacer {}
+            span.who { (viewer.username) " · company admin" }
+        }
+    }
+}
+
 /// `403` for a viewer of one org: keys and logins span the company.
 fn refuse_unless_admin(viewer: &Viewer) -> Option<Response> {
     viewer.org.as_ref().map(|_| {
@@ -61,12 +73,7 @@ fn render(
         html lang="en" {
             (head("Keys and logins", false))
             body {
-                header.top {
-                    a.brand href="/dashboard/users" { "Uptake" }
-                    span.company { (state.company) }
-                    span.spacer {}
-                    span.who { (viewer.username) " · company admin" }
-                }
+                (admin_header(state, viewer))
                 main {
                     p { a href="/dashboard/users" { "← Back to the dashboard" } " · " a href="/admin/sources" { "What the SDKs sent" } }
                     h1 { "Keys and logins" }
@@ -255,12 +262,7 @@ pub async fn sources(State(state): State<AppState>, viewer: Viewer) -> Response 
         html lang="en" {
             (head("SDK sources", false))
             body {
-                header.top {
-                    a.brand href="/dashboard/users" { "Uptake" }
-                    span.company { (state.company) }
-                    span.spacer {}
-                    span.who { (viewer.username) " · company admin" }
-                }
+                (admin_header(&state, &viewer))
                 main {
                     p { a href="/admin" { "← Keys and logins" } }
                     h1 { "What the SDKs sent" }

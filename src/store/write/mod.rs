@@ -28,6 +28,80 @@ use crate::rollup::cells::cell_of;
 
 pub use rebuild::rebuild;
 
+/// What an engine's writer keeps between its transactions and in the
+/// open one: the ids of the strings it interned, the people erased (read
+/// at an epoch), and the open transaction's rollups. Both engines' writers
+/// hold one, so that beginning and storing read the same for both.
+#[derive(Default)]
+pub struct WriterState {
+    strings: rustc_hash::FxHashMap<String, i64>,
+    /// The epoch `strings` and `erased` were read at.
+    epoch: Option<i64>,
+    erased: super::erase::Erasures,
+    open: Option<Rollups>,
+}
+
+/// Beyond this many cached string ids the cache starts again.
+const MAX_CACHED_STRINGS: usize = 1_000_000;
+
+impl WriterState {
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// The epoch the open transaction began at.
+    pub fn epoch(&self) -> Option<i64> {
+        self.epoch
+    }
+
+    /// Starts the rollups of a transaction the engine has just begun. A
+    /// rebuild or an erasure raised the epoch since the last one: string
+    /// ids may be gone, and there may be new people to refuse.
+    pub fn begin(&mut self, db: &dyn Db) -> anyhow::Result<()> {
+        let (epoch, _) = versions::epoch_and_writes(db)?;
+        if self.epoch != Some(epoch) || self.strings.len() > MAX_CACHED_STRINGS {
+            self.strings.clear();
+        }
+        if self.epoch != Some(epoch) {
+            self.erased = super::erase::Erasures::load(db)?;
+            self.epoch = Some(epoch);
+        }
+        let triggers =
+            super::events::trigger_ids(&mut super::events::Interner::new(db, &mut self.strings))?;
+        self.open = Some(Rollups::new(triggers));
+        Ok(())
+    }
+
+    /// Stores the events of `batches` not stored yet in the open
+    /// transaction and adds them to its rollups.
+    pub fn store(
+        &mut self,
+        db: &dyn Db,
+        settings: &RollupSettings,
+        batches: &[&super::Batch],
+    ) -> anyhow::Result<Vec<super::BatchCounts>> {
+        let mut strings = super::events::Interner::new(db, &mut self.strings);
+        let (new, counts) = super::events::insert_new(db, &mut strings, &self.erased, batches)?;
+        let rollups = self.open.as_mut().context("no open transaction")?;
+        for event in &new {
+            rollups.add(settings, event)?;
+        }
+        Ok(counts)
+    }
+
+    /// The open transaction's rollups, to write at its commit.
+    pub fn take_open(&mut self) -> Option<Rollups> {
+        self.open.take()
+    }
+
+    /// The open transaction failed: its rollups go, and so do the string
+    /// ids it may have created.
+    pub fn abandon(&mut self) {
+        self.open = None;
+        self.strings.clear();
+    }
+}
+
 /// What the new events of one transaction add to the rollups, summed in
 /// memory: the events of a transaction share most of their rows.
 pub struct Rollups {

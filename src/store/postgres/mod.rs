@@ -19,15 +19,13 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::accounts;
 use super::cache::ReadCache;
-use super::erase::{self, Erasures};
-use super::events::{self, Interner};
+use super::erase;
+use super::events;
 use super::migrations::{MIGRATIONS, latest_version};
 use super::report::ReportFacts;
 use super::sql::{Db, Lease, Pg, first};
-use super::write::{self, Rollups};
-use super::{
-    Batch, BatchCounts, DashboardUser, EventWriter, Store, StoredKey, StoredSession, WriteError,
-};
+use super::write;
+use super::{DashboardUser, EventWriter, Store, StoredKey, StoredSession};
 use crate::args;
 use crate::event::{Event, OrgSlug};
 use crate::metrics::{Facts, Report};
@@ -347,22 +345,20 @@ fn finish<T>(db: &Pg<Client>, result: anyhow::Result<T>) -> anyhow::Result<T> {
     }
 }
 
+mod writer;
+use writer::PostgresWriter;
+
 impl Store for PostgresStore {
     fn writers(&self) -> usize {
         2
     }
 
     fn writer(&self) -> anyhow::Result<Box<dyn EventWriter>> {
-        Ok(Box::new(PostgresWriter {
-            server: self.server.clone(),
-            db: None,
-            strings: Default::default(),
-            settings: self.settings()?.clone(),
-            cache: self.cache.clone(),
-            open: None,
-            epoch: None,
-            erased: Erasures::default(),
-        }))
+        Ok(Box::new(PostgresWriter::new(
+            self.server.clone(),
+            self.settings()?.clone(),
+            self.cache.clone(),
+        )))
     }
 
     fn insert_key(&self, key: &StoredKey) -> anyhow::Result<()> {
@@ -544,113 +540,6 @@ impl Drop for Snapshot<'_> {
 impl Lease for Snapshot<'_> {
     fn held(&self) -> &dyn Db {
         self.db.as_ref().expect("held until drop")
-    }
-}
-
-struct PostgresWriter {
-    server: Server,
-    /// `None` until connected, and again after the connection broke: the
-    /// next write reconnects.
-    db: Option<Pg<Client>>,
-    strings: rustc_hash::FxHashMap<String, i64>,
-    settings: RollupSettings,
-    /// Where committed changes go, for this process's readers.
-    cache: Arc<ReadCache>,
-    /// While a transaction is open: what its new events add to the rollups.
-    open: Option<Rollups>,
-    /// The epoch `strings` and `erased` were read at.
-    epoch: Option<i64>,
-    /// The people erased, whose late events are not stored.
-    erased: Erasures,
-}
-
-impl EventWriter for PostgresWriter {
-    fn write(&mut self, batches: &[&Batch]) -> Result<Vec<BatchCounts>, WriteError> {
-        self.try_write(batches).map_err(|e| self.abandon(e))
-    }
-
-    fn commit(&mut self) -> Result<(), WriteError> {
-        self.try_commit().map_err(|e| self.abandon(e))
-    }
-}
-
-impl PostgresWriter {
-    /// Rolls the open transaction back after `e` (a broken connection is
-    /// dropped, to be made again by the next write).
-    fn abandon(&mut self, e: anyhow::Error) -> WriteError {
-        if let Some(db) = self.db.take() {
-            let mut client = db.into_inner();
-            if !client.is_closed() && client.batch_execute("ROLLBACK").is_ok() {
-                self.db = Some(Pg::new(client));
-            }
-        }
-        self.open = None;
-        // Ids created by the failed transaction do not exist.
-        self.strings.clear();
-        WriteError(e)
-    }
-
-    /// Stores the events in the open transaction. Strings and events are
-    /// written before the lock, side by side with other writers (the
-    /// unique keys arbitrate); the rollups, their read-modify-write login
-    /// summaries and versions, at commit under it, one transaction at a
-    /// time. Every string the rollups need is interned before the lock, so
-    /// nothing under it waits on another writer.
-    fn try_write(&mut self, batches: &[&Batch]) -> anyhow::Result<Vec<BatchCounts>> {
-        if self.db.is_none() {
-            self.db = Some(Pg::new(self.server.connect()?));
-        }
-        let db = self.db.as_ref().expect("connected above");
-        if self.open.is_none() {
-            if self.strings.len() > 1_000_000 {
-                self.strings.clear();
-            }
-            db.client().batch_execute("BEGIN")?;
-            // A rebuild or an erasure raised the epoch: string ids may be
-            // gone, and there may be new people to refuse.
-            let (epoch, _) = write::versions::epoch_and_writes(db)?;
-            if self.epoch != Some(epoch) {
-                self.strings.clear();
-                self.erased = Erasures::load(db)?;
-                self.epoch = Some(epoch);
-            }
-            let triggers = events::trigger_ids(&mut Interner::new(db, &mut self.strings))?;
-            self.open = Some(Rollups::new(triggers));
-        }
-        let mut strings = Interner::new(db, &mut self.strings);
-        let (new, counts) = events::insert_new(db, &mut strings, &self.erased, batches)?;
-        let rollups = self.open.as_mut().context("no open transaction")?;
-        for event in &new {
-            rollups.add(&self.settings, event)?;
-        }
-        Ok(counts)
-    }
-
-    fn try_commit(&mut self) -> anyhow::Result<()> {
-        let Some(rollups) = self.open.take() else {
-            return Ok(());
-        };
-        let db = self
-            .db
-            .as_ref()
-            .context("the connection of the open transaction is gone")?;
-        db.exec("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])?;
-        write::check_settings(db, &self.settings)?;
-        // An erasure committed after this transaction began may cover its
-        // events: refuse them all (the client resends; they are then
-        // checked against it).
-        if Some(write::versions::epoch_and_writes(db)?.0) != self.epoch {
-            bail!("people were erased while these events were being stored; send them again");
-        }
-        let changes = rollups.write(db, &self.settings)?;
-        // If the connection drops during COMMIT the outcome is unknown; the
-        // client is told to retry, and idempotency by (org, id) makes the
-        // retry store each event once either way.
-        db.client().batch_execute("COMMIT").context(
-            "the commit did not complete (it may or may not have been applied; a retry is safe)",
-        )?;
-        self.cache.committed(changes);
-        Ok(())
     }
 }
 
