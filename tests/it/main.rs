@@ -4,6 +4,7 @@
 mod support;
 
 mod abuse;
+mod backstage;
 mod browser;
 mod cli;
 mod dashboard;
