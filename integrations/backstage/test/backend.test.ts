@@ -6,6 +6,8 @@
  * counts twice.
  */
 import { mockCredentials } from '@backstage/backend-test-utils';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -134,6 +136,27 @@ void test('the backend plugin feeds every tab, survives Uptake being down, and c
     assert.deepEqual(
       pick(await uptake.widget('actions.log_by_role_team'), ['role', 'team', 'runs']).sort(),
       [['(none)', '(none)', 1], ['admin', 'payments', 2], ['admin', 'platform', 2]],
+    );
+
+    // MCP: Ann calls a tool of Backstage's MCP server twice with a real
+    // MCP client; each call is one MCP call.
+    const mcp = new Client({ name: 'uptake-test', version: '1.0.0' });
+    await mcp.connect(
+      new StreamableHTTPClientTransport(new URL(`${base}/api/mcp-actions/v1`), {
+        requestInit: { headers: { Authorization: ann } },
+      }),
+    );
+    const { tools } = await mcp.listTools();
+    const tool = tools.find(t => t.name.includes('greet'));
+    assert.ok(tool, JSON.stringify(tools));
+    for (const name of ['Ann', 'Bob']) {
+      const result = await mcp.callTool({ name: tool.name, arguments: { name } });
+      assert.equal(result.isError ?? false, false, JSON.stringify(result));
+    }
+    await mcp.close();
+    await eventually(
+      async () => pick(await uptake.widget('ai.mcp_monthly'), ['calls', 'users']).at(-1),
+      last => same(last, [2, 1]),
     );
 
     // Uptake goes down. Meanwhile Bob runs a template, Cy leaves and Bob

@@ -1,13 +1,16 @@
 /**
  * A Backstage backend for the tests, built from the real packages a
- * Backstage app runs: the catalog, the scaffolder, the proxy and Uptake's
- * plugin, over real SQLite databases in a directory (so that it can be
+ * Backstage app runs: the catalog, the scaffolder, the proxy, the MCP
+ * actions backend (with one action to call) and Uptake's plugin, over real SQLite databases in a directory (so that it can be
  * restarted with its state), with the real scheduler. Its catalog holds
  * the entities of `catalog/catalog-info.yaml` (a file location) and those
  * of an entity provider the test changes at will (users and groups, and
  * components from two git hosts).
  */
-import { createBackendModule } from '@backstage/backend-plugin-api';
+import { createBackendModule, createBackendPlugin } from '@backstage/backend-plugin-api';
+import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
+import { actionsRegistryServiceFactory, actionsServiceFactory } from '@backstage/backend-defaults/alpha';
+import mcpActionsPlugin from '@backstage/plugin-mcp-actions-backend';
 import { databaseServiceFactory } from '@backstage/backend-defaults/database';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
@@ -117,6 +120,29 @@ const failingAction = createBackendModule({
   },
 });
 
+/** A plugin offering one action, which Backstage's MCP server offers as a tool. */
+const greeter = createBackendPlugin({
+  pluginId: 'greeter',
+  register(env) {
+    env.registerInit({
+      deps: { actions: actionsRegistryServiceRef },
+      async init({ actions }) {
+        actions.register({
+          name: 'greet',
+          title: 'Greet',
+          description: 'Says hello',
+          attributes: { readOnly: true },
+          schema: {
+            input: z => z.object({ name: z.string() }),
+            output: z => z.object({ greeting: z.string() }),
+          },
+          action: async ({ input }) => ({ output: { greeting: `hello ${input.name}` } }),
+        });
+      },
+    });
+  },
+});
+
 export async function startPortal(options: {
   uptake: Uptake;
   databaseDir: string;
@@ -141,6 +167,7 @@ export async function startPortal(options: {
         data: {
           backend: {
             database: { client: 'better-sqlite3', connection: { directory: databaseDir } },
+            actions: { pluginSources: ['greeter'] },
           },
           catalog: {
             rules: [{ allow: ['Component', 'API', 'System', 'Group', 'User', 'Template', 'Location'] }],
@@ -171,6 +198,10 @@ export async function startPortal(options: {
       scaffolderPlugin,
       proxyPlugin,
       uptakeBackend,
+      actionsRegistryServiceFactory,
+      actionsServiceFactory,
+      mcpActionsPlugin,
+      greeter,
       providerModule,
       failingAction,
     ],
