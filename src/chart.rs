@@ -69,6 +69,9 @@ pub struct SeriesChart<'a> {
     /// Axis labels; a `\n` starts a second, smaller line.
     pub categories: Vec<String>,
     pub series: Vec<Series>,
+    /// The last category covers only part of its period (the month of the
+    /// report's instant, still running): drawn dashed or hatched.
+    pub partial_last: bool,
 }
 
 const W: f64 = 640.0;
@@ -199,20 +202,46 @@ pub fn line(c: &SeriesChart<'_>) -> String {
                 )
             })
             .collect();
-        let path: Vec<String> = points
-            .iter()
-            .map(|(x, y)| format!("{x:.1},{y:.1}"))
-            .collect();
+        let path = |points: &[(f64, f64)]| -> String {
+            let xy: Vec<String> = points
+                .iter()
+                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .collect();
+            xy.join(" ")
+        };
+        // A partial last month is a dashed segment: it is not comparable
+        // with the complete months before it.
+        let solid_end = if c.partial_last && points.len() > 1 {
+            points.len() - 1
+        } else {
+            points.len()
+        };
         let _ = write!(
             out,
             r#"<polyline class="line" fill="none" stroke="{}" points="{}"/>"#,
             color(si),
-            path.join(" ")
+            path(&points[..solid_end])
         );
-        for ((x, y), (v, category)) in points.iter().zip(s.values.iter().zip(&c.categories)) {
+        if solid_end < points.len() {
             let _ = write!(
                 out,
-                r#"<circle class="dot" cx="{x:.1}" cy="{y:.1}" r="3.5" fill="{}"><title>{}</title></circle>"#,
+                r#"<polyline class="line partial" fill="none" stroke="{}" stroke-dasharray="5 4" points="{}"/>"#,
+                color(si),
+                path(&points[solid_end - 1..])
+            );
+        }
+        let last = points.len().saturating_sub(1);
+        for (i, ((x, y), (v, category))) in points
+            .iter()
+            .zip(s.values.iter().zip(&c.categories))
+            .enumerate()
+        {
+            let partial = c.partial_last && i == last;
+            let _ = write!(
+                out,
+                r#"<circle class="dot{}" cx="{x:.1}" cy="{y:.1}" r="3.5" fill="{}" stroke="{}"><title>{}</title></circle>"#,
+                if partial { " partial" } else { "" },
+                if partial { "#fff" } else { color(si) },
                 color(si),
                 esc(&hover(&s.name, category, *v))
             );
@@ -239,9 +268,25 @@ pub fn stacked_bars(c: &SeriesChart<'_>) -> String {
     let plot_h = H - TOP - BOTTOM;
     let band = (W - LEFT - RIGHT) / c.categories.len().max(1) as f64;
     let width = (band * 0.64).max(1.0);
+    if c.partial_last {
+        // Hatching in each series' colour for the partial last month.
+        out.push_str("<defs>");
+        for si in 0..c.series.len() {
+            let _ = write!(
+                out,
+                r#"<pattern id="{}-hatch{si}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="{}" fill-opacity="0.3"/><rect width="3" height="6" fill="{}"/></pattern>"#,
+                esc(c.id),
+                color(si),
+                color(si)
+            );
+        }
+        out.push_str("</defs>");
+    }
+    let last = c.categories.len().saturating_sub(1);
     for (i, category) in c.categories.iter().enumerate() {
         let x = LEFT + band * i as f64 + (band - width) / 2.0;
         let mut base = 0.0;
+        let partial = c.partial_last && i == last;
         for (si, s) in c.series.iter().enumerate() {
             let v = s.values.get(i).copied().unwrap_or(0.0).max(0.0);
             if v == 0.0 {
@@ -249,11 +294,16 @@ pub fn stacked_bars(c: &SeriesChart<'_>) -> String {
             }
             let y0 = TOP + plot_h - base / top * plot_h;
             let y1 = TOP + plot_h - (base + v) / top * plot_h;
+            let fill = if partial {
+                format!("url(#{}-hatch{si})", esc(c.id))
+            } else {
+                color(si).to_owned()
+            };
             let _ = write!(
                 out,
-                r#"<rect class="bar" x="{x:.1}" y="{y1:.1}" width="{width:.1}" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
+                r#"<rect class="bar{}" x="{x:.1}" y="{y1:.1}" width="{width:.1}" height="{:.1}" fill="{fill}"><title>{}</title></rect>"#,
+                if partial { " partial" } else { "" },
                 (y0 - y1).max(0.5),
-                color(si),
                 esc(&hover(&s.name, category, v))
             );
             base += v;
@@ -384,7 +434,22 @@ mod tests {
                 name: "acme-eu".into(),
                 values,
             }],
+            partial_last: false,
         }
+    }
+
+    #[test]
+    fn a_partial_last_month_is_dashed_or_hatched() {
+        let mut c = chart(vec![10.0, 3.0]);
+        assert!(!line(&c).contains("stroke-dasharray"));
+        assert!(!stacked_bars(&c).contains("hatch"));
+        c.partial_last = true;
+        let svg = line(&c);
+        assert_eq!(svg.matches("stroke-dasharray").count(), 1);
+        assert_eq!(svg.matches(r#"class="dot partial""#).count(), 1);
+        let bars = stacked_bars(&c);
+        assert!(bars.contains(r#"<pattern id="t-hatch0""#));
+        assert_eq!(bars.matches(r#"fill="url(#t-hatch0)""#).count(), 1);
     }
 
     #[test]

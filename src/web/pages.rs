@@ -16,7 +16,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::AppState;
 use super::error::ApiError;
 use super::layout::{head, no_store};
-use super::panels::{self, PanelCtx, TableView};
+use super::panels::{self, PanelCtx, PartialMonth, TableView};
 use super::session::Viewer;
 use super::widgets::{compute, parse_query, scope_orgs};
 use crate::calendar::Month;
@@ -179,6 +179,7 @@ pub async fn tab(
         export_query: export_query(&report),
         page_query: raw.as_deref().unwrap_or(""),
         team_month: query.team_month.as_deref(),
+        partial: PartialMonth::of(&report, &state.calendar),
     };
     let content = html! {
         @if data.all_orgs.is_empty() {

@@ -5,7 +5,7 @@
 
 use maud::{Markup, PreEscaped, html};
 
-use crate::calendar::Month;
+use crate::calendar::{Calendar, Month};
 use crate::chart::{self, Series, SeriesChart};
 use crate::export::text_of;
 use crate::metrics::table::Order;
@@ -22,7 +22,55 @@ pub struct PanelCtx<'a> {
     pub page_query: &'a str,
     /// The month team engagement shows.
     pub team_month: Option<&'a str>,
+    /// The month of `as_of`, when `as_of` is not its last instant.
+    pub partial: Option<PartialMonth>,
 }
+
+/// The month of the report's instant while it is still running: its
+/// figures cover only its first days, so charts draw it apart and cards
+/// never compare it with a whole month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartialMonth {
+    pub month: Month,
+    /// The day of the month of `as_of`, in the company zone: the days covered.
+    pub days: i64,
+}
+
+impl PartialMonth {
+    pub fn of(report: &Report, calendar: &Calendar) -> Option<PartialMonth> {
+        let month = calendar.month_of(report.as_of);
+        if report.as_of >= calendar.month_end(month) {
+            return None;
+        }
+        let (_, _, day) = calendar.day_of(report.as_of).ymd();
+        Some(PartialMonth { month, days: day })
+    }
+
+    /// `4/31 days`, short enough for a chart's axis.
+    pub fn axis_label(&self) -> String {
+        format!("{}/{} days", self.days, self.month.days())
+    }
+
+    /// `4 of 31 days`.
+    pub fn coverage(&self) -> String {
+        format!("{} of {} days", self.days, self.month.days())
+    }
+
+    /// `Dec 2026, 1–4 Dec (4 of 31 days)`.
+    pub fn describe(&self) -> String {
+        let name = MONTH_NAMES[(self.month.number() - 1) as usize];
+        let span = if self.days == 1 {
+            format!("1 {name}")
+        } else {
+            format!("1–{} {name}", self.days)
+        };
+        format!("{name} {}, {span} ({})", self.month.year(), self.coverage())
+    }
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// How a table widget is shown: which page, sorted by which column.
 pub struct TableView {
@@ -47,9 +95,7 @@ fn dom_id(widget: &Widget) -> String {
 /// Month labels for a chart axis: `Nov` with the year under the first
 /// month and every January.
 fn month_labels(months: &[Month]) -> Vec<String> {
-    const NAMES: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const NAMES: [&str; 12] = MONTH_NAMES;
     months
         .iter()
         .enumerate()
@@ -78,9 +124,9 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
         html! { p.empty-widget { "No data for this period and these organizations." } }
     } else {
         match widget.chart {
-            Chart::Number => cards(widget, table),
+            Chart::Number => cards(widget, table, cx.partial),
             Chart::Line | Chart::Bars | Chart::StackedBars | Chart::Pie => html! {
-                (chart_of(widget, table, cx.report))
+                (chart_of(widget, table, cx.report, cx.partial))
                 details.data {
                     summary { "Data" }
                     (data_table(widget, table, 0..table.len(), None, cx))
@@ -110,13 +156,18 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
 
 /// Single numbers as cards; a `total` beside a `previous_total` shows the
 /// change from the previous month.
-fn cards(widget: &Widget, table: &Table) -> Markup {
+fn cards(widget: &Widget, table: &Table, partial: Option<PartialMonth>) -> Markup {
     let Some(row) = table.first() else {
         return html! { p.empty-widget { "No data yet." } };
     };
     let column = |name: &str| widget.columns.iter().position(|(n, _)| *n == name);
     let previous = column("previous_total").and_then(|i| match &row[i] {
         Cell::Int(n) => Some(*n),
+        _ => None,
+    });
+    // The row's month still running: its total covers some days only.
+    let running = column("month").and_then(|i| match (&row[i], partial) {
+        (Cell::Month(m), Some(p)) if *m == p.month => Some(p),
         _ => None,
     });
     html! {
@@ -130,13 +181,23 @@ fn cards(widget: &Widget, table: &Table) -> Markup {
                                 div.card-value data-value=(text_of(&row[i])) { (chart::number(number_of(&row[i]))) }
                                 @if *name == "total" {
                                     @if let (Some(prev), Cell::Int(now)) = (previous, &row[i]) {
-                                        (change_line(*now, prev))
+                                        @if running.is_some() {
+                                            // Never a change between part of a month and a whole one.
+                                            div.change { "So far this month; the previous month, complete: " (chart::number(prev as f64)) }
+                                        } @else {
+                                            (change_line(*now, prev))
+                                        }
                                     }
                                 }
                             }
                             _ => {
                                 div.card-value.small data-value=(text_of(&row[i])) {
                                     @if row[i] == Cell::Null { "—" } @else { (text_of(&row[i])) }
+                                }
+                                @if *name == "month" {
+                                    @if let Some(p) = running {
+                                        div.card-note { (p.describe()) }
+                                    }
                                 }
                             }
                         }
@@ -165,12 +226,18 @@ fn change_line(now: i64, previous: i64) -> Markup {
 }
 
 /// The chart of a monthly series, a ranking or a share.
-fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
+fn chart_of(
+    widget: &Widget,
+    table: &Table,
+    report: &Report,
+    partial: Option<PartialMonth>,
+) -> Markup {
     let svg_id = format!("{}-c", dom_id(widget));
     let columns = widget.columns;
     let first_is_month = columns
         .first()
         .is_some_and(|(_, t)| *t == ColumnType::Month);
+    let mut running = None;
     let (svg, legend): (String, Vec<String>) = match widget.chart {
         Chart::Pie => {
             let slices: Vec<(String, f64)> = table
@@ -227,13 +294,22 @@ fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
             } else {
                 "Count".to_owned()
             };
+            running = partial.filter(|p| months.last() == Some(&p.month));
+            let mut categories = month_labels(&months);
+            if let (Some(p), Some(last)) = (running, categories.last_mut()) {
+                *last = match last.split_once('\n') {
+                    Some((name, year)) => format!("{name}\n{year} · {}", p.axis_label()),
+                    None => format!("{last}\n{}", p.axis_label()),
+                };
+            }
             let spec = SeriesChart {
                 id: &svg_id,
                 title: widget.title,
                 x_label: "Month",
                 y_label: &y_label,
-                categories: month_labels(&months),
+                categories,
                 series,
+                partial_last: running.is_some(),
             };
             let svg = match widget.chart {
                 Chart::Line => chart::line(&spec),
@@ -244,6 +320,12 @@ fn chart_of(widget: &Widget, table: &Table, report: &Report) -> Markup {
     };
     html! {
         div.chart-box { (PreEscaped(svg)) }
+        @if let Some(p) = running {
+            p.partial-note {
+                "The last month is still running: " (p.describe()) ", drawn "
+                @if widget.chart == Chart::Line { "dashed" } @else { "hatched" } "."
+            }
+        }
         @if !legend.is_empty() {
             ul.legend {
                 @for (i, item) in legend.iter().enumerate() {

@@ -566,3 +566,35 @@ fn pages_and_widgets_are_gzipped_for_clients_that_ask() {
     );
     assert!(page.contains(r#"<main id="content""#));
 }
+
+/// The month of `as_of` is still running on the 20th: charts draw it apart
+/// and say how many days it covers, and the "this month" card does not
+/// compare it with the whole previous month. At the month's last instant
+/// (Berlin time) it is complete and the change is shown.
+#[test]
+fn the_running_month_is_marked_and_never_compared_with_a_whole_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = fixture_server(tmp.path());
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("admin", PASSWORD).status, 303);
+
+    let page = browser
+        .get(&format!("/dashboard/actions?as_of={AS_OF}"))
+        .text();
+    assert!(
+        page.contains("Oct 2026, 1–20 Oct (20 of 31 days)"),
+        "{page}"
+    );
+    assert!(page.contains("So far this month; the previous month, complete:"));
+    assert!(!page.contains("from the previous month"));
+    assert!(page.contains("The last month is still running"));
+    assert!(page.contains("20/31 days</tspan>"));
+
+    let page = browser
+        .get("/dashboard/actions?as_of=2026-09-30T21:59:59.999999Z")
+        .text();
+    assert!(page.contains("from the previous month"), "{page}");
+    assert!(!page.contains("So far this month"));
+    assert!(!page.contains("still running"));
+    assert!(!page.contains("hatch"));
+}
