@@ -180,6 +180,7 @@ pub async fn tab(
         page_query: raw.as_deref().unwrap_or(""),
         team_month: query.team_month.as_deref(),
         partial: PartialMonth::of(&report, &state.calendar),
+        calendar: &state.calendar,
     };
     let content = html! {
         @if data.all_orgs.is_empty() {

@@ -24,6 +24,8 @@ pub struct PanelCtx<'a> {
     pub team_month: Option<&'a str>,
     /// The month of `as_of`, when `as_of` is not its last instant.
     pub partial: Option<PartialMonth>,
+    /// The company calendar: instants are shown as its wall-clock times.
+    pub calendar: &'a Calendar,
 }
 
 /// The month of the report's instant while it is still running: its
@@ -508,6 +510,25 @@ fn paged(
     }
 }
 
+/// `4 Dec 13:57` in the company zone, with the year when it is not the
+/// year of the report's instant.
+fn short_time(t: crate::time::Micros, cx: &PanelCtx<'_>) -> String {
+    let local = cx.calendar.local(t);
+    let (year, month, day) = local.day.ymd();
+    let minutes = local.micros_of_day / 60_000_000;
+    let name = MONTH_NAMES[(month - 1) as usize];
+    let (report_year, _, _) = cx.calendar.day_of(cx.report.as_of).ymd();
+    if year == report_year {
+        format!("{day} {name} {:02}:{:02}", minutes / 60, minutes % 60)
+    } else {
+        format!(
+            "{day} {name} {year} {:02}:{:02}",
+            minutes / 60,
+            minutes % 60
+        )
+    }
+}
+
 /// The rows as an HTML table; with a view, the headings sort.
 fn data_table(
     widget: &Widget,
@@ -544,7 +565,14 @@ fn data_table(
                         tr {
                             @for (cell, (_, kind)) in row.iter().zip(widget.columns) {
                                 @let numeric = matches!(kind, ColumnType::Integer | ColumnType::Decimal);
-                                td class=[numeric.then_some("num")] { (text_of(cell)) }
+                                @if let Cell::Instant(t) = cell {
+                                    // A time as people read it; the exact instant on hover.
+                                    td data-value=(text_of(cell)) {
+                                        time datetime=(text_of(cell)) title=(text_of(cell)) { (short_time(*t, cx)) }
+                                    }
+                                } @else {
+                                    td class=[numeric.then_some("num")] { (text_of(cell)) }
+                                }
                             }
                         }
                     }

@@ -590,6 +590,27 @@ fn the_running_month_is_marked_and_never_compared_with_a_whole_one() {
     assert!(page.contains("The last month is still running"));
     assert!(page.contains("20/31 days</tspan>"));
 
+    // Times in tables read as Berlin wall-clock times, the instant on hover.
+    let users = browser
+        .get(&format!("/dashboard/users?as_of={AS_OF}"))
+        .text();
+    let at = users
+        .find("<td data-value=\"")
+        .expect("the users tab shows times");
+    let cell = &users[at..at + 160];
+    let instant: String = cell[16..].chars().take_while(|c| *c != '"').collect();
+    let t = uptake::time::Micros::parse_rfc3339(&instant).unwrap();
+    let local = uptake::calendar::Calendar::new("Europe/Berlin")
+        .unwrap()
+        .local(t);
+    let (_, _, day) = local.day.ymd();
+    let minutes = local.micros_of_day / 60_000_000;
+    assert!(
+        cell.contains(&format!(">{day} "))
+            && cell.contains(&format!(" {:02}:{:02}</time>", minutes / 60, minutes % 60)),
+        "{cell}"
+    );
+
     let page = browser
         .get("/dashboard/actions?as_of=2026-09-30T21:59:59.999999Z")
         .text();
