@@ -31,4 +31,20 @@ document.addEventListener("DOMContentLoaded", () => {
     const button = select.form.querySelector("button");
     if (button) button.hidden = true;
   }
+
+  // "Copy link to this view": the page's URL holds every filter. Shown only
+  // where the clipboard can be written (it needs JavaScript and a secure
+  // context or localhost).
+  for (const button of document.querySelectorAll("button.copy-link")) {
+    if (!navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(window.location.href);
+        button.textContent = "Link copied";
+      } catch {
+        button.textContent = "Copy the address bar instead";
+      }
+    });
+  }
 });

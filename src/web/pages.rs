@@ -408,9 +408,55 @@ fn filters(
             @if let Some((report, _)) = report {
                 "Period " (report.from.to_string()) " to " (report.to.to_string())
                 ", counting events up to " time datetime=(report.as_of.to_string()) { (report.as_of.to_string()) } "."
-                @if viewer.org.is_none() && report.orgs.is_none() { " All organizations." }
+                @match (&viewer.org, &report.orgs) {
+                    (Some(org), _) => { " Organization: " strong { (org.as_str()) } "." }
+                    (None, None) => { " All organizations." }
+                    (None, Some(orgs)) => {
+                        @if orgs.len() == 1 { " Organization: " } @else { " Organizations: " }
+                        @for (i, org) in orgs.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            strong { (org.as_str()) }
+                        }
+                        "."
+                    }
+                }
+                " "
+                button.copy-link type="button" hidden { "Copy link to this view" }
             }
         }
+        @if let (Some((report, _)), Some(_)) = (report, &query.report.as_of) {
+            p.banner role="status" {
+                "Viewing as of "
+                time datetime=(report.as_of.to_string()) title=(report.as_of.to_string()) {
+                    (panels::wall_clock(&state.calendar, report.as_of, true))
+                }
+                " · "
+                a href=(now_link(tab, query)) { "back to now" }
+            }
+        }
+    }
+}
+
+/// The same view without `as_of`: the report as of now.
+fn now_link(tab: &Tab, query: &PageQuery) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let Some(v) = &query.report.from {
+        out.append_pair("from", v);
+    }
+    if let Some(v) = &query.report.to {
+        out.append_pair("to", v);
+    }
+    for org in &query.report.orgs {
+        out.append_pair("org", org);
+    }
+    if let Some(month) = &query.team_month {
+        out.append_pair("team_month", month);
+    }
+    let q = out.finish();
+    if q.is_empty() {
+        format!("/dashboard/{}", tab.slug)
+    } else {
+        format!("/dashboard/{}?{q}", tab.slug)
     }
 }
 

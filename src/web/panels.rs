@@ -513,19 +513,22 @@ fn paged(
 /// `4 Dec 13:57` in the company zone, with the year when it is not the
 /// year of the report's instant.
 fn short_time(t: crate::time::Micros, cx: &PanelCtx<'_>) -> String {
-    let local = cx.calendar.local(t);
+    let (report_year, _, _) = cx.calendar.day_of(cx.report.as_of).ymd();
+    let (year, _, _) = cx.calendar.day_of(t).ymd();
+    wall_clock(cx.calendar, t, year != report_year)
+}
+
+/// `4 Dec 13:57`, or `4 Dec 2026 13:57`, in the company zone.
+pub fn wall_clock(calendar: &Calendar, t: crate::time::Micros, with_year: bool) -> String {
+    let local = calendar.local(t);
     let (year, month, day) = local.day.ymd();
     let minutes = local.micros_of_day / 60_000_000;
     let name = MONTH_NAMES[(month - 1) as usize];
-    let (report_year, _, _) = cx.calendar.day_of(cx.report.as_of).ymd();
-    if year == report_year {
-        format!("{day} {name} {:02}:{:02}", minutes / 60, minutes % 60)
+    let (h, m) = (minutes / 60, minutes % 60);
+    if with_year {
+        format!("{day} {name} {year} {h:02}:{m:02}")
     } else {
-        format!(
-            "{day} {name} {year} {:02}:{:02}",
-            minutes / 60,
-            minutes % 60
-        )
+        format!("{day} {name} {h:02}:{m:02}")
     }
 }
 

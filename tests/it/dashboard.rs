@@ -619,3 +619,32 @@ fn the_running_month_is_marked_and_never_compared_with_a_whole_one() {
     assert!(!page.contains("still running"));
     assert!(!page.contains("hatch"));
 }
+
+/// A report in the past says so and leads back to now, keeping the other
+/// filters; the summary names the chosen orgs.
+#[test]
+fn a_past_report_shows_a_banner_back_to_now_and_names_its_orgs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = fixture_server(tmp.path());
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("admin", PASSWORD).status, 303);
+
+    let page = browser
+        .get(&format!(
+            "/dashboard/entities?as_of={AS_OF}&org=acme-eu&org=acme-us"
+        ))
+        .text();
+    // 18:00 UTC is 20:00 in Berlin in October.
+    assert!(page.contains("Viewing as of <time"), "{page}");
+    assert!(page.contains(">20 Oct 2026 20:00</time>"));
+    assert!(
+        page.contains(
+            r#"<a href="/dashboard/entities?org=acme-eu&amp;org=acme-us">back to now</a>"#
+        )
+    );
+    assert!(page.contains("Organizations: <strong>acme-eu</strong>, <strong>acme-us</strong>."));
+
+    let now = browser.get("/dashboard/entities").text();
+    assert!(!now.contains("Viewing as of"));
+    assert!(now.contains("All organizations."));
+}
