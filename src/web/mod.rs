@@ -8,6 +8,7 @@ mod body;
 mod compress;
 pub mod deadline;
 mod error;
+mod headlines;
 mod ingest;
 mod layout;
 mod login;

@@ -204,6 +204,7 @@ pub async fn tab(
                 }
             }
         }
+        (super::headlines::headlines(tab.area, &widgets, &data.tables, &state.settings, cx.partial))
         div.panels {
             @for (widget, table) in widgets.iter().zip(&data.tables) {
                 (panels::panel(widget, table, &cx, view_of(&query, widget)))

@@ -648,3 +648,80 @@ fn a_past_report_shows_a_banner_back_to_now_and_names_its_orgs() {
     assert!(!now.contains("Viewing as of"));
     assert!(now.contains("All organizations."));
 }
+
+/// The last value of `column` in a widget's CSV export, over rows whose
+/// `org` column (when it has one) is `*`.
+fn last_value(browser: &mut Browser<'_>, widget: &str, column: &str) -> String {
+    let csv = browser
+        .get(&format!("/dashboard/export/{widget}.csv?as_of={AS_OF}"))
+        .text();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == column).unwrap();
+    let org = header.iter().position(|h| *h == "org");
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|cells| org.is_none_or(|o| cells[o] == "*"))
+        .map(|cells| cells[at].to_owned())
+        .next_back()
+        .unwrap()
+}
+
+/// Each tab opens with its key figures, equal to its widgets' numbers,
+/// each with the rule behind it in words from the settings; a flow of the
+/// running month is not compared with the previous month.
+#[test]
+fn tabs_open_with_key_figures_from_their_widgets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = fixture_server(tmp.path());
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("admin", PASSWORD).status, 303);
+
+    let headline = |page: &str, label: &str| -> String {
+        let at = page
+            .find(&format!(r#"<div class="headline-label">{label}</div>"#))
+            .unwrap_or_else(|| panic!("no headline {label}"));
+        let rest = &page[at..];
+        let v = rest.find("data-value=\"").unwrap() + 12;
+        rest[v..].chars().take_while(|c| *c != '"').collect()
+    };
+    let users = browser
+        .get(&format!("/dashboard/users?as_of={AS_OF}"))
+        .text();
+    assert_eq!(
+        headline(&users, "Activated users"),
+        last_value(&mut browser, "users.activated_monthly", "activated_total")
+    );
+    assert!(users.contains("Activated: 3 logins in 3 different weeks"));
+    assert!(users.contains("Members with no login in the last 3 months, or never"));
+
+    let actions = browser
+        .get(&format!("/dashboard/actions?as_of={AS_OF}"))
+        .text();
+    assert_eq!(
+        headline(&actions, "Action runs"),
+        last_value(&mut browser, "actions.actions_monthly", "runs")
+    );
+    let runs_at = actions.find(">Action runs</div>").unwrap();
+    assert!(actions[runs_at..].contains("So far: 20 of 31 days; last month"));
+
+    let entities = browser
+        .get(&format!("/dashboard/entities?as_of={AS_OF}"))
+        .text();
+    assert_eq!(
+        headline(&entities, "Entities"),
+        last_value(&mut browser, "entities.monthly", "total")
+    );
+    let sources = browser
+        .get(&format!("/dashboard/datasources?as_of={AS_OF}"))
+        .text();
+    assert_eq!(
+        headline(&sources, "Data sources"),
+        last_value(&mut browser, "datasources.monthly", "total")
+    );
+    let ai = browser.get(&format!("/dashboard/ai?as_of={AS_OF}")).text();
+    assert_eq!(
+        headline(&ai, "MCP calls"),
+        last_value(&mut browser, "ai.mcp_monthly", "calls")
+    );
+}
