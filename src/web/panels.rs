@@ -138,7 +138,10 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
         }
     };
     html! {
-        section.panel id=(id) data-widget=(widget.id) aria-labelledby=(format!("{id}-h")) {
+        // Tables of five columns or more take the page's width, so that
+        // no column hides at desktop width.
+        section.panel.wide[widget.chart == Chart::Table && widget.columns.len() >= 5]
+            id=(id) data-widget=(widget.id) aria-labelledby=(format!("{id}-h")) {
             header {
                 h2 id=(format!("{id}-h")) { (widget.title) }
                 details.menu {
@@ -541,7 +544,9 @@ fn data_table(
     cx: &PanelCtx<'_>,
 ) -> Markup {
     html! {
-        div.table-box {
+        // Focusable, so that a keyboard can scroll a table wider than the
+        // screen; the shadows at its edges show that it scrolls.
+        div.table-box tabindex="0" role="region" aria-label=(format!("{} (table)", widget.title)) {
             table {
                 thead {
                     tr {
