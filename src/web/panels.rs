@@ -472,11 +472,67 @@ fn team_engagement(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &Tab
             button type="submit" { "Show" }
         }
     };
+    let lists = engagement_lists(&rows);
     let mut rows = rows;
     if let Some(sort) = view.sort.filter(|(c, _)| *c < widget.columns.len()) {
         sort_by(&mut rows, sort);
     }
-    paged(widget, &rows, cx, view, picker)
+    html! {
+        (picker)
+        (lists)
+        details.data {
+            summary { "Data" }
+            (paged(widget, &rows, cx, view, html! {}))
+        }
+    }
+}
+
+/// The month's most and least engaged teams in two lists side by side,
+/// each team with its daily logins and their change, signed and coloured.
+fn engagement_lists(rows: &Table) -> Markup {
+    // Columns: month, rank, org, team, daily_logins, change.
+    let list = |rank: &str| -> Vec<&[Cell]> {
+        rows.rows()
+            .filter(|r| matches!(&r[1], Cell::Text(t) if &**t == rank))
+            .collect()
+    };
+    let (most, least) = (list("most"), list("least"));
+    let in_both = most
+        .iter()
+        .any(|m| least.iter().any(|l| l[2] == m[2] && l[3] == m[3]));
+    let item = |r: &[Cell]| {
+        let change = match &r[5] {
+            Cell::Ratio(x) => Some(x.hundredths()),
+            _ => None,
+        };
+        html! {
+            li {
+                span.team { strong { (text_of(&r[3])) } " " span.org { (text_of(&r[2])) } }
+                span.value title="Daily logins" { (text_of(&r[4])) }
+                @match change {
+                    Some(c) if c > 0 => { span.change.up { "+" (text_of(&r[5])) } }
+                    Some(c) if c < 0 => { span.change.down { (text_of(&r[5])) } }
+                    Some(_) => { span.change { "±0.00" } }
+                    None => { span.change { "—" } }
+                }
+            }
+        }
+    };
+    html! {
+        div.engagement {
+            div {
+                h3 { "Most engaged" }
+                ol { @for r in &most { (item(r)) } }
+            }
+            div {
+                h3 { "Least engaged" }
+                ol { @for r in &least { (item(r)) } }
+            }
+        }
+        @if in_both {
+            p.partial-note { "There are few teams, so some teams are in both lists." }
+        }
+    }
 }
 
 /// Sorts by one column, keeping the widget's order among equal values.

@@ -694,6 +694,36 @@ fn tabs_open_with_key_figures_from_their_widgets() {
     );
     assert!(users.contains("Activated: 3 logins in 3 different weeks"));
     assert!(users.contains("Members with no login in the last 3 months, or never"));
+    // Team engagement: the month's most engaged team heads the first of
+    // two lists, with its change signed.
+    let csv = browser
+        .get(&format!(
+            "/dashboard/export/users.team_engagement.csv?as_of={AS_OF}"
+        ))
+        .text();
+    let top: Vec<&str> = csv
+        .lines()
+        .find(|l| l.starts_with("2026-10,most,"))
+        .unwrap()
+        .split(',')
+        // The export guards cells that a spreadsheet would run as formulas.
+        .map(|cell| cell.strip_prefix('\'').unwrap_or(cell))
+        .collect();
+    let change = if top[5].starts_with('-') {
+        format!(r#"<span class="change down">{}</span>"#, top[5])
+    } else {
+        format!(r#"<span class="change up">+{}</span>"#, top[5])
+    };
+    let most = users.find("<h3>Most engaged</h3><ol><li>").unwrap();
+    assert!(
+        users[most..].starts_with(&format!(
+            r#"<h3>Most engaged</h3><ol><li><span class="team"><strong>{}</strong> <span class="org">{}</span></span><span class="value" title="Daily logins">{}</span>{change}"#,
+            top[3], top[2], top[4]
+        )),
+        "{}",
+        &users[most..most + 300]
+    );
+    assert!(users.contains("<h3>Least engaged</h3>"));
 
     let actions = browser
         .get(&format!("/dashboard/actions?as_of={AS_OF}"))
