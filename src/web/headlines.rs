@@ -4,7 +4,7 @@
 
 use maud::{Markup, html};
 
-use super::panels::PartialMonth;
+use super::dates::PartialMonth;
 use crate::chart;
 use crate::config::Settings;
 use crate::metrics::{Area, Cell, Table, Widget};

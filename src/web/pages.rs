@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
+use super::dates::{PartialMonth, wall_clock};
 use super::error::ApiError;
 use super::layout::{head, no_store};
-use super::panels::{self, PanelCtx, PartialMonth, TableView};
+use super::panels::{self, PanelCtx, TableView};
 use super::session::Viewer;
 use super::widgets::{compute, parse_query, scope_orgs};
 use crate::calendar::Month;
@@ -429,7 +430,7 @@ fn filters(
             p.banner role="status" {
                 "Viewing as of "
                 time datetime=(report.as_of.to_string()) title=(report.as_of.to_string()) {
-                    (panels::wall_clock(&state.calendar, report.as_of, true))
+                    (wall_clock(&state.calendar, report.as_of, true))
                 }
                 " · "
                 a href=(now_link(tab, query)) { "back to now" }

@@ -5,6 +5,7 @@
 
 use maud::{Markup, PreEscaped, html};
 
+use super::dates::{MONTH_NAMES, PartialMonth, wall_clock};
 use crate::calendar::{Calendar, Month};
 use crate::chart::{self, Series, SeriesChart};
 use crate::export::text_of;
@@ -27,52 +28,6 @@ pub struct PanelCtx<'a> {
     /// The company calendar: instants are shown as its wall-clock times.
     pub calendar: &'a Calendar,
 }
-
-/// The month of the report's instant while it is still running: its
-/// figures cover only its first days, so charts draw it apart and cards
-/// never compare it with a whole month.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PartialMonth {
-    pub month: Month,
-    /// The day of the month of `as_of`, in the company zone: the days covered.
-    pub days: i64,
-}
-
-impl PartialMonth {
-    pub fn of(report: &Report, calendar: &Calendar) -> Option<PartialMonth> {
-        let month = calendar.month_of(report.as_of);
-        if report.as_of >= calendar.month_end(month) {
-            return None;
-        }
-        let (_, _, day) = calendar.day_of(report.as_of).ymd();
-        Some(PartialMonth { month, days: day })
-    }
-
-    /// `4/31 days`, short enough for a chart's axis.
-    pub fn axis_label(&self) -> String {
-        format!("{}/{} days", self.days, self.month.days())
-    }
-
-    /// `4 of 31 days`.
-    pub fn coverage(&self) -> String {
-        format!("{} of {} days", self.days, self.month.days())
-    }
-
-    /// `Dec 2026, 1–4 Dec (4 of 31 days)`.
-    pub fn describe(&self) -> String {
-        let name = MONTH_NAMES[(self.month.number() - 1) as usize];
-        let span = if self.days == 1 {
-            format!("1 {name}")
-        } else {
-            format!("1–{} {name}", self.days)
-        };
-        format!("{name} {}, {span} ({})", self.month.year(), self.coverage())
-    }
-}
-
-const MONTH_NAMES: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// How a table widget is shown: which page, sorted by which column.
 pub struct TableView {
@@ -432,7 +387,7 @@ fn link(cx: &PanelCtx<'_>, widget: &Widget, changes: &[(&str, String)]) -> Strin
 
 fn table_panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &TableView) -> Markup {
     if widget.id == "users.team_engagement" {
-        return team_engagement(widget, table, cx, view);
+        return super::engagement::panel(widget, table, cx, view);
     }
     // The widget's own order unless a heading was clicked: no copy then.
     match view.sort.filter(|(c, _)| *c < widget.columns.len()) {
@@ -445,102 +400,12 @@ fn table_panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &TableVi
     }
 }
 
-/// One month of team engagement at a time, picked from the period.
-fn team_engagement(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &TableView) -> Markup {
-    let months: Vec<Month> = cx.report.months().collect();
-    let picked = cx
-        .team_month
-        .and_then(Month::parse)
-        .filter(|m| months.contains(m))
-        .or_else(|| months.last().copied());
-    let rows = table.filtered(|r| Some(&r[0]) == picked.map(Cell::Month).as_ref());
-    let picker = html! {
-        form.month-picker method="get" {
-            @for (key, value) in form_urlencoded::parse(cx.page_query.as_bytes()) {
-                @if key != "team_month" {
-                    input type="hidden" name=(key) value=(value);
-                }
-            }
-            label {
-                "Month "
-                select name="team_month" data-autosubmit {
-                    @for m in months.iter().rev() {
-                        option value=(m.to_string()) selected[Some(*m) == picked] { (m.to_string()) }
-                    }
-                }
-            }
-            button type="submit" { "Show" }
-        }
-    };
-    let lists = engagement_lists(&rows);
-    let mut rows = rows;
-    if let Some(sort) = view.sort.filter(|(c, _)| *c < widget.columns.len()) {
-        sort_by(&mut rows, sort);
-    }
-    html! {
-        (picker)
-        (lists)
-        details.data {
-            summary { "Data" }
-            (paged(widget, &rows, cx, view, html! {}))
-        }
-    }
-}
-
-/// The month's most and least engaged teams in two lists side by side,
-/// each team with its daily logins and their change, signed and coloured.
-fn engagement_lists(rows: &Table) -> Markup {
-    // Columns: month, rank, org, team, daily_logins, change.
-    let list = |rank: &str| -> Vec<&[Cell]> {
-        rows.rows()
-            .filter(|r| matches!(&r[1], Cell::Text(t) if &**t == rank))
-            .collect()
-    };
-    let (most, least) = (list("most"), list("least"));
-    let in_both = most
-        .iter()
-        .any(|m| least.iter().any(|l| l[2] == m[2] && l[3] == m[3]));
-    let item = |r: &[Cell]| {
-        let change = match &r[5] {
-            Cell::Ratio(x) => Some(x.hundredths()),
-            _ => None,
-        };
-        html! {
-            li {
-                span.team { strong { (text_of(&r[3])) } " " span.org { (text_of(&r[2])) } }
-                span.value title="Daily logins" { (text_of(&r[4])) }
-                @match change {
-                    Some(c) if c > 0 => { span.change.up { "+" (text_of(&r[5])) } }
-                    Some(c) if c < 0 => { span.change.down { (text_of(&r[5])) } }
-                    Some(_) => { span.change { "±0.00" } }
-                    None => { span.change { "—" } }
-                }
-            }
-        }
-    };
-    html! {
-        div.engagement {
-            div {
-                h3 { "Most engaged" }
-                ol { @for r in &most { (item(r)) } }
-            }
-            div {
-                h3 { "Least engaged" }
-                ol { @for r in &least { (item(r)) } }
-            }
-        }
-        @if in_both {
-            p.partial-note { "There are few teams, so some teams are in both lists." }
-        }
-    }
-}
-
 /// Sorts by one column, keeping the widget's order among equal values.
-fn sort_by(rows: &mut Table, (col, desc): (usize, bool)) {
+pub(super) fn sort_by(rows: &mut Table, (col, desc): (usize, bool)) {
     rows.sort(&[(col, if desc { Order::Desc } else { Order::Asc })]);
 }
 
-fn paged(
+pub(super) fn paged(
     widget: &Widget,
     rows: &Table,
     cx: &PanelCtx<'_>,
@@ -575,20 +440,6 @@ fn short_time(t: crate::time::Micros, cx: &PanelCtx<'_>) -> String {
     let (report_year, _, _) = cx.calendar.day_of(cx.report.as_of).ymd();
     let (year, _, _) = cx.calendar.day_of(t).ymd();
     wall_clock(cx.calendar, t, year != report_year)
-}
-
-/// `4 Dec 13:57`, or `4 Dec 2026 13:57`, in the company zone.
-pub fn wall_clock(calendar: &Calendar, t: crate::time::Micros, with_year: bool) -> String {
-    let local = calendar.local(t);
-    let (year, month, day) = local.day.ymd();
-    let minutes = local.micros_of_day / 60_000_000;
-    let name = MONTH_NAMES[(month - 1) as usize];
-    let (h, m) = (minutes / 60, minutes % 60);
-    if with_year {
-        format!("{day} {name} {year} {h:02}:{m:02}")
-    } else {
-        format!("{day} {name} {h:02}:{m:02}")
-    }
 }
 
 /// The rows as an HTML table; with a view, the headings sort.
