@@ -10,6 +10,7 @@ mod dates;
 pub mod deadline;
 mod engagement;
 mod error;
+mod filters;
 mod headlines;
 mod ingest;
 mod layout;

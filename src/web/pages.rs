@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
-use super::dates::{PartialMonth, wall_clock};
+use super::dates::PartialMonth;
 use super::error::ApiError;
+use super::filters;
 use super::layout::{head, no_store};
 use super::panels::{self, PanelCtx, TableView};
 use super::session::Viewer;
@@ -62,10 +63,14 @@ pub const TABS: [Tab; 5] = [
 
 /// What a tab's URL asks for: the report, and how each table is shown.
 #[derive(Default)]
-struct PageQuery {
-    report: ReportQuery,
+pub(super) struct PageQuery {
+    pub(super) report: ReportQuery,
+    /// The filter form's "as of" date and optional time, in the company
+    /// zone; turned into `report.as_of` by `filters::date_as_of`.
+    pub(super) as_of_date: Option<String>,
+    pub(super) as_of_time: Option<String>,
     /// The month team engagement shows.
-    team_month: Option<String>,
+    pub(super) team_month: Option<String>,
     /// Per widget id: the page of its table (from 1).
     pages: HashMap<String, usize>,
     /// Per widget id: the column it is sorted by and whether descending.
@@ -84,6 +89,8 @@ fn parse_page_query(raw: Option<&str>) -> PageQuery {
         }
         match key.as_ref() {
             "as_of" => q.report.as_of = Some(value),
+            "as_of_date" => q.as_of_date = Some(value),
+            "as_of_time" => q.as_of_time = Some(value),
             "from" => q.report.from = Some(value),
             "to" => q.report.to = Some(value),
             "org" => q.report.orgs.push(value),
@@ -145,8 +152,10 @@ pub async fn tab(
     let Some(tab) = TABS.iter().find(|t| t.slug == slug) else {
         return (StatusCode::NOT_FOUND, "no such tab").into_response();
     };
-    let query = parse_page_query(raw.as_deref());
-    let report = match viewer_report(&state, &viewer, query.report.clone()) {
+    let mut query = parse_page_query(raw.as_deref());
+    let report = match filters::date_as_of(&mut query, &state.calendar)
+        .and_then(|()| viewer_report(&state, &viewer, query.report.clone()))
+    {
         Ok(report) => report,
         Err(e) => {
             let mut response = (
@@ -349,116 +358,11 @@ fn shell(
                 }
                 main id="content" tabindex="-1" {
                     h1 { (tab.title) }
-                    (filters(state, viewer, tab, query, report))
+                    (filters::filters(state, viewer, tab, query, report))
                     (content)
                 }
             }
         }
-    }
-}
-
-fn filters(
-    state: &AppState,
-    viewer: &Viewer,
-    tab: &Tab,
-    query: &PageQuery,
-    report: Option<(&Report, &[OrgSlug])>,
-) -> Markup {
-    let from = report.map_or_else(
-        || query.report.from.clone().unwrap_or_default(),
-        |(r, _)| r.from.to_string(),
-    );
-    let to = report.map_or_else(
-        || query.report.to.clone().unwrap_or_default(),
-        |(r, _)| r.to.to_string(),
-    );
-    let chosen = |org: &OrgSlug| query.report.orgs.iter().any(|o| o == org.as_str());
-    html! {
-        form.filters method="get" action=(format!("/dashboard/{}", tab.slug)) {
-            label { "From " input type="month" name="from" value=(from) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
-            label { "To " input type="month" name="to" value=(to) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
-            label {
-                "As of "
-                input type="text" name="as_of" value=(query.report.as_of.clone().unwrap_or_default())
-                    placeholder="now" size="22" title="An instant such as 2026-10-20T18:00:00Z; empty for now";
-            }
-            fieldset.orgs {
-                legend { "Organizations" }
-                @match &viewer.org {
-                    Some(org) => { span.fixed { (org.as_str()) } }
-                    None => {
-                        @if let Some((_, orgs)) = report {
-                            @for org in orgs {
-                                label.org {
-                                    input type="checkbox" name="org" value=(org.as_str()) checked[chosen(org)];
-                                    (org.as_str())
-                                }
-                            }
-                            @if orgs.is_empty() { span.muted { "none yet" } }
-                        }
-                    }
-                }
-            }
-            @if let Some(month) = &query.team_month {
-                input type="hidden" name="team_month" value=(month);
-            }
-            button type="submit" { "Apply" }
-        }
-        p.context {
-            "Times and months are in the company time zone, "
-            strong { (state.calendar_name) } ". "
-            @if let Some((report, _)) = report {
-                "Period " (report.from.to_string()) " to " (report.to.to_string())
-                ", counting events up to " time datetime=(report.as_of.to_string()) { (report.as_of.to_string()) } "."
-                @match (&viewer.org, &report.orgs) {
-                    (Some(org), _) => { " Organization: " strong { (org.as_str()) } "." }
-                    (None, None) => { " All organizations." }
-                    (None, Some(orgs)) => {
-                        @if orgs.len() == 1 { " Organization: " } @else { " Organizations: " }
-                        @for (i, org) in orgs.iter().enumerate() {
-                            @if i > 0 { ", " }
-                            strong { (org.as_str()) }
-                        }
-                        "."
-                    }
-                }
-                " "
-                button.copy-link type="button" hidden { "Copy link to this view" }
-            }
-        }
-        @if let (Some((report, _)), Some(_)) = (report, &query.report.as_of) {
-            p.banner role="status" {
-                "Viewing as of "
-                time datetime=(report.as_of.to_string()) title=(report.as_of.to_string()) {
-                    (wall_clock(&state.calendar, report.as_of, true))
-                }
-                " · "
-                a href=(now_link(tab, query)) { "back to now" }
-            }
-        }
-    }
-}
-
-/// The same view without `as_of`: the report as of now.
-fn now_link(tab: &Tab, query: &PageQuery) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    if let Some(v) = &query.report.from {
-        out.append_pair("from", v);
-    }
-    if let Some(v) = &query.report.to {
-        out.append_pair("to", v);
-    }
-    for org in &query.report.orgs {
-        out.append_pair("org", org);
-    }
-    if let Some(month) = &query.team_month {
-        out.append_pair("team_month", month);
-    }
-    let q = out.finish();
-    if q.is_empty() {
-        format!("/dashboard/{}", tab.slug)
-    } else {
-        format!("/dashboard/{}?{q}", tab.slug)
     }
 }
 

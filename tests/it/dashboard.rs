@@ -755,3 +755,62 @@ fn tabs_open_with_key_figures_from_their_widgets() {
         last_value(&mut browser, "ai.mcp_monthly", "calls")
     );
 }
+
+/// "As of" is picked as a date (the end of that day in the company zone)
+/// and an optional time; a bad date is an inline error that keeps the
+/// filters; presets lead to common periods.
+#[test]
+fn as_of_is_a_date_and_time_in_the_company_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = fixture_server(tmp.path());
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("admin", PASSWORD).status, 303);
+
+    // The end of 1 Oct in Berlin (UTC+2) is 21:59:59.999999 UTC.
+    let by_date = browser
+        .get("/dashboard/entities?as_of_date=2026-10-01")
+        .text();
+    let by_instant = browser
+        .get("/dashboard/entities?as_of=2026-10-01T21:59:59.999999Z")
+        .text();
+    // The panels, without links (which keep the query as it was written).
+    let panels = |page: &str| {
+        let mut rest = &page[page.find(r#"<div class="panels">"#).unwrap()..];
+        let mut out = String::new();
+        while let Some(at) = rest.find(r#"href=""#) {
+            out.push_str(&rest[..at]);
+            let end = rest[at + 6..].find('"').unwrap();
+            rest = &rest[at + 6 + end + 1..];
+        }
+        out + rest
+    };
+    assert_eq!(panels(&by_date), panels(&by_instant));
+    assert!(by_date.contains(">1 Oct 2026 23:59</time>"));
+    assert!(by_date.contains(r#"name="as_of_date" value="2026-10-01""#));
+    assert!(by_date.contains(r#"name="as_of_time" value="""#));
+
+    let timed = browser
+        .get("/dashboard/entities?as_of_date=2026-10-20&as_of_time=20:00")
+        .text();
+    assert!(timed.contains(r#"<time datetime="2026-10-20T18:00:00Z""#));
+    assert!(timed.contains(r#"name="as_of_time" value="20:00""#));
+
+    let bad = browser.get("/dashboard/entities?as_of_date=2026-02-30&org=acme-eu");
+    assert_eq!(bad.status, 400);
+    let bad = bad.text();
+    assert!(
+        bad.contains("&quot;2026-02-30&quot; is not a date"),
+        "{bad}"
+    );
+    assert!(bad.contains(r#"name="as_of_date" value="2026-02-30""#));
+    assert!(bad.contains(r#"<form class="filters""#));
+
+    for preset in [
+        "Last 30 days",
+        "This quarter",
+        "Last 12 months",
+        "Last complete month",
+    ] {
+        assert!(by_date.contains(&format!(">{preset}</a>")), "{preset}");
+    }
+}
