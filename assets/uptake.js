@@ -47,4 +47,12 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+
+  // On a phone the filters fold behind one button, and the tab bar shows
+  // the active tab.
+  if (window.matchMedia("(max-width: 640px)").matches) {
+    for (const fold of document.querySelectorAll("details.filters-fold")) fold.open = false;
+    const active = document.querySelector("nav.tabs [aria-current=page]");
+    if (active) active.scrollIntoView({ block: "nearest", inline: "center" });
+  }
 });

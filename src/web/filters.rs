@@ -179,45 +179,50 @@ pub(super) fn filters(
     );
     let chosen = |org: &OrgSlug| query.report.orgs.iter().any(|o| o == org.as_str());
     html! {
-        // autocomplete=off: Back shows the filters of the data on screen,
-        // not values typed and never applied.
-        form.filters method="get" action=(format!("/dashboard/{}", tab.slug)) autocomplete="off" {
-            label { "From " input type="month" name="from" value=(from) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
-            label { "To " input type="month" name="to" value=(to) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
-            @let (date, time) = shown_as_of(state, query, report.map(|(r, _)| r));
-            label {
-                "As of "
-                input type="date" name="as_of_date" value=(date) min="2000-01-01" max="2100-12-31"
-                    title="The end of this day in the company zone; empty for now";
-            }
-            label {
-                "at "
-                input type="time" name="as_of_time" value=(time)
-                    title="Optional: a time of that day; empty for the end of the day";
-            }
-            fieldset.orgs {
-                legend { "Organizations" }
-                @match &viewer.org {
-                    Some(org) => { span.fixed { (org.as_str()) } }
-                    None => {
-                        @if let Some((_, orgs)) = report {
-                            @for org in orgs {
-                                label.org {
-                                    input type="checkbox" name="org" value=(org.as_str()) checked[chosen(org)];
-                                    (org.as_str())
+        // One button on a phone (uptake.js folds it there); always open on
+        // a wide screen, where the summary is hidden.
+        details.filters-fold open {
+            summary { "Filters" }
+            // autocomplete=off: Back shows the filters of the data on screen,
+            // not values typed and never applied.
+            form.filters method="get" action=(format!("/dashboard/{}", tab.slug)) autocomplete="off" {
+                label { "From " input type="month" name="from" value=(from) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
+                label { "To " input type="month" name="to" value=(to) pattern="[0-9]{4}-[0-9]{2}" placeholder="YYYY-MM"; }
+                @let (date, time) = shown_as_of(state, query, report.map(|(r, _)| r));
+                label {
+                    "As of "
+                    input type="date" name="as_of_date" value=(date) min="2000-01-01" max="2100-12-31"
+                        title="The end of this day in the company zone; empty for now";
+                }
+                label {
+                    "at "
+                    input type="time" name="as_of_time" value=(time)
+                        title="Optional: a time of that day; empty for the end of the day";
+                }
+                fieldset.orgs {
+                    legend { "Organizations" }
+                    @match &viewer.org {
+                        Some(org) => { span.fixed { (org.as_str()) } }
+                        None => {
+                            @if let Some((_, orgs)) = report {
+                                @for org in orgs {
+                                    label.org {
+                                        input type="checkbox" name="org" value=(org.as_str()) checked[chosen(org)];
+                                        (org.as_str())
+                                    }
                                 }
+                                @if orgs.is_empty() { span.muted { "none yet" } }
                             }
-                            @if orgs.is_empty() { span.muted { "none yet" } }
                         }
                     }
                 }
+                @if let Some(month) = &query.team_month {
+                    input type="hidden" name="team_month" value=(month);
+                }
+                button type="submit" { "Apply" }
             }
-            @if let Some(month) = &query.team_month {
-                input type="hidden" name="team_month" value=(month);
-            }
-            button type="submit" { "Apply" }
+            (presets(state, tab, query))
         }
-        (presets(state, tab, query))
         p.context {
             "Times and months are in the company time zone, "
             strong { (state.calendar_name) } ". "

@@ -194,7 +194,22 @@ try {
       await phone.goto(`${base}/dashboard/${tab}?${query}`);
       const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(overflow <= 1, `phone ${tab}: the page is ${overflow}px wider than the screen`);
+      // Charts fit their panel: the latest month is on screen.
+      const chartOverflow = await phone.$$eval(".chart-box", (boxes) =>
+        Math.max(0, ...boxes.map((b) => b.scrollWidth - b.clientWidth)),
+      );
+      check(chartOverflow <= 1, `phone ${tab}: a chart is ${chartOverflow}px wider than its panel`);
+      // The filters fold behind one button; the active tab is in view.
+      check(!(await phone.isVisible("form.filters")), `phone ${tab}: the filters are not folded`);
+      check(await phone.isVisible("details.filters-fold > summary"), `phone ${tab}: no Filters button`);
+      const tabBox = await phone.$eval("nav.tabs [aria-current=page]", (a) => {
+        const r = a.getBoundingClientRect();
+        return [r.left, r.right];
+      });
+      check(tabBox[0] >= 0 && tabBox[1] <= 390, `phone ${tab}: the active tab is off screen (${tabBox})`);
     }
+    await phone.click("details.filters-fold > summary");
+    check(await phone.isVisible("form.filters"), "phone: the Filters button opens the filters");
     await phone.screenshot({ path: join(artifacts, "phone-ai.png"), fullPage: true });
     // Logging out ends the session.
     await Promise.all([page.waitForURL("**/login**"), page.click("form.logout button")]);
