@@ -21,9 +21,28 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
-      for (const menu of menus) menu.open = false;
+      for (const menu of menus) {
+        if (menu.open) {
+          menu.open = false;
+          // Back to the button that opened it, as with any menu.
+          menu.querySelector("summary").focus();
+        }
+      }
     }
   });
+  // "Copy API URL": the widget's API address, for use with a read key.
+  for (const button of document.querySelectorAll("button.copy-api")) {
+    if (!navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(window.location.origin + button.dataset.url);
+        button.textContent = "API URL copied";
+      } catch {
+        button.textContent = "Copy failed";
+      }
+    });
+  }
 
   // The team engagement month applies as soon as it is picked.
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {

@@ -64,3 +64,23 @@ pub fn wall_clock(calendar: &Calendar, t: Micros, with_year: bool) -> String {
         format!("{day} {name} {h:02}:{m:02}")
     }
 }
+
+/// The file name of a dashboard export: the widget, the orgs, the period
+/// and the day of `as_of`, so that downloads of several views do not
+/// overwrite each other: `actions.top_acme-eu_2025-11_2026-10_as-of-2026-10-20.csv`.
+pub fn export_file_name(widget_id: &str, report: &Report, calendar: &Calendar) -> String {
+    let orgs = match &report.orgs {
+        None => "all-orgs".to_owned(),
+        Some(orgs) => orgs
+            .iter()
+            .map(|o| o.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+    };
+    format!(
+        "{widget_id}_{orgs}_{}_{}_as-of-{}.csv",
+        report.from,
+        report.to,
+        calendar.day_of(report.as_of)
+    )
+}

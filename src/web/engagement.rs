@@ -18,7 +18,8 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: &TableView
         .or_else(|| months.last().copied());
     let rows = table.filtered(|r| Some(&r[0]) == picked.map(Cell::Month).as_ref());
     let picker = html! {
-        form.month-picker method="get" {
+        // The fragment brings the page back to this panel after the pick.
+        form.month-picker method="get" action="#w-users-team_engagement" {
             @for (key, value) in form_urlencoded::parse(cx.page_query.as_bytes()) {
                 @if key != "team_month" {
                     input type="hidden" name=(key) value=(value);
@@ -71,7 +72,7 @@ fn engagement_lists(rows: &Table) -> Markup {
         html! {
             li {
                 span.team { strong { (text_of(&r[3])) } " " span.org { (text_of(&r[2])) } }
-                span.value title="Daily logins" { (text_of(&r[4])) }
+                span.value title="Members logging in per day, on average" { (text_of(&r[4])) }
                 @match change {
                     Some(c) if c > 0 => { span.change.up { "+" (text_of(&r[5])) } }
                     Some(c) if c < 0 => { span.change.down { (text_of(&r[5])) } }
@@ -91,6 +92,9 @@ fn engagement_lists(rows: &Table) -> Markup {
                 h3 { "Least engaged" }
                 ol { @for r in &least { (item(r)) } }
             }
+        }
+        p.partial-note {
+            "The number is how many of the team's members log in on an average day of the month, so larger teams score higher."
         }
         @if in_both {
             p.partial-note { "There are few teams, so some teams are in both lists." }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
-use super::dates::PartialMonth;
+use super::dates::{PartialMonth, export_file_name};
 use super::error::ApiError;
 use super::filters;
 use super::layout::{head, no_store};
@@ -386,6 +386,7 @@ pub async fn export(
         })?;
     let query = parse_query(raw.as_deref())?;
     let report = viewer_report(&state, &viewer, query)?;
+    let file_name = export_file_name(widget.id, &report, &state.calendar);
     let _turn = super::widgets::report_turn(&state).await?;
     let csv = super::blocking(move || -> anyhow::Result<String> {
         let table = compute(&state, &report, &[widget])?.remove(0);
@@ -393,7 +394,7 @@ pub async fn export(
     })
     .await?
     .map_err(|e| ApiError::internal(&e))?;
-    let mut response = super::widgets::csv_response(widget, csv);
+    let mut response = super::widgets::csv_response(&file_name, csv);
     no_store(&mut response);
     Ok(response)
 }

@@ -5,7 +5,7 @@
 
 use maud::{Markup, PreEscaped, html};
 
-use super::dates::{MONTH_NAMES, PartialMonth, wall_clock};
+use super::dates::{MONTH_NAMES, PartialMonth, export_file_name, wall_clock};
 use crate::calendar::{Calendar, Month};
 use crate::chart::{self, Series, SeriesChart};
 use crate::export::text_of;
@@ -35,14 +35,28 @@ pub struct TableView {
     pub sort: Option<(usize, bool)>,
 }
 
-/// A column name as a heading: `api_runs` → `Api runs`.
+/// A column name or a code as people write it: `api_runs` → `API runs`,
+/// `ai_assistant` → `AI assistant`, `mcp_calls` → `MCP calls`.
 fn heading(name: &str) -> String {
-    let spaced = name.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => spaced,
+    const ACRONYMS: [&str; 6] = ["ai", "api", "mcp", "ui", "id", "csv"];
+    let mut out = String::new();
+    for (i, word) in name.split('_').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if ACRONYMS.contains(&word) {
+            out.push_str(&word.to_uppercase());
+        } else if i == 0 {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                out.extend(first.to_uppercase());
+                out.push_str(chars.as_str());
+            }
+        } else {
+            out.push_str(word);
+        }
     }
+    if out.is_empty() { name.to_owned() } else { out }
 }
 
 fn dom_id(widget: &Widget) -> String {
@@ -103,8 +117,11 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
                     summary aria-label=(format!("Menu of {}", widget.title)) title="More" { "…" }
                     div.menu-items {
                         a href=(format!("/dashboard/export/{}.csv?{}", widget.id, cx.export_query))
-                            download=(format!("{}.csv", widget.id)) { "Export to CSV" }
-                        a href=(format!("/api/v1/widgets/{}?{}", widget.id, cx.export_query)) { "JSON API" }
+                            download=(export_file_name(widget.id, cx.report, cx.calendar)) { "Export to CSV" }
+                        // The API takes a read key, not the session: the menu
+                        // copies its address for a script or a notebook.
+                        button.copy-api type="button" hidden
+                            data-url=(format!("/api/v1/widgets/{}?{}", widget.id, cx.export_query)) { "Copy API URL" }
                     }
                 }
             }
@@ -319,6 +336,12 @@ fn monthly_series(widget: &Widget, table: &Table, months: &[Month]) -> Vec<Serie
             if key == "*" {
                 continue;
             }
+            // Codes read as words; orgs and names stay as they are.
+            let key = if matches!(columns[1].0, "source" | "agent_type") {
+                heading(&key)
+            } else {
+                key
+            };
             let Some(i) = month_of(row) else { continue };
             let index = match series.iter().position(|s| s.name == key) {
                 Some(index) => index,
@@ -503,7 +526,11 @@ mod tests {
 
     #[test]
     fn headings_and_month_labels() {
-        assert_eq!(heading("api_runs"), "Api runs");
+        assert_eq!(heading("api_runs"), "API runs");
+        assert_eq!(heading("ai_assistant"), "AI assistant");
+        assert_eq!(heading("mcp_calls"), "MCP calls");
+        assert_eq!(heading("days_inactive"), "Days inactive");
+        assert_eq!(heading("slack"), "Slack");
         assert_eq!(
             month_labels(&[
                 Month::new(2025, 12),

@@ -269,19 +269,19 @@ pub async fn widget(
             json,
         )
             .into_response(),
-        Encoded::Csv(csv) => csv_response(widget, csv),
+        Encoded::Csv(csv) => csv_response(&format!("{}.csv", widget.id), csv),
     })
 }
 
-/// A widget's CSV as a download named after the widget.
-pub(crate) fn csv_response(widget: &metrics::Widget, csv: String) -> Response {
+/// A widget's CSV as a download named `file_name`.
+pub(crate) fn csv_response(file_name: &str, csv: String) -> Response {
     let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
         csv,
     )
         .into_response();
-    let disposition = format!("attachment; filename=\"{}.csv\"", widget.id);
+    let disposition = format!("attachment; filename=\"{file_name}\"");
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         response
             .headers_mut()

@@ -155,7 +155,19 @@ async function compareExports(page, tab, query, who) {
     const file = readFileSync(await download.path());
     const expected = Buffer.from(await (await api(`/api/v1/widgets/${id}.csv?${query}`)).arrayBuffer());
     check(file.equals(expected), `${who} ${tab} ${id}: the exported CSV differs from the CSV endpoint`);
-    check(download.suggestedFilename() === `${id}.csv`, `${who} ${id}: file named ${download.suggestedFilename()}`);
+    const answer = await (await api(`/api/v1/widgets/${id}?${query}`)).json();
+    const orgs = who === "viewer" ? viewerOrg : "all-orgs";
+    // The report's as_of is 18:00 UTC, the same day in the company zone.
+    const name = `${id}_${orgs}_${answer.from}_${answer.to}_as-of-${asOf.slice(0, 10)}.csv`;
+    check(download.suggestedFilename() === name, `${who} ${id}: file named ${download.suggestedFilename()}, not ${name}`);
+    // Escape closes the menu and gives the focus back to its button.
+    const isOpen = () => panel.$eval("details.menu", (d) => d.open);
+    if (!(await isOpen())) await (await panel.$("details.menu > summary")).click();
+    check(await isOpen(), `${who} ${tab} ${id}: the menu does not open`);
+    await link.focus();
+    await page.keyboard.press("Escape");
+    const back = await panel.evaluate((p) => document.activeElement === p.querySelector("details.menu > summary") && !p.querySelector("details.menu").open);
+    check(back, `${who} ${tab} ${id}: Escape does not close the menu onto its button`);
   }
 }
 

@@ -311,7 +311,10 @@ fn a_viewer_sees_only_their_org_and_exports_match_the_api() {
     ));
     assert_eq!(
         export.header("content-disposition"),
-        Some("attachment; filename=\"users.team_engagement.csv\"")
+        // The widget, the orgs, the period and the day of as_of.
+        Some(
+            "attachment; filename=\"users.team_engagement_all-orgs_2025-11_2026-10_as-of-2026-10-20.csv\""
+        )
     );
     assert!(export.body == std::fs::read(fixture("expected/users.team_engagement.csv")).unwrap());
     assert_eq!(admin.get("/dashboard/export/nope.csv").status, 404);
@@ -717,7 +720,7 @@ fn tabs_open_with_key_figures_from_their_widgets() {
     let most = users.find("<h3>Most engaged</h3><ol><li>").unwrap();
     assert!(
         users[most..].starts_with(&format!(
-            r#"<h3>Most engaged</h3><ol><li><span class="team"><strong>{}</strong> <span class="org">{}</span></span><span class="value" title="Daily logins">{}</span>{change}"#,
+            r#"<h3>Most engaged</h3><ol><li><span class="team"><strong>{}</strong> <span class="org">{}</span></span><span class="value" title="Members logging in per day, on average">{}</span>{change}"#,
             top[3], top[2], top[4]
         )),
         "{}",
