@@ -69,9 +69,9 @@ async function launch() {
   });
 }
 
-async function login(browser, credentials, viewport = { width: 1280, height: 900 }) {
+async function login(browser, credentials, viewport = { width: 1280, height: 900 }, options = {}) {
   const [username, password] = credentials.split(":");
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const context = await browser.newContext({ viewport, acceptDownloads: true, ...options });
   const page = await context.newPage();
   page.on("dialog", async (dialog) => {
     failures.push(`a dialog opened (script ran): ${dialog.message()}`);
@@ -250,6 +250,36 @@ try {
     check(forbidden.status() === 403, `viewer asking for ${others[0]}: ${forbidden.status()}`);
     const exportOther = await page.request.get(`${base}/dashboard/export/users.inactive.csv?org=${others[0]}`);
     check(exportOther.status() === 403, `viewer exporting ${others[0]}: ${exportOther.status()}`);
+    await context.close();
+  }
+
+  // Accessibility: axe (WCAG 2 A and AA, and best practice) finds nothing serious or critical
+  // on any tab at desktop and phone widths, in light and dark mode. The
+  // context bypasses the page's CSP only so that axe itself can be added.
+  for (const [label, viewport, colorScheme] of [
+    ["desktop", { width: 1440, height: 900 }, "light"],
+    ["phone", { width: 390, height: 844 }, "light"],
+    ["dark", { width: 1440, height: 900 }, "dark"],
+  ]) {
+    const { context, page } = await login(browser, env("ADMIN"), viewport, { bypassCSP: true, colorScheme });
+    for (const tab of TABS) {
+      await page.goto(`${base}/dashboard/${tab}?as_of=${encodeURIComponent(asOf)}`);
+      await page.addScriptTag({ path: join(import.meta.dirname, "node_modules/axe-core/axe.min.js") });
+      const [passed, violations] = await page.evaluate(async () => {
+        const result = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "best-practice"] });
+        return [
+          result.passes.length,
+          result.violations
+            .filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => `${v.id} (${v.nodes.length}): ${v.nodes[0]?.target}`),
+        ];
+      });
+      check(passed > 10, `axe ${label} ${tab}: only ${passed} rules ran`);
+      check(violations.length === 0, `axe ${label} ${tab}: ${violations.join("; ")}`);
+      if (label !== "desktop") {
+        await page.screenshot({ path: join(artifacts, `${label}-${tab}.png`), fullPage: true });
+      }
+    }
     await context.close();
   }
 
