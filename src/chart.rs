@@ -11,10 +11,12 @@
 
 use std::fmt::Write;
 
-/// The palette: distinguishable, and readable on white, in this order.
+/// The palette, in this order: every colour reaches 3:1 against the light
+/// and the dark panel (WCAG's contrast for graphics), no red sits beside a
+/// green, and neighbours differ in hue.
 const PALETTE: [&str; 10] = [
-    "#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#ec4899", "#84cc16",
-    "#64748b", "#d97706",
+    "#2563eb", "#d97706", "#0d9488", "#c026d3", "#65a30d", "#7c3aed", "#ea580c", "#0891b2",
+    "#db2777", "#64748b",
 ];
 
 /// The colour of the `i`th series or slice.
@@ -435,6 +437,35 @@ mod tests {
                 values,
             }],
             partial_last: false,
+        }
+    }
+
+    /// WCAG relative luminance of `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    #[test]
+    fn every_colour_reads_on_the_light_and_the_dark_panel() {
+        // The panels of uptake.css, light and dark.
+        for panel in ["#ffffff", "#111827"] {
+            for colour in PALETTE {
+                let ratio = contrast(colour, panel);
+                assert!(ratio >= 3.0, "{colour} on {panel}: {ratio:.2}");
+            }
         }
     }
 
