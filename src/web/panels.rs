@@ -92,7 +92,7 @@ fn number_of(cell: &Cell) -> f64 {
 pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView) -> Markup {
     let id = dom_id(widget);
     let body = if table.is_empty() && widget.chart != Chart::Number {
-        html! { p.empty-widget { "No data for this period and these organizations." } }
+        empty_state()
     } else {
         match widget.chart {
             Chart::Number => cards(widget, table, cx.partial),
@@ -131,11 +131,16 @@ pub fn panel(widget: &Widget, table: &Table, cx: &PanelCtx<'_>, view: TableView)
     }
 }
 
+/// The one message of every widget without rows.
+fn empty_state() -> Markup {
+    html! { p.empty-widget { "No data for this period and these organizations." } }
+}
+
 /// Single numbers as cards; a `total` beside a `previous_total` shows the
 /// change from the previous month.
 fn cards(widget: &Widget, table: &Table, partial: Option<PartialMonth>) -> Markup {
     let Some(row) = table.first() else {
-        return html! { p.empty-widget { "No data yet." } };
+        return empty_state();
     };
     let column = |name: &str| widget.columns.iter().position(|(n, _)| *n == name);
     let previous = column("previous_total").and_then(|i| match &row[i] {
@@ -508,6 +513,10 @@ fn data_table(
                                     td data-value=(text_of(cell)) {
                                         time datetime=(text_of(cell)) title=(text_of(cell)) { (short_time(*t, cx)) }
                                     }
+                                } @else if widget.id == "actions.log_by_user" && matches!(cell, Cell::Text(t) if &**t == "(none)") {
+                                    // Runs without a user come through the API: named
+                                    // as such, apart from people.
+                                    td.no-user data-value="(none)" { "API (no user)" }
                                 } @else {
                                     td class=[numeric.then_some("num")] { (text_of(cell)) }
                                 }

@@ -592,6 +592,8 @@ fn the_running_month_is_marked_and_never_compared_with_a_whole_one() {
     assert!(!page.contains("from the previous month"));
     assert!(page.contains("The last month is still running"));
     assert!(page.contains("20/31 days</tspan>"));
+    // Runs without a user read as API runs, not as a person.
+    assert!(page.contains(r#"<td class="no-user" data-value="(none)">API (no user)</td>"#));
 
     // Times in tables read as Berlin wall-clock times, the instant on hover.
     let users = browser
