@@ -478,6 +478,7 @@ fn data_table(
     view: Option<&TableView>,
     cx: &PanelCtx<'_>,
 ) -> Markup {
+    let user_col = widget.columns.iter().position(|(n, _)| *n == "user");
     html! {
         // Focusable, so that a keyboard can scroll a table wider than the
         // screen; the shadows at its edges show that it scrolls.
@@ -506,13 +507,16 @@ fn data_table(
                 tbody {
                     @for row in table.rows().skip(shown.start).take(shown.len()) {
                         tr {
-                            @for (cell, (_, kind)) in row.iter().zip(widget.columns) {
+                            @for (cell, (name, kind)) in row.iter().zip(widget.columns) {
                                 @let numeric = matches!(kind, ColumnType::Integer | ColumnType::Decimal);
                                 @if let Cell::Instant(t) = cell {
                                     // A time as people read it; the exact instant on hover.
                                     td data-value=(text_of(cell)) {
                                         time datetime=(text_of(cell)) title=(text_of(cell)) { (short_time(*t, cx)) }
                                     }
+                                } @else if *name == "email" && user_col.is_some_and(|u| row[u] == *cell) {
+                                    // The e-mail is the user id: not written twice.
+                                    td.same-as-user data-value=(text_of(cell)) title=(text_of(cell)) {}
                                 } @else if widget.id == "actions.log_by_user" && matches!(cell, Cell::Text(t) if &**t == "(none)") {
                                     // Runs without a user come through the API: named
                                     // as such, apart from people.

@@ -595,6 +595,11 @@ fn the_running_month_is_marked_and_never_compared_with_a_whole_one() {
     // Runs without a user read as API runs, not as a person.
     assert!(page.contains(r#"<td class="no-user" data-value="(none)">API (no user)</td>"#));
 
+    // An e-mail that is the user id is not written twice.
+    let users_page = browser
+        .get(&format!("/dashboard/users?as_of={AS_OF}"))
+        .text();
+    assert!(users_page.contains(r#"<td class="same-as-user" data-value="vera.silva2@acme.example" title="vera.silva2@acme.example"></td>"#));
     // Times in tables read as Berlin wall-clock times, the instant on hover.
     let users = browser
         .get(&format!("/dashboard/users?as_of={AS_OF}"))
