@@ -74,4 +74,21 @@ document.addEventListener("DOMContentLoaded", () => {
     const active = document.querySelector("nav.tabs [aria-current=page]");
     if (active) active.scrollIntoView({ block: "nearest", inline: "center" });
   }
+
+  // A tap or click on a bar, point or slice shows its value under the
+  // chart (hover titles do not exist on touch screens). The chart's Data
+  // table holds the same values for the keyboard.
+  document.addEventListener("click", (event) => {
+    const mark = event.target.closest("svg.chart .bar, svg.chart .dot, svg.chart .slice");
+    if (!mark) return;
+    const box = mark.closest(".chart-box");
+    let out = box.nextElementSibling;
+    if (!out || !out.classList.contains("chart-value")) {
+      out = document.createElement("p");
+      out.className = "chart-value";
+      out.setAttribute("aria-live", "polite");
+      box.after(out);
+    }
+    out.textContent = mark.querySelector("title")?.textContent ?? "";
+  });
 });

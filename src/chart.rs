@@ -329,8 +329,21 @@ pub fn horizontal_bars(
     let desc = format!("{value_label} of {} items", items.len());
     open_svg(&mut out, id, title, &desc, height);
     let max = items.iter().map(|(_, v)| *v).fold(0.0, f64::max);
-    let (top, _) = axis(max);
+    let (top, step) = axis(max);
     let plot_w = W - LABEL_W - RIGHT - 56.0;
+    // The value axis: a grid line and a tick at each step, under the bars.
+    let bottom = TOP + ROW * items.len().max(1) as f64;
+    let mut v = 0.0;
+    while v <= top + step / 2.0 {
+        let x = LABEL_W + v / top * plot_w;
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{bottom:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            bottom + 12.0,
+            number(v)
+        );
+        v += step;
+    }
     for (i, (label, v)) in items.iter().enumerate() {
         let y = TOP + ROW * i as f64;
         let shown: String = if label.chars().count() > 30 {
@@ -467,6 +480,21 @@ mod tests {
                 assert!(ratio >= 3.0, "{colour} on {panel}: {ratio:.2}");
             }
         }
+    }
+
+    #[test]
+    fn horizontal_bars_have_a_value_axis() {
+        let svg = horizontal_bars(
+            "h",
+            "Top",
+            "Runs",
+            &[("a".into(), 93.0), ("b".into(), 40.0)],
+        );
+        // 0, 50 and 100: the axis of a maximum of 93.
+        for tick in [">0</text>", ">50</text>", ">100</text>"] {
+            assert!(svg.contains(tick), "{tick} in {svg}");
+        }
+        assert_eq!(svg.matches(r#"<line class="grid""#).count(), 3);
     }
 
     #[test]

@@ -220,6 +220,12 @@ try {
       });
       check(tabBox[0] >= 0 && tabBox[1] <= 390, `phone ${tab}: the active tab is off screen (${tabBox})`);
     }
+    // A tap (a click on a touch screen) on a bar shows its value under the chart.
+    const bar = await phone.$("section[data-widget='ai.interactions_monthly'] svg.chart .bar, section[data-widget='ai.interactions_monthly'] svg.chart .dot");
+    const want = await bar.$eval("title", (t) => t.textContent);
+    await bar.click();
+    const shown = await phone.$eval("section[data-widget='ai.interactions_monthly'] .chart-value", (p) => p.textContent);
+    check(shown === want, `phone: a tapped mark shows "${shown}", not "${want}"`);
     await phone.click("details.filters-fold > summary");
     check(await phone.isVisible("form.filters"), "phone: the Filters button opens the filters");
     await phone.screenshot({ path: join(artifacts, "phone-ai.png"), fullPage: true });
