@@ -282,6 +282,26 @@ try {
       });
       check(passed > 10, `axe ${label} ${tab}: only ${passed} rules ran`);
       check(violations.length === 0, `axe ${label} ${tab}: ${violations.join("; ")}`);
+      if (label === "desktop") {
+        // At 1440 px every table fits its panel: no column is cut off.
+        const cut = await page.$$eval("section.panel .table-box", (boxes) =>
+          boxes.filter((b) => b.scrollWidth > b.clientWidth + 1).map((b) => b.getAttribute("aria-label")),
+        );
+        check(cut.length === 0, `desktop ${tab}: tables wider than their panel: ${cut.join(", ")}`);
+        // Printed, the tab is a clean report: no navigation, menus or
+        // filters, and nothing wider than the page.
+        await page.emulateMedia({ media: "print" });
+        const printed = await page.evaluate(() => ({
+          overflow: document.documentElement.scrollWidth - window.innerWidth,
+          shown: ["nav.tabs", "details.menu", "form.filters", "nav.presets", "button", ".pager"].filter((sel) =>
+            Array.from(document.querySelectorAll(sel)).some((e) => e.getClientRects().length > 0),
+          ),
+        }));
+        check(printed.overflow <= 1, `print ${tab}: ${printed.overflow}px wider than the page`);
+        check(printed.shown.length === 0, `print ${tab}: shows ${printed.shown.join(", ")}`);
+        await page.pdf({ path: join(artifacts, `print-${tab}.pdf`) });
+        await page.emulateMedia({ media: "screen" });
+      }
       if (label !== "desktop") {
         await page.screenshot({ path: join(artifacts, `${label}-${tab}.png`), fullPage: true });
       }
