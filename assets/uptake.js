@@ -76,11 +76,9 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   // A tap or click on a bar, point or slice shows its value under the
-  // chart (hover titles do not exist on touch screens). The chart's Data
-  // table holds the same values for the keyboard.
-  document.addEventListener("click", (event) => {
-    const mark = event.target.closest("svg.chart .bar, svg.chart .dot, svg.chart .slice");
-    if (!mark) return;
+  // chart (hover titles do not exist on touch screens).
+  const MARKS = ".bar, .dot, .slice";
+  const showValue = (mark) => {
     const box = mark.closest(".chart-box");
     let out = box.nextElementSibling;
     if (!out || !out.classList.contains("chart-value")) {
@@ -89,6 +87,31 @@ document.addEventListener("DOMContentLoaded", () => {
       out.setAttribute("aria-live", "polite");
       box.after(out);
     }
+    for (const other of box.querySelectorAll(".current")) other.classList.remove("current");
+    mark.classList.add("current");
     out.textContent = mark.querySelector("title")?.textContent ?? "";
+  };
+  document.addEventListener("click", (event) => {
+    const mark = event.target.closest("svg.chart")?.contains(event.target) && event.target.closest(MARKS);
+    if (mark) showValue(mark);
   });
+  // The keyboard: a chart takes the focus, and the arrow keys walk its
+  // marks, each value shown under the chart.
+  for (const svg of document.querySelectorAll("svg.chart")) {
+    const marks = Array.from(svg.querySelectorAll(MARKS));
+    if (marks.length === 0) continue;
+    svg.setAttribute("tabindex", "0");
+    let at = -1;
+    svg.addEventListener("focus", () => {
+      if (at < 0) at = 0;
+      showValue(marks[at]);
+    });
+    svg.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (!step) return;
+      event.preventDefault();
+      at = (at + step + marks.length) % marks.length;
+      showValue(marks[at]);
+    });
+  }
 });

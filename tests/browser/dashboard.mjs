@@ -226,6 +226,13 @@ try {
     await bar.click();
     const shown = await phone.$eval("section[data-widget='ai.interactions_monthly'] .chart-value", (p) => p.textContent);
     check(shown === want, `phone: a tapped mark shows "${shown}", not "${want}"`);
+    // The keyboard: focus the chart, an arrow key moves to the next value.
+    const chart = await phone.$("section[data-widget='ai.interactions_monthly'] svg.chart");
+    const titles = await chart.$$eval(".bar, .dot", (ms) => ms.map((m) => m.querySelector("title").textContent));
+    await chart.focus();
+    await phone.keyboard.press("ArrowRight");
+    const keyed = await phone.$eval("section[data-widget='ai.interactions_monthly'] .chart-value", (p) => p.textContent);
+    check(keyed === titles[1], `phone: ArrowRight on a chart shows "${keyed}", not "${titles[1]}"`);
     await phone.click("details.filters-fold > summary");
     check(await phone.isVisible("form.filters"), "phone: the Filters button opens the filters");
     await phone.screenshot({ path: join(artifacts, "phone-ai.png"), fullPage: true });
