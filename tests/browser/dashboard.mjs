@@ -199,6 +199,26 @@ try {
     const pageTwo = await page.$$eval("section[data-widget='users.activated_log'] tbody tr td:first-child", (tds) => tds.map((t) => t.textContent));
     const all = (await (await api(`/api/v1/widgets/users.activated_log?${query}`)).json()).rows.map((r) => r[0]);
     check(JSON.stringify(pageTwo) === JSON.stringify(all.slice(PAGE_ROWS, 2 * PAGE_ROWS)), `activated log page 2: ${pageTwo.slice(0, 3)}`);
+    // The running month is marked on charts and on the "this month" card.
+    await page.goto(`${base}/dashboard/actions?${query}`);
+    check(await page.isVisible("section[data-widget='actions.actions_monthly'] .partial-note"), "actions: the running month is not noted");
+    check((await page.$("section[data-widget='actions.actions_monthly'] rect.bar.partial")) !== null, "actions: no hatched bar");
+    check(await page.isVisible("section[data-widget='actions.overview'] .card-note"), "actions: the card does not name its days");
+    // Team engagement: two lists side by side.
+    await page.goto(`${base}/dashboard/users?${query}`);
+    const lists = await page.$$eval("section[data-widget='users.team_engagement'] .engagement > div", (ds) =>
+      ds.map((d) => [d.querySelector("h3").textContent, d.getBoundingClientRect().top]),
+    );
+    check(
+      lists.length === 2 && lists[0][0] === "Most engaged" && lists[1][0] === "Least engaged" && lists[0][1] === lists[1][1],
+      `team engagement lists: ${JSON.stringify(lists)}`,
+    );
+    // A date the picker cannot use is an error on the page, which keeps
+    // the filters and what was typed.
+    const bad = await page.goto(`${base}/dashboard/users?as_of_date=2026-02-30`);
+    check(bad.status() === 400, `a bad as-of date: ${bad.status()}`);
+    check(await page.isVisible("p.error"), "a bad as-of date: no error on the page");
+    check((await page.getAttribute("input[name=as_of_date]", "value")) === "2026-02-30", "a bad as-of date: the typed date is lost");
     // Phone width: nothing wider than the screen but the charts' own boxes.
     const phone = await context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
