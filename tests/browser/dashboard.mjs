@@ -308,6 +308,8 @@ try {
         ];
       });
       check(passed > 10, `axe ${label} ${tab}: only ${passed} rules ran`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `${label} ${tab}: the page is ${overflow}px wider than the screen`);
       check(violations.length === 0, `axe ${label} ${tab}: ${violations.join("; ")}`);
       if (label === "desktop") {
         // At 1440 px every table fits its panel: no column is cut off.
