@@ -11,6 +11,7 @@ pub mod facts;
 pub mod history;
 pub mod table;
 mod users;
+pub use users::engaged_teams;
 
 use std::collections::BTreeSet;
 

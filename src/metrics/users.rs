@@ -126,6 +126,38 @@ pub const TEAM_ENGAGEMENT: Widget = Widget {
 };
 
 fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
+    engagement(cx, cx.settings.engaged_teams as usize)
+}
+
+/// Teams (with a member at `as_of`) with at least one login in the last
+/// month of the period, and in the month before: the dashboard's
+/// "engaged teams" figure. Read from the same
+/// per-team counts as `users.team_engagement`, over every team.
+pub fn engaged_teams(cx: &Ctx<'_>) -> anyhow::Result<Option<(i64, i64)>> {
+    let Some(last) = cx.period().last().copied() else {
+        return Ok(None);
+    };
+    let table = engagement(cx, usize::MAX)?;
+    let zero = Ratio::new(0, 1);
+    let (mut now, mut before) = (0, 0);
+    for row in table.rows() {
+        let (Cell::Month(month), Cell::Text(rank)) = (&row[0], &row[1]) else {
+            continue;
+        };
+        if *month != last || &**rank != "most" {
+            continue;
+        }
+        if let (Cell::Ratio(daily), Cell::Ratio(change)) = (&row[4], &row[5]) {
+            now += i64::from(**daily > zero);
+            // The month before (which may lie before the period): the
+            // month's daily logins minus their change.
+            before += i64::from(daily.minus(**change) > zero);
+        }
+    }
+    Ok(Some((now, before)))
+}
+
+fn engagement(cx: &Ctx<'_>, limit: usize) -> anyhow::Result<Table> {
     let as_of_day = cx.cal.day_of(cx.report.as_of);
     let members = cx.facts.members()?;
     let period = cx.period();
@@ -177,7 +209,6 @@ fn team_engagement(cx: &Ctx<'_>) -> anyhow::Result<Table> {
         };
         Ratio::new(pairs(org, team, month).into(), days.into())
     };
-    let limit = cx.settings.engaged_teams as usize;
     let mut table = Table::default();
     for month in period {
         let mut scored: Vec<(Ratio, Ratio, &OrgSlug, &str)> = teams

@@ -110,6 +110,7 @@ fn figures(
     t: &Tables<'_>,
     settings: &Settings,
     partial: Option<PartialMonth>,
+    engaged: Option<(i64, i64)>,
 ) -> Vec<Headline> {
     let mut out = Vec::new();
     let mut push = |label, found: Option<(i64, Change)>, rule: String| {
@@ -147,6 +148,11 @@ fn figures(
                     ),
                 );
             }
+            push(
+                "Engaged teams",
+                engaged.and_then(|(now, before)| flow(&[before, now], partial)),
+                "Teams with at least one member logging in this month".to_owned(),
+            );
         }
         Area::Entities => push(
             "Entities",
@@ -196,8 +202,15 @@ pub fn headlines(
     tables: &[Table],
     settings: &Settings,
     partial: Option<PartialMonth>,
+    engaged_teams: Option<(i64, i64)>,
 ) -> Markup {
-    let figures = figures(area, &Tables { widgets, tables }, settings, partial);
+    let figures = figures(
+        area,
+        &Tables { widgets, tables },
+        settings,
+        partial,
+        engaged_teams,
+    );
     if figures.is_empty() {
         return html! {};
     }

@@ -141,6 +141,8 @@ struct TabData {
     all_orgs: Vec<OrgSlug>,
     /// The first month with an entity snapshot (the entities tab says so).
     entity_history_from: Option<Month>,
+    /// Teams with a login in the last month and the one before (users tab).
+    engaged_teams: Option<(i64, i64)>,
 }
 
 pub async fn tab(
@@ -214,7 +216,7 @@ pub async fn tab(
                 }
             }
         }
-        (super::headlines::headlines(tab.area, &widgets, &data.tables, &state.settings, cx.partial))
+        (super::headlines::headlines(tab.area, &widgets, &data.tables, &state.settings, cx.partial, data.engaged_teams))
         div.panels {
             @for (widget, table) in widgets.iter().zip(&data.tables) {
                 (panels::panel(widget, table, &cx, view_of(&query, widget)))
@@ -256,14 +258,26 @@ async fn tab_data(
         },
         ..report.clone()
     };
-    type Computed = (Vec<Table>, Vec<OrgSlug>, Option<Month>);
-    let (tables, orgs, first) = super::blocking(move || -> anyhow::Result<Computed> {
+    type Computed = (Vec<Table>, Vec<OrgSlug>, Option<Month>, Option<(i64, i64)>);
+    let (tables, orgs, first, engaged) = super::blocking(move || -> anyhow::Result<Computed> {
         let tables = compute(&work_state, &report, &widgets)?;
+        let engaged = if widgets.iter().any(|w| w.area == Area::Users) {
+            let facts = work_state.store.facts(&report)?;
+            let cx = metrics::Ctx {
+                report: &report,
+                cal: &work_state.calendar,
+                settings: &work_state.settings,
+                facts: facts.as_ref(),
+            };
+            metrics::engaged_teams(&cx)?
+        } else {
+            None
+        };
         let facts = work_state.store.facts(&everything)?;
         let first = facts
             .first_snapshot()?
             .map(|t| work_state.calendar.month_of(t));
-        Ok((tables, facts.orgs()?, first))
+        Ok((tables, facts.orgs()?, first, engaged))
     })
     .await?
     .map_err(|e| ApiError::internal(&e))?;
@@ -271,6 +285,7 @@ async fn tab_data(
         tables,
         all_orgs: orgs,
         entity_history_from: first,
+        engaged_teams: engaged,
     })
 }
 

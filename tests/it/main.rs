@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod durability;
+mod glance;
 mod ingest;
 mod people;
 mod postgres;
