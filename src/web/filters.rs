@@ -116,14 +116,8 @@ fn presets(state: &AppState, tab: &Tab, query: &PageQuery) -> Markup {
     let calendar = &state.calendar;
     let this_month = calendar.month_of(now);
     let link = |pairs: &[(&str, String)]| {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs {
-            out.append_pair(k, v);
-        }
-        for org in &query.report.orgs {
-            out.append_pair("org", org);
-        }
-        format!("/dashboard/{}?{}", tab.slug, out.finish())
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        dashboard_link(tab.slug, &pairs, &query.report.orgs)
     };
     let quarter_start = Month::new(this_month.year(), (this_month.number() - 1) / 3 * 3 + 1);
     let thirty_days_ago = calendar.month_of(Micros(now.0 - 30 * MICROS_PER_DAY));
@@ -260,23 +254,33 @@ pub(super) fn filters(
 
 /// The same view without `as_of`: the report as of now.
 fn now_link(tab: &Tab, query: &PageQuery) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
+    let mut pairs = Vec::new();
     if let Some(v) = &query.report.from {
-        out.append_pair("from", v);
+        pairs.push(("from", v.as_str()));
     }
     if let Some(v) = &query.report.to {
-        out.append_pair("to", v);
-    }
-    for org in &query.report.orgs {
-        out.append_pair("org", org);
+        pairs.push(("to", v.as_str()));
     }
     if let Some(month) = &query.team_month {
-        out.append_pair("team_month", month);
+        pairs.push(("team_month", month.as_str()));
+    }
+    dashboard_link(tab.slug, &pairs, &query.report.orgs)
+}
+
+/// `/dashboard/<slug>` with `pairs`, then the chosen orgs, as its query:
+/// every link between views of the dashboard is built here.
+pub(super) fn dashboard_link(slug: &str, pairs: &[(&str, &str)], orgs: &[String]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        out.append_pair(key, value);
+    }
+    for org in orgs {
+        out.append_pair("org", org);
     }
     let q = out.finish();
     if q.is_empty() {
-        format!("/dashboard/{}", tab.slug)
+        format!("/dashboard/{slug}")
     } else {
-        format!("/dashboard/{}?{q}", tab.slug)
+        format!("/dashboard/{slug}?{q}")
     }
 }

@@ -318,26 +318,19 @@ fn shell(
     report: Option<(&Report, &[OrgSlug])>,
     content: Markup,
 ) -> Markup {
+    // Tabs keep the report on screen.
     let keep = |slug: &str| {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        if let Some(v) = &query.report.as_of {
-            out.append_pair("as_of", v);
+        let mut pairs = Vec::new();
+        for (key, value) in [
+            ("as_of", &query.report.as_of),
+            ("from", &query.report.from),
+            ("to", &query.report.to),
+        ] {
+            if let Some(v) = value {
+                pairs.push((key, v.as_str()));
+            }
         }
-        if let Some(v) = &query.report.from {
-            out.append_pair("from", v);
-        }
-        if let Some(v) = &query.report.to {
-            out.append_pair("to", v);
-        }
-        for org in &query.report.orgs {
-            out.append_pair("org", org);
-        }
-        let q = out.finish();
-        if q.is_empty() {
-            format!("/dashboard/{slug}")
-        } else {
-            format!("/dashboard/{slug}?{q}")
-        }
+        filters::dashboard_link(slug, &pairs, &query.report.orgs)
     };
     let role = match &viewer.org {
         None => "company admin".to_owned(),

@@ -43,14 +43,14 @@ export function changes(
       name: source.name,
     }));
   }
-  for (const [key, row] of sent) {
-    const id = key.startsWith('source:') ? key.slice('source:'.length) : undefined;
-    if (id !== undefined && row.present && !now.sources.has(id)) {
-      record(key, row.fingerprint, false, () => ({
-        type: 'data_source_deleted',
-        data_source: id,
-      }));
-    }
+  // What was sent as present under `prefix` and is gone now.
+  const gone = (prefix: string, present: Map<string, unknown>) =>
+    [...sent]
+      .filter(([key, row]) => key.startsWith(prefix) && row.present && !present.has(key.slice(prefix.length)))
+      .map(([key, row]) => ({ key, row, id: key.slice(prefix.length) }));
+
+  for (const { key, row, id } of gone('source:', now.sources)) {
+    record(key, row.fingerprint, false, () => ({ type: 'data_source_deleted', data_source: id }));
   }
 
   record('snapshot:entities', JSON.stringify(now.counts), true, () => ({
@@ -68,14 +68,8 @@ export function changes(
       teams: member.teams,
     }));
   }
-  for (const [key, row] of sent) {
-    const user = key.startsWith('member:') ? key.slice('member:'.length) : undefined;
-    if (user !== undefined && row.present && !now.members.has(user)) {
-      record(key, row.fingerprint, false, () => ({
-        type: 'member_removed',
-        user,
-      }));
-    }
+  for (const { key, row, id } of gone('member:', now.members)) {
+    record(key, row.fingerprint, false, () => ({ type: 'member_removed', user: id }));
   }
   return { events, rows };
 }

@@ -1,8 +1,4 @@
-import {
-  coreServices,
-  createServiceFactory,
-  createServiceRef,
-} from '@backstage/backend-plugin-api';
+import { createServiceFactory, createServiceRef } from '@backstage/backend-plugin-api';
 import type { UptakeEvent } from './events';
 
 /** Events kept while the plugin has not started yet; beyond, they are dropped. */
@@ -45,7 +41,7 @@ export const runEventsServiceRef = createServiceRef<RunEvents>({
   defaultFactory: async service =>
     createServiceFactory({
       service,
-      deps: { rootLogger: coreServices.rootLogger },
+      deps: {},
       factory: () => new RunEvents(),
     }),
 });
